@@ -1,0 +1,64 @@
+/**
+ * Errors a user or client can act on. The HTTP layer maps each class to a status code.
+ *
+ * @module
+ */
+
+/** Base class: every prunner error carries a message meant for people. */
+export class PrunnerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Scheduling named a pipeline that is not defined. */
+export class PipelineNotFoundError extends PrunnerError {
+  constructor(readonly pipeline: string) {
+    super(`pipeline "${pipeline}" is not defined`);
+  }
+}
+
+/** The pipeline's wait list is full (`queue_limit` reached with `append`). */
+export class QueueFullError extends PrunnerError {
+  constructor(readonly pipeline: string, readonly limit: number) {
+    super(`queue full: pipeline "${pipeline}" already has ${limit} waiting job(s) (queue_limit)`);
+  }
+}
+
+/** The pipeline is at its concurrency and has `queue_limit: 0`. */
+export class QueueDisabledError extends PrunnerError {
+  constructor(readonly pipeline: string) {
+    super(
+      `queueing disabled: pipeline "${pipeline}" is at its concurrency limit and has queue_limit 0`,
+    );
+  }
+}
+
+/** A schedule request's variables exceed the documented size. */
+export class VariablesTooLargeError extends PrunnerError {
+  constructor(readonly size: number, readonly limit: number) {
+    super(`variables too large: ${size} bytes of JSON, at most ${limit} are accepted`);
+  }
+}
+
+/** No job has this id. */
+export class JobNotFoundError extends PrunnerError {
+  constructor(readonly jobId: string) {
+    super(`job not found: ${jobId}`);
+  }
+}
+
+/** A job that already ended cannot be canceled. */
+export class JobCompletedError extends PrunnerError {
+  constructor(readonly jobId: string) {
+    super(`job is already completed: ${jobId}`);
+  }
+}
+
+/** prunner is shutting down and accepts no new jobs. */
+export class ShuttingDownError extends PrunnerError {
+  constructor() {
+    super("prunner is shutting down and accepts no new jobs");
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * What the HTTP layer needs from the runner. The server depends on this interface only, so it
+ * can be tested against a fake.
+ *
+ * @module
+ */
+import type { Job, JobVariables } from "../engine/job.ts";
+
+/** A pipeline as listed by the API. */
+export interface PipelineInfo {
+  pipeline: string;
+  /** A new job would be accepted right now. */
+  schedulable: boolean;
+  /** At least one job of the pipeline runs. */
+  running: boolean;
+}
+
+/** A request to schedule a job. */
+export interface ScheduleRequest {
+  pipeline: string;
+  variables: JobVariables | null;
+  user: string;
+  queuePartition: string | null;
+}
+
+/** Which output stream of a task. */
+export type LogStream = "stdout" | "stderr";
+
+/** The runner's operations, as the API uses them. */
+export interface RunnerApi {
+  /** All pipelines, sorted by name. */
+  listPipelines(): PipelineInfo[];
+  /** All jobs, newest first. */
+  listJobs(): AsyncIterable<Job>;
+  /** One job, or `null` when no job has this id. */
+  getJob(id: string): Promise<Job | null>;
+  /**
+   * Schedules a job; resolves once the job is persisted. Rejects with
+   * `PipelineNotFoundError`, `QueueFullError`, `QueueDisabledError`, `VariablesTooLargeError`
+   * or `ShuttingDownError`.
+   */
+  schedule(request: ScheduleRequest): Promise<Job>;
+  /** Cancels a job. Rejects with `JobNotFoundError` or `JobCompletedError`. */
+  cancel(id: string): Promise<void>;
+  /**
+   * A task's output from its log file, or `null` when nothing was written. The stream reads
+   * the file in chunks; it never holds the whole log in memory.
+   */
+  openLog(
+    jobId: string,
+    task: string,
+    stream: LogStream,
+  ): Promise<ReadableStream<Uint8Array> | null>;
+}
