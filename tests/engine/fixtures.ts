@@ -1,0 +1,29 @@
+import type { PipelineDefinition, TaskDefinition } from "../../src/definition/types.ts";
+
+/** A pipeline definition with defaults, overridden by `fields`. */
+export function pipeline(
+  fields: Partial<Omit<PipelineDefinition, "tasks">> & {
+    tasks?: Record<string, Partial<TaskDefinition>>;
+  } = {},
+): PipelineDefinition {
+  const tasks: Record<string, TaskDefinition> = {};
+  for (const [name, task] of Object.entries(fields.tasks ?? { only: {} })) {
+    tasks[name] = { name, script: [], dependsOn: [], allowFailure: false, env: {}, ...task };
+  }
+  return {
+    name: "p",
+    sourcePath: "pipelines.yml",
+    concurrency: 1,
+    queueLimit: null,
+    queuePartitionLimit: null,
+    queueStrategy: "append",
+    startDelayMs: 0,
+    continueRunningTasksAfterFailure: false,
+    retentionPeriodMs: null,
+    retentionCount: null,
+    env: {},
+    onError: null,
+    ...fields,
+    tasks,
+  };
+}
