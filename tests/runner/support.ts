@@ -1,0 +1,115 @@
+import type { Definitions, PipelineDefinition } from "../../src/definition/types.ts";
+import type { Job } from "../../src/engine/job.ts";
+import type { LogStream } from "../../src/runner/api.ts";
+import {
+  createRunner,
+  type Runner,
+  type RunnerLogs,
+  type RunnerStore,
+} from "../../src/runner/runner.ts";
+
+/** An in-memory store that keeps JSON copies, as a real store would. */
+export function memoryStore(): RunnerStore & { saved: Map<string, Job> } {
+  const saved = new Map<string, Job>();
+  return {
+    saved,
+    save(job) {
+      saved.set(job.id, structuredClone(job));
+      return Promise.resolve();
+    },
+    get(id) {
+      return Promise.resolve(saved.get(id) ?? null);
+    },
+    async *list() {
+      yield* [...saved.values()].sort((a, b) => b.created - a.created);
+    },
+  };
+}
+
+/** Log files in a directory. */
+export function dirLogs(dir: string): RunnerLogs {
+  const path = (jobId: string, task: string, stream: LogStream) =>
+    `${dir}/${jobId}/${encodeURIComponent(task)}.${stream}.log`;
+  return {
+    prepare: (jobId) => Deno.mkdir(`${dir}/${jobId}`, { recursive: true }),
+    path,
+    async open(jobId, task, stream) {
+      try {
+        return (await Deno.open(path(jobId, task, stream))).readable;
+      } catch {
+        return null;
+      }
+    },
+  };
+}
+
+/** A runner over the given pipelines, with a memory store and logs in a temp dir. */
+export async function testRunner(
+  pipelines: PipelineDefinition[],
+): Promise<
+  { runner: Runner; store: ReturnType<typeof memoryStore>; dir: string } & AsyncDisposable
+> {
+  const dir = await Deno.makeTempDir({ prefix: "prunner-runner-" });
+  const store = memoryStore();
+  const definitions: Definitions = new Map(pipelines.map((p) => [p.name, p]));
+  const runner = createRunner({
+    definitions,
+    store,
+    logs: dirLogs(dir),
+    cwd: dir,
+    killTimeoutMs: 2000,
+  });
+  return {
+    runner,
+    store,
+    dir,
+    async [Symbol.asyncDispose]() {
+      await runner.shutdown("cancel");
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Polls `check` until it returns a truthy value, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = 30_000,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Waits until the job has completed and returns it. */
+export function completed(runner: Runner, id: string, timeoutMs?: number): Promise<Job> {
+  return waitFor(`job ${id} to complete`, async () => {
+    const job = await runner.getJob(id);
+    return job?.completed ? job : null;
+  }, timeoutMs);
+}
+
+/** Reads a task's log as text. */
+export async function logText(
+  runner: Runner,
+  jobId: string,
+  task: string,
+  stream: LogStream = "stdout",
+): Promise<string> {
+  const readable = await runner.openLog(jobId, task, stream);
+  return readable ? await new Response(readable).text() : "";
+}
+
+/** Whether a process with this pid exists (and is not a zombie). */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
