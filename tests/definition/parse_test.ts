@@ -1,0 +1,111 @@
+import { parseDefinitions } from "../../src/definition/mod.ts";
+import type { PipelineDefinition } from "../../src/definition/types.ts";
+import { assertEquals } from "../assert.ts";
+import { parseFixture } from "./support.ts";
+
+const DEFAULTS = {
+  sourcePath: "fixtures/defaults.yml",
+  concurrency: 1,
+  queueLimit: null,
+  queuePartitionLimit: null,
+  queueStrategy: "append",
+  startDelayMs: 0,
+  continueRunningTasksAfterFailure: false,
+  retentionPeriodMs: null,
+  retentionCount: null,
+  env: {},
+  onError: null,
+} as const;
+
+function task(name: string, script: string[] = []) {
+  return { name, script, dependsOn: [], allowFailure: false, env: {} };
+}
+
+Deno.test("defaults apply to every field left out, and a missing script means no lines", () => {
+  const pipelines = parseFixture("defaults.yml");
+  assertEquals([...pipelines.keys()], ["minimal", "no_tasks"]);
+  assertEquals(pipelines.get("minimal"), {
+    ...DEFAULTS,
+    name: "minimal",
+    tasks: {
+      only: task("only", ["echo hello"]),
+      no_script: task("no_script"),
+      empty_script: task("empty_script"),
+      null_task: task("null_task"),
+    },
+  });
+  assertEquals(pipelines.get("no_tasks"), { ...DEFAULTS, name: "no_tasks", tasks: {} });
+});
+
+Deno.test("every field is read into the typed definition", () => {
+  const pipelines = parseFixture("all_fields.yml");
+  const expected: PipelineDefinition = {
+    name: "full",
+    sourcePath: "fixtures/all_fields.yml",
+    concurrency: 3,
+    queueLimit: 5,
+    queuePartitionLimit: null,
+    queueStrategy: "replace",
+    startDelayMs: 90_000,
+    continueRunningTasksAfterFailure: true,
+    retentionPeriodMs: 48 * 3_600_000,
+    retentionCount: 10,
+    env: { STAGE: "production" },
+    tasks: {
+      build: {
+        name: "build",
+        script: ["echo build", "sleep 1"],
+        dependsOn: [],
+        allowFailure: false,
+        env: { TARGET: "linux" },
+      },
+      test: {
+        name: "test",
+        script: ["echo test"],
+        dependsOn: ["build"],
+        allowFailure: true,
+        env: {},
+      },
+    },
+    onError: { script: ['echo "{{ .failedTaskName }} failed"'], env: { CHANNEL: "ops" } },
+  };
+  assertEquals(pipelines.get("full"), expected);
+  const partitioned = pipelines.get("partitioned")!;
+  assertEquals(partitioned.queueStrategy, "partitioned_replace");
+  assertEquals(partitioned.queuePartitionLimit, 2);
+  assertEquals(partitioned.queueLimit, null);
+});
+
+Deno.test("values are read as Go's YAML decoder reads them, merge keys included", () => {
+  const compat = parseFixture("go_compatible_values.yml").get("compat")!;
+  const env = {
+    RETRIES: "3",
+    RATIO: "1.50",
+    HEX: "0x1F",
+    ENABLED: "true",
+    ANSWER: "yes",
+    EMPTY: "",
+    QUOTED: "007",
+  };
+  assertEquals(compat.env, env);
+  assertEquals(compat.continueRunningTasksAfterFailure, true);
+  assertEquals(compat.tasks.base, {
+    name: "base",
+    script: ["42", "echo base"],
+    dependsOn: [],
+    allowFailure: true,
+    env: {},
+  });
+  assertEquals(compat.tasks.derived, {
+    name: "derived",
+    script: ["42", "echo base"],
+    dependsOn: ["base"],
+    allowFailure: true,
+    env: { ...env, RETRIES: "5" },
+  });
+});
+
+Deno.test("pipelines keep the order of the file", () => {
+  const text = "pipelines:\n  zeta: {}\n  alpha: {}\n  mid: {}\n";
+  assertEquals([...parseDefinitions(text, "p.yml").keys()], ["zeta", "alpha", "mid"]);
+});
