@@ -31,8 +31,8 @@ export interface TaskRun {
   /** Settles when the task has finished; never rejects. */
   readonly done: Promise<TaskOutcome>;
   /**
-   * Stops the task: SIGINT to the current line's process group, SIGKILL after the kill
-   * timeout. No further line starts.
+   * Stops the task: SIGINT to the current line's process group, SIGKILL to the group after
+   * the kill timeout (even when the line ended before). No further line starts.
    */
   kill(): void;
 }
@@ -52,7 +52,6 @@ export interface TaskRun {
 export function runTask(spec: TaskSpec): TaskRun {
   let killed = false;
   let current: Deno.ChildProcess | null = null;
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
 
   const kill = () => {
     if (killed) return;
@@ -60,7 +59,8 @@ export function runTask(spec: TaskSpec): TaskRun {
     if (!current) return;
     const pid = current.pid;
     signalGroup(pid, "SIGINT");
-    killTimer = setTimeout(() => signalGroup(pid, "SIGKILL"), spec.killTimeoutMs);
+    // Also after the line has ended: a process of the group may ignore SIGINT.
+    setTimeout(() => signalGroup(pid, "SIGKILL"), spec.killTimeoutMs);
   };
 
   const run = async (): Promise<TaskOutcome> => {
@@ -94,7 +94,6 @@ export function runTask(spec: TaskSpec): TaskRun {
     } catch (error) {
       return { exitCode: -1, error: messageOf(error), killed };
     } finally {
-      clearTimeout(killTimer);
       stdout.close();
       stderr.close();
     }

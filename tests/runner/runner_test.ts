@@ -300,3 +300,21 @@ Deno.test("graceful shutdown refuses new jobs and waits for running ones", async
   assertEquals(t.runner.listPipelines()[0].schedulable, false);
   await assertRejects(() => t.runner.schedule(schedule("wait")), Error, "shutting down");
 });
+
+Deno.test("a task that ignores SIGINT is killed with SIGKILL after the kill timeout", async () => {
+  await using t = await testRunner([pipeline({
+    name: "stubborn",
+    tasks: {
+      a: { script: ["trap '' INT; echo $$ > stubborn.pid; while true; do sleep 0.1; done"] },
+    },
+  })]);
+  const job = await t.runner.schedule(schedule("stubborn"));
+  const pid = await waitFor("the shell's pid", async () => {
+    const text = await Deno.readTextFile(`${t.dir}/stubborn.pid`).catch(() => "");
+    return text.trim() ? Number(text) : 0;
+  });
+  await t.runner.cancel(job.id);
+  const done = await completed(t.runner, job.id);
+  assertEquals(done.tasks[0].status, "canceled");
+  assertEquals(processAlive(pid), false);
+});
