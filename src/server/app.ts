@@ -1,0 +1,256 @@
+/**
+ * The HTTP API as a Hono app: prunner's routes, JWT authentication, JSON errors, access log and
+ * a generated OpenAPI document.
+ *
+ * @module
+ */
+import { OpenAPIHono, type z } from "@hono/zod-openapi";
+import { getLogger, type Logger } from "@logtape/logtape";
+import type { Context, MiddlewareHandler, TypedResponse } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import type { JSONParsed } from "hono/utils/types";
+import type { ZodError } from "zod";
+import { JobNotFoundError, ShuttingDownError } from "../errors.ts";
+import type { RunnerApi } from "../runner/api.ts";
+import { VERSION } from "../version.ts";
+import { accessLog } from "./access_log.ts";
+import { authenticate } from "./auth.ts";
+import { statusFor, TaskNotFoundError } from "./errors.ts";
+import { jobToJson, pipelineToJson } from "./json.ts";
+import {
+  BEARER_AUTH,
+  jobCancelRoute,
+  jobDetailRoute,
+  jobLogsRoute,
+  listPipelinesJobsRoute,
+  listPipelinesRoute,
+  openApiRoute,
+  ROUTES,
+  scheduleRoute,
+} from "./routes.ts";
+import type { LogsResponseSchema, PipelinesJobsResponseSchema } from "./schemas.ts";
+import { logsBody, pipelinesJobsBody } from "./stream.ts";
+
+/** Largest accepted request body, in bytes. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** What `createApp` needs. */
+export interface AppOptions {
+  /** The runner the API operates on. */
+  runner: RunnerApi;
+  /** The HS256 secret tokens must be signed with. */
+  secret: string;
+  /** While true, scheduling answers 503; reading still works. */
+  isShuttingDown: () => boolean;
+  /** Access and error log; defaults to the `["prunner", "http"]` category. */
+  logger?: Logger;
+}
+
+/** Values handlers share through the context. */
+export interface AppEnv {
+  Variables: { user: string };
+}
+
+const JSON_CONTENT_TYPE = { "content-type": "application/json" };
+
+/**
+ * Creates the whole HTTP API. Every route requires `Authorization: Bearer <JWT>` except
+ * `GET /openapi.json`, which is public: it shows only the shape of the API, which is published
+ * with prunner anyway, so documentation tools and client generators can read it without a token.
+ *
+ * @example
+ * ```ts
+ * const app = createApp({ runner, secret, isShuttingDown: () => false });
+ * const server = await startServer(app, "localhost:9009");
+ * ```
+ */
+export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
+  const { runner, secret, isShuttingDown } = options;
+  const logger = options.logger ?? getLogger(["prunner", "http"]);
+  const app = new OpenAPIHono<AppEnv>({
+    strict: false,
+    defaultHook: (result, c) => {
+      if (!result.success) return c.json({ error: describeIssues(result.error) }, 400);
+    },
+  });
+
+  app.use(accessLog(logger));
+  app.use(async (c, next) => {
+    if (c.req.path === openApiRoute.path) return await next();
+    const result = await authenticate(c.req.header("authorization") ?? null, secret);
+    if (!result.ok) return c.json({ error: result.reason }, 401);
+    c.set("user", result.user);
+    await next();
+  });
+
+  const reportStreamError = (error: unknown) =>
+    logger.error("Response body failed: {error}", { error });
+
+  app.openapi(listPipelinesRoute, (c) => {
+    return c.json({ pipelines: runner.listPipelines().map(pipelineToJson) }, 200);
+  });
+
+  app.openapi(listPipelinesJobsRoute, async () => {
+    const body = await pipelinesJobsBody(
+      runner.listPipelines(),
+      runner.listJobs(),
+      reportStreamError,
+    );
+    return streamedJson<z.infer<typeof PipelinesJobsResponseSchema>>(body);
+  });
+
+  app.openapi({ ...scheduleRoute, middleware: [readBodyAsJson, limitBody] }, async (c) => {
+    if (isShuttingDown()) throw new ShuttingDownError();
+    const body = c.req.valid("json");
+    const user = c.get("user");
+    const job = await runner.schedule({
+      pipeline: body.pipeline,
+      variables: body.variables ?? null,
+      user,
+      queuePartition: body.queuePartition || null,
+    });
+    logger.info("Job {jobId} of pipeline {pipeline} scheduled by {user}", {
+      jobId: job.id,
+      pipeline: job.pipeline,
+      user,
+    });
+    return c.json({ jobId: job.id }, 202);
+  });
+
+  app.openapi(jobDetailRoute, async (c) => {
+    const id = c.req.valid("query").id.toLowerCase();
+    const job = await runner.getJob(id);
+    if (job === null) throw new JobNotFoundError(id);
+    return c.json(jobToJson(job), 200);
+  });
+
+  app.openapi(jobLogsRoute, async (c) => {
+    const query = c.req.valid("query");
+    const id = query.id.toLowerCase();
+    const job = await runner.getJob(id);
+    if (job === null) throw new JobNotFoundError(id);
+    if (!job.tasks.some((task) => task.name === query.task)) {
+      throw new TaskNotFoundError(id, query.task);
+    }
+    const stdout = await runner.openLog(id, query.task, "stdout");
+    let stderr: ReadableStream<Uint8Array> | null;
+    try {
+      stderr = await runner.openLog(id, query.task, "stderr");
+    } catch (error) {
+      await stdout?.cancel();
+      throw error;
+    }
+    return streamedJson<z.infer<typeof LogsResponseSchema>>(
+      logsBody(stdout, stderr, reportStreamError),
+    );
+  });
+
+  app.openapi(jobCancelRoute, async (c) => {
+    const id = c.req.valid("query").id.toLowerCase();
+    await runner.cancel(id);
+    logger.info("Job {jobId} canceled by {user}", { jobId: id, user: c.get("user") });
+    return c.json(true as const, 200);
+  });
+
+  app.openAPIRegistry.registerComponent("securitySchemes", BEARER_AUTH, {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "A JWT signed HS256 with prunner's secret; its `sub` claim names the user.",
+  });
+  let document: ReturnType<typeof app.getOpenAPI31Document> | undefined;
+  app.openapi(openApiRoute, (c) => {
+    document ??= app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: {
+        title: "prunner HTTP API",
+        version: VERSION,
+        description: "Schedule pipelines and inspect jobs. Compatible with the Go prunner's API.",
+      },
+    });
+    return c.json(document, 200);
+  });
+
+  const methodsByPath = allowedMethods();
+  app.notFound((c) => {
+    const allowed = methodsByPath.get(withoutTrailingSlash(c.req.path));
+    if (allowed) {
+      c.header("allow", allowed.join(", "));
+      return c.json(
+        { error: `method ${c.req.method} not allowed: use ${allowed.join(", ")}` },
+        405,
+      );
+    }
+    return c.json({ error: `not found: ${c.req.method} ${c.req.path}` }, 404);
+  });
+
+  app.onError((error, c) => errorResponse(error, c, logger));
+  return app;
+}
+
+/**
+ * prunner reads the schedule body as JSON whatever its Content-Type, and clients rely on that
+ * (Flowpack.Prunner sends none), so the validator is told it is JSON. The request is rebuilt
+ * from its parts: copying Deno's server request as a whole would tie the copy to its abort
+ * signal, which Deno warns about.
+ */
+const readBodyAsJson: MiddlewareHandler = async (c, next) => {
+  const raw = c.req.raw;
+  const headers = new Headers(raw.headers);
+  if (!/^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i.test(headers.get("content-type") ?? "")) {
+    headers.set("content-type", "application/json");
+  }
+  c.req.raw = new Request(raw.url, { method: raw.method, headers, body: raw.body });
+  await next();
+};
+
+/** Answers 413 for request bodies over `MAX_BODY_BYTES`, without reading more than that. */
+const limitBody = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  onError: (c) =>
+    c.json({ error: `request body too large: at most ${MAX_BODY_BYTES} bytes are accepted` }, 413),
+});
+
+/** A 200 response whose body stream writes JSON of type `T`. */
+function streamedJson<T>(
+  body: ReadableStream<Uint8Array>,
+): Response & TypedResponse<JSONParsed<T>, 200, "json"> {
+  const response = new Response(body, { headers: JSON_CONTENT_TYPE });
+  return response as Response & TypedResponse<JSONParsed<T>, 200, "json">;
+}
+
+function errorResponse(error: Error, c: Context, logger: Logger): Response {
+  if (error instanceof HTTPException && error.status < 500) {
+    return c.json({ error: error.message }, error.status);
+  }
+  const status = statusFor(error);
+  if (status !== null) return c.json({ error: error.message }, status);
+  logger.error("{method} {path} failed: {error}", {
+    method: c.req.method,
+    path: c.req.path,
+    error,
+  });
+  return c.json({ error: "internal error" }, 500);
+}
+
+function describeIssues(error: ZodError): string {
+  return error.issues.map((issue) => issue.message).join("; ");
+}
+
+function allowedMethods(): Map<string, string[]> {
+  const methods = new Map<string, string[]>();
+  for (const route of ROUTES) {
+    const path = withoutTrailingSlash(route.path);
+    const method = route.method.toUpperCase();
+    methods.set(path, [
+      ...(methods.get(path) ?? []),
+      ...(method === "GET" ? [method, "HEAD"] : [method]),
+    ]);
+  }
+  return methods;
+}
+
+function withoutTrailingSlash(path: string): string {
+  return path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
+}

@@ -1,0 +1,54 @@
+/**
+ * The one place where error classes become HTTP status codes.
+ *
+ * @module
+ */
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import {
+  JobCompletedError,
+  JobNotFoundError,
+  PipelineNotFoundError,
+  PrunnerError,
+  QueueDisabledError,
+  QueueFullError,
+  ShuttingDownError,
+  VariablesTooLargeError,
+} from "../errors.ts";
+
+/** `GET /job/logs` named a task that the job does not have. */
+export class TaskNotFoundError extends PrunnerError {
+  constructor(readonly jobId: string, readonly task: string) {
+    super(`task not found: job ${jobId} has no task "${task}"`);
+  }
+}
+
+// deno-lint-ignore no-explicit-any
+type ErrorClass = new (...args: any[]) => PrunnerError;
+
+const STATUS_BY_CLASS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]> = [
+  [PipelineNotFoundError, 400],
+  [QueueFullError, 400],
+  [QueueDisabledError, 400],
+  [VariablesTooLargeError, 400],
+  [JobNotFoundError, 404],
+  [TaskNotFoundError, 404],
+  [JobCompletedError, 409],
+  [ShuttingDownError, 503],
+];
+
+/**
+ * The status code for an error a client caused, or `null` for anything else (a server fault,
+ * answered with 500).
+ *
+ * @example
+ * ```ts
+ * statusFor(new JobNotFoundError("52a5cb79-7556-4c52-8e6f-dd6aaf1bc4c8")); // 404
+ * statusFor(new Error("disk full")); // null
+ * ```
+ */
+export function statusFor(error: unknown): ContentfulStatusCode | null {
+  for (const [errorClass, status] of STATUS_BY_CLASS) {
+    if (error instanceof errorClass) return status;
+  }
+  return null;
+}

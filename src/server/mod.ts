@@ -1,0 +1,25 @@
+/**
+ * prunner's HTTP API: routes, authentication, JSON and serving.
+ *
+ * @example
+ * ```ts
+ * import { createApp, startServer } from "./src/server/mod.ts";
+ *
+ * const app = createApp({ runner, secret, isShuttingDown: () => runner.isShuttingDown() });
+ * const server = await startServer(app, "localhost:9009");
+ * ```
+ *
+ * @module
+ */
+export { type AppEnv, type AppOptions, createApp, MAX_BODY_BYTES } from "./app.ts";
+export { authenticate, type AuthResult } from "./auth.ts";
+export { statusFor, TaskNotFoundError } from "./errors.ts";
+export { formatTime, type JobJson, jobToJson, type TaskJson, taskToJson } from "./json.ts";
+export {
+  AddressError,
+  type FetchApp,
+  type ListenAddress,
+  parseAddress,
+  type RunningServer,
+  startServer,
+} from "./listen.ts";

@@ -1,0 +1,177 @@
+/**
+ * The API's route definitions: path, method, request schemas and documented responses. The app
+ * registers its handlers with these definitions, which both validates requests and generates
+ * the OpenAPI document.
+ *
+ * @module
+ */
+import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
+import {
+  ErrorSchema,
+  JobQuerySchema,
+  JobSchema,
+  LogsQuerySchema,
+  LogsResponseSchema,
+  PipelinesJobsResponseSchema,
+  PipelinesResponseSchema,
+  ScheduleBodySchema,
+  ScheduleResponseSchema,
+} from "./schemas.ts";
+
+/** Name of the security scheme in the OpenAPI document. */
+export const BEARER_AUTH = "bearerAuth";
+
+const security = [{ [BEARER_AUTH]: [] }];
+
+function json<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+function error(description: string) {
+  return json(ErrorSchema, description);
+}
+
+const unauthorized = error(
+  "Missing, malformed, wrongly signed, expired or not yet valid token (JSON, unlike prunner's " +
+    "plain-text 401)",
+);
+const invalidJobId = error("Missing or invalid job id (not a UUID)");
+const jobNotFound = error("No job has this id");
+
+/**
+ * `GET /pipelines`, also served as `/pipelines/` (the path prunner documents): the app accepts a
+ * trailing slash on every route.
+ */
+export const listPipelinesRoute = createRoute({
+  operationId: "pipelines",
+  method: "get",
+  path: "/pipelines",
+  summary: "List pipelines",
+  description: "All defined pipelines sorted by name, with whether a job runs and whether a new " +
+    "job would be accepted. Also served as `/pipelines/`, the path prunner documents.",
+  security,
+  responses: {
+    200: json(PipelinesResponseSchema, "The pipelines"),
+    401: unauthorized,
+  },
+});
+
+/** `GET /pipelines/jobs`. */
+export const listPipelinesJobsRoute = createRoute({
+  operationId: "pipelinesJobs",
+  method: "get",
+  path: "/pipelines/jobs",
+  summary: "List pipelines and jobs",
+  description: "Pipelines and all jobs, newest job first, in one request. The body is streamed.",
+  security,
+  responses: {
+    200: json(PipelinesJobsResponseSchema, "Pipelines and jobs"),
+    401: unauthorized,
+  },
+});
+
+/** `POST /pipelines/schedule`. */
+export const scheduleRoute = createRoute({
+  operationId: "pipelinesSchedule",
+  method: "post",
+  path: "/pipelines/schedule",
+  summary: "Schedule a job",
+  description: "Creates a job of the pipeline with the given variables; it starts at once or " +
+    "waits on the pipeline's wait list. The body is read as JSON whatever its Content-Type, as " +
+    "prunner does. The token's `sub` claim becomes the job's `user`.",
+  security,
+  request: {
+    body: {
+      required: true,
+      content: { "application/json": { schema: ScheduleBodySchema } },
+    },
+  },
+  responses: {
+    202: json(ScheduleResponseSchema, "The job was scheduled"),
+    400: error(
+      "Malformed JSON, a missing or unknown pipeline, variables that are not an object or too " +
+        "large, a full queue or disabled queueing (the message says which)",
+    ),
+    401: unauthorized,
+    413: error("The request body is larger than 1 MiB"),
+    503: error("prunner is shutting down and accepts no new jobs"),
+  },
+});
+
+/** `GET /job/detail?id=`. */
+export const jobDetailRoute = createRoute({
+  operationId: "jobDetail",
+  method: "get",
+  path: "/job/detail",
+  summary: "Get a job",
+  security,
+  request: { query: JobQuerySchema },
+  responses: {
+    200: json(JobSchema, "The job"),
+    400: invalidJobId,
+    401: unauthorized,
+    404: jobNotFound,
+  },
+});
+
+/** `GET /job/logs?id=&task=`. */
+export const jobLogsRoute = createRoute({
+  operationId: "jobLogs",
+  method: "get",
+  path: "/job/logs",
+  summary: "Get a task's output",
+  description: "The task's standard output and standard error, streamed from its log files. " +
+    "Bytes that are not valid UTF-8 become U+FFFD.",
+  security,
+  request: { query: LogsQuerySchema },
+  responses: {
+    200: json(LogsResponseSchema, "The task's output"),
+    400: error("Missing or invalid job id, or missing task name"),
+    401: unauthorized,
+    404: error("No job has this id, or the job has no task of this name"),
+  },
+});
+
+/** `POST /job/cancel?id=`. */
+export const jobCancelRoute = createRoute({
+  operationId: "jobCancel",
+  method: "post",
+  path: "/job/cancel",
+  summary: "Cancel a job",
+  description: "Cancels a waiting or running job and its tasks; does not wait until the tasks " +
+    "have stopped.",
+  security,
+  request: { query: JobQuerySchema },
+  responses: {
+    200: json(z.literal(true), "The job is being canceled"),
+    400: invalidJobId,
+    401: unauthorized,
+    404: jobNotFound,
+    409: error("The job has already ended"),
+  },
+});
+
+/** `GET /openapi.json`: public, see `createApp`. */
+export const openApiRoute = createRoute({
+  operationId: "openapi",
+  method: "get",
+  path: "/openapi.json",
+  summary: "This OpenAPI document",
+  description: "Public: it describes only the API's shape, which is no secret, so that tools " +
+    "can read it without a token.",
+  security: [],
+  responses: {
+    200: json(z.record(z.string(), z.unknown()), "OpenAPI 3.1 document"),
+  },
+});
+
+/** Every route of the API, in the order they are registered. */
+export const ROUTES: readonly RouteConfig[] = [
+  listPipelinesRoute,
+  listPipelinesJobsRoute,
+  scheduleRoute,
+  jobDetailRoute,
+  jobLogsRoute,
+  jobCancelRoute,
+  openApiRoute,
+];

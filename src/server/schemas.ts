@@ -1,0 +1,133 @@
+/**
+ * Zod schemas of the HTTP API's requests and responses. The route definitions validate requests
+ * with them and the OpenAPI document is generated from them, so the two cannot drift apart.
+ *
+ * @module
+ */
+import { z } from "@hono/zod-openapi";
+
+const EXAMPLE_JOB_ID = "52a5cb79-7556-4c52-8e6f-dd6aaf1bc4c8";
+const DATE_TIME = { type: "string", format: "date-time", example: "2026-11-28T12:00:00Z" } as const;
+
+/** `{"error": "…"}`, the body of every error response. */
+export const ErrorSchema = z.object({
+  error: z.string().openapi({ description: "What went wrong", example: "job not found" }),
+}).openapi("Error");
+
+/** A pipeline in the list of pipelines. */
+export const PipelineSchema = z.object({
+  pipeline: z.string().openapi({ description: "Pipeline name", example: "my_pipeline" }),
+  schedulable: z.boolean().openapi({ description: "A new job would be accepted right now" }),
+  running: z.boolean().openapi({ description: "At least one job of the pipeline runs" }),
+}).openapi("Pipeline");
+
+/** A task of a job. Optional fields are omitted when empty. */
+export const TaskSchema = z.object({
+  name: z.string().openapi({ description: "Task name", example: "build" }),
+  dependsOn: z.array(z.string()).optional().openapi({
+    description: "Names of the tasks this task depends on; omitted when none",
+  }),
+  status: z.enum(["waiting", "running", "skipped", "done", "error", "canceled"]).openapi({
+    description: "Status of the task",
+  }),
+  start: z.string().optional().openapi({ ...DATE_TIME, description: "When the task started" }),
+  end: z.string().optional().openapi({ ...DATE_TIME, description: "When the task ended" }),
+  skipped: z.boolean().openapi({ description: "The task was skipped" }),
+  exitCode: z.number().int().openapi({ description: "Exit code of the failing line, or 0" }),
+  errored: z.boolean().openapi({ description: "The task failed" }),
+  error: z.string().optional().openapi({ description: "Why the task failed" }),
+}).openapi("Task");
+
+/** A job. Optional fields are omitted when empty. */
+export const JobSchema = z.object({
+  id: z.string().openapi({ format: "uuid", description: "Job id", example: EXAMPLE_JOB_ID }),
+  pipeline: z.string().openapi({ description: "Pipeline name", example: "my_pipeline" }),
+  tasks: z.array(TaskSchema).openapi({
+    description: "Tasks in topological order, ties broken by name",
+  }),
+  completed: z.boolean().openapi({ description: "The job has ended" }),
+  canceled: z.boolean().openapi({ description: "The job was canceled" }),
+  errored: z.boolean().openapi({ description: "A task of the job failed" }),
+  created: z.string().openapi({ ...DATE_TIME, description: "When the job was scheduled" }),
+  start: z.string().optional().openapi({ ...DATE_TIME, description: "When the job started" }),
+  end: z.string().optional().openapi({ ...DATE_TIME, description: "When the job ended" }),
+  lastError: z.string().optional().openapi({ description: "Error of the last failed task" }),
+  variables: z.record(z.string(), z.unknown()).optional().openapi({
+    description: "Variables the job was scheduled with; omitted when none",
+    example: { tag_name: "v1.17.4" },
+  }),
+  user: z.string().openapi({
+    description: "The `sub` claim of the token that scheduled the job",
+    example: "j.doe",
+  }),
+}).openapi("Job");
+
+/** `GET /pipelines/`. */
+export const PipelinesResponseSchema = z.object({ pipelines: z.array(PipelineSchema) });
+
+/** `GET /pipelines/jobs`. */
+export const PipelinesJobsResponseSchema = z.object({
+  pipelines: z.array(PipelineSchema),
+  jobs: z.array(JobSchema).openapi({ description: "All jobs, newest first" }),
+});
+
+/** `POST /pipelines/schedule` request body. */
+export const ScheduleBodySchema = z.object({
+  pipeline: z.string({
+    error: (issue) =>
+      issue.input === undefined
+        ? 'missing pipeline: the body needs "pipeline": "<name>"'
+        : "pipeline must be a string",
+  }).min(1, { error: 'missing pipeline: the body needs "pipeline": "<name>"' }).openapi({
+    description: "Name of the pipeline to schedule",
+    example: "my_pipeline",
+  }),
+  variables: z.record(z.string(), z.unknown(), {
+    error: "variables must be a JSON object",
+  }).nullable().optional().openapi({
+    description: "Job variables for the task scripts' templates",
+    example: { tag_name: "v1.17.4", databases: ["mysql", "postgresql"] },
+  }),
+  queuePartition: z.string({ error: "queuePartition must be a string" }).nullable().optional()
+    .openapi({
+      description: 'Wait-list partition, for pipelines with queue_strategy "partitioned_replace"',
+      example: "site-a",
+    }),
+}, { error: "the request body must be a JSON object" }).openapi("ScheduleRequest");
+
+/** `POST /pipelines/schedule` response. */
+export const ScheduleResponseSchema = z.object({
+  jobId: z.string().openapi({
+    format: "uuid",
+    description: "Id of the scheduled job",
+    example: EXAMPLE_JOB_ID,
+  }),
+});
+
+/** `GET /job/logs` response. */
+export const LogsResponseSchema = z.object({
+  stdout: z.string().openapi({ description: "Standard output of the task" }),
+  stderr: z.string().openapi({ description: "Standard error of the task" }),
+});
+
+const jobId = z.guid({
+  error: (issue) =>
+    issue.input === undefined
+      ? "missing job id: pass ?id=<job UUID>"
+      : "invalid job id: expected a UUID such as " + EXAMPLE_JOB_ID,
+}).openapi({
+  param: { name: "id", in: "query" },
+  description: "Job id",
+  example: EXAMPLE_JOB_ID,
+});
+
+/** `?id=` of the job routes. */
+export const JobQuerySchema = z.object({ id: jobId });
+
+/** `?id=&task=` of `GET /job/logs`. */
+export const LogsQuerySchema = z.object({
+  id: jobId,
+  task: z.string({ error: "missing task name: pass ?task=<task name>" })
+    .min(1, { error: "missing task name: pass ?task=<task name>" })
+    .openapi({ param: { name: "task", in: "query" }, description: "Task name", example: "build" }),
+});

@@ -1,0 +1,207 @@
+/**
+ * Test support for the HTTP API: an in-memory RunnerApi, an HS256 signer written independently
+ * of the server's code, and a running server on a free port.
+ *
+ * @module
+ */
+import type { Job, JobVariables, Task } from "../../src/engine/job.ts";
+import {
+  JobCompletedError,
+  JobNotFoundError,
+  PipelineNotFoundError,
+  QueueDisabledError,
+  QueueFullError,
+} from "../../src/errors.ts";
+import type { LogStream, PipelineInfo, RunnerApi, ScheduleRequest } from "../../src/runner/api.ts";
+import { createApp, type RunningServer, startServer } from "../../src/server/mod.ts";
+
+/** The secret the test servers verify tokens with. */
+export const SECRET = "test-secret-0123456789";
+
+/** Pipelines the fake knows; `full` and `disabled` refuse jobs like a full or disabled queue. */
+export const PIPELINES: PipelineInfo[] = [
+  { pipeline: "build", schedulable: true, running: true },
+  { pipeline: "deploy", schedulable: true, running: false },
+  { pipeline: "disabled", schedulable: false, running: true },
+  { pipeline: "full", schedulable: false, running: true },
+];
+
+/** A fake runner that keeps jobs in memory and records what it was asked. */
+export interface FakeRunner extends RunnerApi {
+  jobs: Map<string, Job>;
+  scheduled: ScheduleRequest[];
+  canceled: string[];
+  /** Log sources by `jobId/task/stream`; each is a factory so a test can serve it lazily. */
+  logs: Map<string, () => ReadableStream<Uint8Array>>;
+  /** When set, `getJob` throws this (a server fault). */
+  failGetJob: Error | null;
+}
+
+/** Creates the fake runner, optionally with jobs. */
+export function fakeRunner(jobs: Job[] = []): FakeRunner {
+  const runner: FakeRunner = {
+    jobs: new Map(jobs.map((job) => [job.id, job])),
+    scheduled: [],
+    canceled: [],
+    logs: new Map(),
+    failGetJob: null,
+    listPipelines: () => PIPELINES.map((p) => ({ ...p })),
+    async *listJobs() {
+      yield* [...runner.jobs.values()].sort((a, b) => b.created - a.created);
+    },
+    getJob(id) {
+      if (runner.failGetJob) return Promise.reject(runner.failGetJob);
+      return Promise.resolve(runner.jobs.get(id) ?? null);
+    },
+    schedule(request) {
+      if (request.pipeline === "full") {
+        return Promise.reject(new QueueFullError("full", 2));
+      }
+      if (request.pipeline === "disabled") {
+        return Promise.reject(new QueueDisabledError("disabled"));
+      }
+      if (!PIPELINES.some((p) => p.pipeline === request.pipeline)) {
+        return Promise.reject(new PipelineNotFoundError(request.pipeline));
+      }
+      runner.scheduled.push(request);
+      const job = makeJob({
+        pipeline: request.pipeline,
+        variables: request.variables,
+        user: request.user,
+        queuePartition: request.queuePartition,
+        created: Date.now(),
+      });
+      runner.jobs.set(job.id, job);
+      return Promise.resolve(job);
+    },
+    cancel(id) {
+      const job = runner.jobs.get(id);
+      if (!job) return Promise.reject(new JobNotFoundError(id));
+      if (job.completed) return Promise.reject(new JobCompletedError(id));
+      runner.canceled.push(id);
+      return Promise.resolve();
+    },
+    openLog(jobId: string, task: string, stream: LogStream) {
+      const source = runner.logs.get(`${jobId}/${task}/${stream}`);
+      return Promise.resolve(source ? source() : null);
+    },
+  };
+  return runner;
+}
+
+/** A task with every optional field empty, overridden by `fields`. */
+export function makeTask(fields: Partial<Task> = {}): Task {
+  return {
+    name: "build",
+    dependsOn: [],
+    status: "waiting",
+    start: null,
+    end: null,
+    exitCode: 0,
+    errored: false,
+    error: null,
+    ...fields,
+  };
+}
+
+/** A job with every optional field empty, overridden by `fields`. */
+export function makeJob(fields: Partial<Job> = {}): Job {
+  return {
+    id: crypto.randomUUID(),
+    pipeline: "build",
+    tasks: [makeTask()],
+    completed: false,
+    canceled: false,
+    errored: false,
+    created: Date.UTC(2026, 10, 28, 12, 0, 0),
+    start: null,
+    end: null,
+    lastError: null,
+    variables: null as JobVariables | null,
+    user: "",
+    queuePartition: null,
+    ...fields,
+  };
+}
+
+/** A running test server and what it runs on. */
+export interface TestServer extends AsyncDisposable {
+  url: string;
+  runner: FakeRunner;
+  server: RunningServer;
+  /** Flip to make the app report that prunner is shutting down. */
+  shuttingDown: { value: boolean };
+  /** GET/POST with a valid token for `sub` (default "j.doe"). */
+  request(path: string, init?: RequestInit & { sub?: string }): Promise<Response>;
+}
+
+/** Starts the real server on a free port with a fake runner. */
+export async function startTestServer(runner = fakeRunner()): Promise<TestServer> {
+  const shuttingDown = { value: false };
+  const app = createApp({ runner, secret: SECRET, isShuttingDown: () => shuttingDown.value });
+  const server = await startServer(app, "127.0.0.1:0");
+  return {
+    url: server.url,
+    runner,
+    server,
+    shuttingDown,
+    async request(path, init = {}) {
+      const { sub = "j.doe", ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (!headers.has("authorization")) {
+        headers.set("authorization", `Bearer ${await signToken({ sub }, SECRET)}`);
+      }
+      return fetch(server.url + path, { ...rest, headers });
+    },
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+const encoder = new TextEncoder();
+
+function base64Url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function encodePart(value: unknown): string {
+  return base64Url(encoder.encode(JSON.stringify(value)));
+}
+
+/**
+ * Signs a JWT with WebCrypto, independently of the server's code. `alg` may be HS256 or HS512
+ * (signed with the matching hash) or `none` (no signature).
+ */
+export async function signToken(
+  claims: Record<string, unknown>,
+  secret: string,
+  alg: "HS256" | "HS512" | "none" = "HS256",
+): Promise<string> {
+  const input = `${encodePart({ alg, typ: "JWT" })}.${encodePart(claims)}`;
+  if (alg === "none") return `${input}.`;
+  const key = await crypto.subtle.importKey(
+    "raw",
+    encoder.encode(secret),
+    { name: "HMAC", hash: alg === "HS256" ? "SHA-256" : "SHA-512" },
+    false,
+    ["sign"],
+  );
+  const signature = await crypto.subtle.sign("HMAC", key, encoder.encode(input));
+  return `${input}.${base64Url(new Uint8Array(signature))}`;
+}
+
+/** Seconds since the epoch, as JWT claims count time. */
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** Reads a JSON response, failing with the body text if it is not JSON. */
+export async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`response ${response.status} is not JSON: ${text.slice(0, 200)}`);
+  }
+}
