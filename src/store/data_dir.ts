@@ -1,0 +1,109 @@
+/**
+ * The data directory (`--data`): the job store `jobs.kv`, task output under `logs/` and the
+ * lock file `prunner.lock`.
+ *
+ * Only one prunner may use a directory at a time. The lock is an exclusive advisory lock
+ * (`flock` on Unix, `LockFileEx` on Windows) on `prunner.lock`, taken without waiting
+ * (`FsFile.tryLock`); the file holds the pid of the process that has it. The operating system
+ * releases the lock when the process ends in any way, SIGKILL included, so a pid left in the
+ * file by a dead process never blocks a new start.
+ *
+ * @module
+ */
+import { DataDirLockedError, StoreOpenError } from "./errors.ts";
+import { type JobStore, openJobStore } from "./job_store.ts";
+import { createLogStore, type LogStore } from "./logs.ts";
+
+/** File name of the lock in the data directory. */
+export const LOCK_FILE = "prunner.lock";
+/** File name of the KV database in the data directory. */
+export const KV_FILE = "jobs.kv";
+
+/** An opened data directory, locked for this process. */
+export interface DataDir {
+  readonly path: string;
+  readonly logsDir: string;
+  readonly kvPath: string;
+  readonly kv: Deno.Kv;
+  readonly store: JobStore;
+  readonly logs: LogStore;
+  /** Flushes and closes the store, then releases the lock. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a data directory: creates it and `logs/` when missing, takes its lock and opens the job
+ * store. Nothing is deleted or repaired.
+ *
+ * @throws {DataDirLockedError} when another process holds the directory.
+ * @throws {StoreOpenError} when the directory or the store cannot be opened (corrupt file,
+ * permissions, no space, a format from a newer prunner).
+ * @example
+ * ```ts
+ * const data = await openDataDir(".prunner");
+ * const unfinished = await data.store.listUnfinished();
+ * await data.close();
+ * ```
+ */
+export async function openDataDir(dir: string): Promise<DataDir> {
+  const logsDir = `${dir}/logs`;
+  const kvPath = `${dir}/${KV_FILE}`;
+  try {
+    await Deno.mkdir(logsDir, { recursive: true });
+  } catch (error) {
+    throw new StoreOpenError(dir, error);
+  }
+  const lock = await acquireLock(dir);
+  let kv: Deno.Kv | null = null;
+  try {
+    kv = await Deno.openKv(kvPath);
+    const store = await openJobStore(kv);
+    let closing: Promise<void> | null = null;
+    return {
+      path: dir,
+      logsDir,
+      kvPath,
+      kv,
+      store,
+      logs: createLogStore(logsDir),
+      close() {
+        closing ??= store.close().finally(() => lock.close());
+        return closing;
+      },
+    };
+  } catch (error) {
+    kv?.close();
+    lock.close();
+    throw new StoreOpenError(kvPath, error);
+  }
+}
+
+async function acquireLock(dir: string): Promise<Deno.FsFile> {
+  const path = `${dir}/${LOCK_FILE}`;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true, write: true, create: true });
+  } catch (error) {
+    throw new StoreOpenError(path, error);
+  }
+  try {
+    if (!(await file.tryLock(true))) throw new DataDirLockedError(dir, await readPid(path));
+    await file.truncate(0);
+    await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+    return file;
+  } catch (error) {
+    file.close();
+    if (error instanceof DataDirLockedError) throw error;
+    throw new StoreOpenError(path, error);
+  }
+}
+
+/** The pid in a lock file, or `null` when it cannot be read (yet). */
+async function readPid(path: string): Promise<number | null> {
+  try {
+    const text = (await Deno.readTextFile(path)).trim();
+    return /^\d+$/.test(text) ? Number(text) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,622 @@
+/**
+ * The job store: jobs persisted in Deno KV, using only what every Deno KV offers (keys, atomic
+ * operations, list by prefix with cursors), so it runs against a local file and a KV Connect
+ * server alike.
+ *
+ * Key layout (`created` is the job's creation time in epoch ms, `id` its id):
+ *
+ * | Key                                       | Value                                              |
+ * | ----------------------------------------- | -------------------------------------------------- |
+ * | `["format"]`                              | `FORMAT`, the layout version                       |
+ * | `["jobs", created, id]`                   | the job's head: UTF-8 JSON bytes of the job; if    |
+ * |                                           | over 64 KiB, the number of state parts instead     |
+ * | `["job_parts", id]`                       | `true`: the job has (or had) parts                 |
+ * | `["job_parts", id, "state", i]`           | part `i` of the head JSON, when over 64 KiB        |
+ * | `["job_parts", id, "variables", i]`       | part `i` of the variables JSON, when over 4 KiB    |
+ * | `["job_ids", id]`                         | `[created, pipeline]`                              |
+ * | `["by_pipeline", pipeline, created, id]`  | `[completed, end]`: for listing and retention      |
+ * | `["unfinished", created, id]`             | `true` while the job is not completed              |
+ *
+ * Variables never change after scheduling: up to 4 KiB of JSON they are kept inline in the head,
+ * bigger ones go to their own parts, written once, so a state change rewrites only the small
+ * head. In that case the head JSON has `variables: null` and `variableParts: n`. `list()` is one
+ * range scan over `["jobs"]` in reverse (newest first); `listUnfinished()` scans only the
+ * unfinished index, so startup cost does not grow with the number of finished jobs.
+ *
+ * Writes: every `save` of the same moment is written in one atomic commit, split only where Deno
+ * KV's limits force it (1000 mutations, 800 KiB of keys and values, 80 KiB of keys, 64 KiB per
+ * value, 2 KiB per key). A job's head and indexes are always in one commit; big variables go in
+ * earlier commits. Commits run one after the other, in the order of the calls. "The same moment"
+ * is up to the next microtask checkpoint (`queueMicrotask`), plus every save made while a commit
+ * is in flight; `setTimeout(0)` was measured to add about 2 ms per save without batching more.
+ *
+ * @module
+ */
+import type { Job, JobVariables } from "../engine/job.ts";
+import { StoreFormatError, StoreReadError, StoreWriteError } from "./errors.ts";
+
+/** Version of the key layout; stored at `["format"]`. */
+export const FORMAT = 1;
+
+/** Deno KV's limits on one atomic commit (the same locally and over KV Connect). */
+export const KV_LIMITS = {
+  mutations: 1000,
+  /** Keys and values of all mutations together. */
+  totalBytes: 819_200,
+  /** Keys of all mutations together. */
+  totalKeyBytes: 81_920,
+  valueBytes: 65_536,
+  keyBytes: 2048,
+  /** Keys per `getMany`. */
+  getMany: 10,
+} as const;
+
+/** Variables up to this size (bytes of JSON) are kept in the job's head. */
+export const INLINE_VARIABLES_BYTES = 4096;
+
+/** What retention needs to know about a job, read from the pipeline index. */
+export interface JobSummary {
+  id: string;
+  created: number;
+  completed: boolean;
+  end: number | null;
+}
+
+/** Persistence of jobs. */
+export interface JobStore {
+  /**
+   * Persists the job's current state. Saves of the same moment are written in one commit; the
+   * job is serialized when the commit is built, so it holds the latest state. Resolves once the
+   * commit including the job is done; rejects with `StoreWriteError`.
+   */
+  save(job: Job): Promise<void>;
+  /** One job, or `null` when no job has this id. */
+  get(id: string): Promise<Job | null>;
+  /** All jobs, newest first (by `created`, ties by id), read in batches. */
+  list(): AsyncIterable<Job>;
+  /** The jobs of one pipeline, newest first. */
+  listByPipeline(pipeline: string): AsyncIterable<Job>;
+  /** The summaries of one pipeline's jobs, newest first, from the pipeline index only. */
+  summariesByPipeline(pipeline: string): AsyncIterable<JobSummary>;
+  /** Names of all pipelines that have jobs in the store, sorted. */
+  pipelinesWithJobs(): Promise<string[]>;
+  /** Jobs that are not completed, oldest first. */
+  listUnfinished(): Promise<Job[]>;
+  /** Removes jobs with their indexes; unknown ids are ignored. Runs after pending saves. */
+  delete(ids: readonly string[]): Promise<void>;
+  /** Resolves once every save made before the call is committed (or has failed). */
+  flush(): Promise<void>;
+  /** Flushes, then closes the KV database. */
+  close(): Promise<void>;
+}
+
+/** How a job was last written (or read) by this store, so unchanged parts are not rewritten. */
+interface Written {
+  /** `deleteEpoch` at the time: a delete invalidates what is known. */
+  epoch: number;
+  variableParts: number;
+  stateParts: number;
+  completed: boolean;
+  end: number | null;
+}
+
+/** The head JSON: a job, with big variables replaced by their part count. */
+interface StoredJob extends Omit<Job, "variables"> {
+  variables: JobVariables | null;
+  variableParts?: number;
+}
+
+interface Mutation {
+  key: Deno.KvKey;
+  /** `undefined` deletes the key. */
+  value: unknown;
+  keyBytes: number;
+  bytes: number;
+}
+
+/** Mutations that must be committed together. */
+interface Unit {
+  mutations: Mutation[];
+  keyBytes: number;
+  bytes: number;
+  /** On a job's last unit: the save it completes. */
+  owner?: Pending;
+  /** On a job's last unit: what is known about the job once it is committed. */
+  record?: Written;
+}
+
+interface Pending {
+  job: Job;
+  resolve: (() => void)[];
+  reject: ((error: unknown) => void)[];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const LIST_BATCH = 500;
+
+/**
+ * Opens the job store on a KV database: checks the layout version (writing it into an empty
+ * database) and returns the store.
+ *
+ * @throws {StoreFormatError} when the database holds another layout version.
+ * @example
+ * ```ts
+ * const store = await openJobStore(await Deno.openKv("/var/lib/prunner/jobs.kv"));
+ * await store.save(job);
+ * for await (const job of store.list()) console.log(job.id);
+ * await store.close();
+ * ```
+ */
+export async function openJobStore(kv: Deno.Kv): Promise<JobStore> {
+  const format = await kv.get(["format"]);
+  if (format.value === null) {
+    const result = await kv.atomic().check(format).set(["format"], FORMAT).commit();
+    if (!result.ok) return openJobStore(kv);
+  } else if (format.value !== FORMAT) {
+    throw new StoreFormatError(format.value, FORMAT);
+  }
+  return createJobStore(kv);
+}
+
+function createJobStore(kv: Deno.Kv): JobStore {
+  const written = new WeakMap<Job, Written>();
+  let deleteEpoch = 0;
+  let pending = new Map<string, Pending>();
+  let scheduled = false;
+  let closed = false;
+  /** The chain of write operations: each starts after the previous one ended. */
+  let tail: Promise<void> = Promise.resolve();
+
+  function enqueue(operation: () => Promise<void>): Promise<void> {
+    const result = tail.then(operation);
+    tail = result.catch(() => {});
+    return result;
+  }
+
+  function takePending(): Promise<void> {
+    scheduled = false;
+    const batch = pending;
+    pending = new Map();
+    return batch.size === 0 ? Promise.resolve() : writeBatch([...batch.values()]);
+  }
+
+  async function writeBatch(batch: Pending[]): Promise<void> {
+    const units: Unit[] = [];
+    for (const entry of batch) {
+      try {
+        units.push(...jobUnits(entry));
+      } catch (error) {
+        reject(entry, error);
+      }
+    }
+    const commits = pack(units);
+    for (let i = 0; i < commits.length; i++) {
+      try {
+        await commit(commits[i]);
+      } catch (error) {
+        for (const unit of commits.slice(i).flat()) {
+          if (unit.owner) reject(unit.owner, new StoreWriteError(unit.owner.job.id, error));
+        }
+        return;
+      }
+      for (const { owner, record } of commits[i]) {
+        if (owner && record) {
+          written.set(owner.job, record);
+          for (const resolve of owner.resolve) resolve();
+        }
+      }
+    }
+  }
+
+  function reject(entry: Pending, error: unknown): void {
+    const reason = error instanceof StoreWriteError
+      ? error
+      : new StoreWriteError(entry.job.id, error);
+    for (const reject of entry.reject) reject(reason);
+  }
+
+  /** The units that write one job: big variables first, then its head and indexes. */
+  function jobUnits(entry: Pending): Unit[] {
+    const { job } = entry;
+    const known = written.get(job);
+    const fresh = known === undefined || known.epoch !== deleteEpoch;
+    const units: Unit[] = [];
+    const state: Mutation[] = [];
+    let variableParts = fresh ? 0 : known.variableParts;
+
+    if (fresh && job.variables !== null) {
+      const bytes = encoder.encode(JSON.stringify(job.variables));
+      if (bytes.length > INLINE_VARIABLES_BYTES) {
+        const parts = split(bytes);
+        variableParts = parts.length;
+        parts.forEach((part, i) => {
+          const mutations = [set(["job_parts", job.id, "variables", i], part)];
+          if (i === 0) mutations.push(set(["job_parts", job.id], true));
+          units.push(unitOf(mutations));
+        });
+      }
+    }
+    const stored: StoredJob = variableParts === 0
+      ? job
+      : { ...job, variables: null, variableParts };
+    const head = encoder.encode(JSON.stringify(stored));
+    const key = ["jobs", job.created, job.id];
+    let stateParts = 0;
+    if (head.length <= KV_LIMITS.valueBytes) {
+      state.push(set(key, head));
+    } else {
+      const parts = split(head);
+      stateParts = parts.length;
+      parts.forEach((part, i) => state.push(set(["job_parts", job.id, "state", i], part)));
+      state.push(set(["job_parts", job.id], true));
+      state.push(set(key, stateParts));
+    }
+    for (let i = stateParts; i < (known?.stateParts ?? 0); i++) {
+      state.push(remove(["job_parts", job.id, "state", i]));
+    }
+    if (fresh) state.push(set(["job_ids", job.id], [job.created, job.pipeline]));
+    if (fresh || known.completed !== job.completed || known.end !== job.end) {
+      state.push(set(["by_pipeline", job.pipeline, job.created, job.id], [job.completed, job.end]));
+      const unfinished = ["unfinished", job.created, job.id];
+      state.push(job.completed ? remove(unfinished) : set(unfinished, true));
+    }
+
+    const last: Unit = { ...unitOf(state), owner: entry };
+    if (!fits(last)) {
+      throw new StoreWriteError(
+        job.id,
+        `its state needs ${last.bytes} bytes in ${last.mutations.length} mutation(s) with ` +
+          `${last.keyBytes} bytes of keys, more than one commit holds (${KV_LIMITS.totalBytes} ` +
+          `bytes, ${KV_LIMITS.mutations} mutations, ${KV_LIMITS.totalKeyBytes} bytes of keys)`,
+      );
+    }
+    last.record = {
+      epoch: deleteEpoch,
+      variableParts,
+      stateParts,
+      completed: job.completed,
+      end: job.end,
+    };
+    return [...units, last];
+  }
+
+  async function commit(units: Unit[]): Promise<void> {
+    const operation = kv.atomic();
+    for (const unit of units) {
+      for (const { key, value } of unit.mutations) {
+        if (value === undefined) operation.delete(key);
+        else operation.set(key, value);
+      }
+    }
+    const result = await operation.commit();
+    if (!result.ok) throw new Error("the atomic commit was not applied");
+  }
+
+  /** Decodes a head entry, reading its parts. */
+  async function readJob(head: Deno.KvEntry<unknown>): Promise<Job> {
+    const id = head.key[2] as string;
+    let entry = head;
+    let stateParts = 0;
+    let bytes: Uint8Array;
+    while (true) {
+      const { value } = entry;
+      if (value instanceof Uint8Array) {
+        bytes = value;
+        stateParts = 0;
+        break;
+      }
+      if (typeof value !== "number") throw new StoreReadError(id, "its head is not readable");
+      stateParts = value;
+      const parts = await readParts(id, "state", stateParts);
+      // The parts are consistent with the head only if no save happened in between.
+      const again = await kv.get(entry.key);
+      if (again.versionstamp === entry.versionstamp) {
+        bytes = concat(parts);
+        break;
+      }
+      if (again.value === null) throw new StoreReadError(id, "it was deleted while being read");
+      entry = again;
+    }
+    const { variableParts = 0, ...job } = parseJson<StoredJob>(id, "record", bytes);
+    if (variableParts > 0) {
+      const parts = await readParts(id, "variables", variableParts);
+      job.variables = parseJson<JobVariables>(id, "variables", concat(parts));
+    }
+    written.set(job, {
+      epoch: deleteEpoch,
+      variableParts,
+      stateParts,
+      completed: job.completed,
+      end: job.end,
+    });
+    return job;
+  }
+
+  async function readParts(id: string, kind: string, count: number): Promise<Uint8Array[]> {
+    const keys = Array.from({ length: count }, (_, i) => ["job_parts", id, kind, i]);
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < keys.length; i += KV_LIMITS.getMany) {
+      for (const entry of await kv.getMany(keys.slice(i, i + KV_LIMITS.getMany))) {
+        if (!(entry.value instanceof Uint8Array)) {
+          throw new StoreReadError(id, `part ${parts.length} of its ${kind} is missing`);
+        }
+        parts.push(entry.value);
+      }
+    }
+    return parts;
+  }
+
+  /** Reads the heads at `keys` in batches, skipping jobs deleted in between. */
+  async function* readHeads(keys: AsyncIterable<Deno.KvKey>): AsyncGenerator<Job> {
+    let batch: Deno.KvKey[] = [];
+    const drain = async function* () {
+      const entries = await kv.getMany(batch);
+      batch = [];
+      for (const entry of entries) {
+        if (entry.versionstamp !== null) yield await readJob(entry);
+      }
+    };
+    for await (const key of keys) {
+      batch.push(key);
+      if (batch.length === KV_LIMITS.getMany) yield* drain();
+    }
+    if (batch.length > 0) yield* drain();
+  }
+
+  async function* indexKeys(
+    prefix: Deno.KvKey,
+    reverse: boolean,
+  ): AsyncGenerator<Deno.KvKey> {
+    const at = prefix.length;
+    for await (const entry of kv.list({ prefix }, { reverse, batchSize: LIST_BATCH })) {
+      yield ["jobs", entry.key[at], entry.key[at + 1]];
+    }
+  }
+
+  function ensureOpen(): void {
+    if (closed) throw new Error("the job store is closed");
+  }
+
+  return {
+    save(job) {
+      if (closed) return Promise.reject(new StoreWriteError(job.id, "the job store is closed"));
+      const { promise, resolve, reject } = Promise.withResolvers<void>();
+      const entry = pending.get(job.id);
+      if (entry) {
+        entry.job = job;
+        entry.resolve.push(resolve);
+        entry.reject.push(reject);
+      } else {
+        pending.set(job.id, { job, resolve: [resolve], reject: [reject] });
+      }
+      if (!scheduled) {
+        scheduled = true;
+        queueMicrotask(() => {
+          if (scheduled) enqueue(takePending);
+        });
+      }
+      return promise;
+    },
+
+    async get(id) {
+      ensureOpen();
+      if (keySize(["job_ids", id]) > KV_LIMITS.keyBytes) return null;
+      const ref = await kv.get<[number, string]>(["job_ids", id]);
+      if (ref.value === null) return null;
+      const head = await kv.get(["jobs", ref.value[0], id]);
+      return head.versionstamp === null ? null : readJob(head);
+    },
+
+    async *list() {
+      ensureOpen();
+      const entries = kv.list({ prefix: ["jobs"] }, { reverse: true, batchSize: LIST_BATCH });
+      for await (const entry of entries) yield await readJob(entry);
+    },
+
+    async *listByPipeline(pipeline) {
+      ensureOpen();
+      yield* readHeads(indexKeys(["by_pipeline", pipeline], true));
+    },
+
+    async *summariesByPipeline(pipeline) {
+      ensureOpen();
+      const entries = kv.list<[boolean, number | null]>(
+        { prefix: ["by_pipeline", pipeline] },
+        { reverse: true, batchSize: LIST_BATCH },
+      );
+      for await (const { key, value: [completed, end] } of entries) {
+        yield { id: key[3] as string, created: key[2] as number, completed, end };
+      }
+    },
+
+    async pipelinesWithJobs() {
+      ensureOpen();
+      const names: string[] = [];
+      let selector: Deno.KvListSelector = { prefix: ["by_pipeline"] };
+      while (true) {
+        const first = await kv.list(selector, { limit: 1 }).next();
+        if (first.done) return names;
+        const name = first.value.key[1] as string;
+        names.push(name);
+        // Booleans sort after numbers: this skips every `["by_pipeline", name, created, id]`.
+        selector = { prefix: ["by_pipeline"], start: ["by_pipeline", name, true] };
+      }
+    },
+
+    async listUnfinished() {
+      ensureOpen();
+      const jobs: Job[] = [];
+      for await (const job of readHeads(indexKeys(["unfinished"], false))) {
+        if (!job.completed) jobs.push(job);
+      }
+      return jobs;
+    },
+
+    async delete(ids) {
+      ensureOpen();
+      if (pending.size > 0) enqueue(takePending);
+      await enqueue(async () => {
+        deleteEpoch++;
+        const units: Unit[] = [];
+        for (let i = 0; i < ids.length; i += KV_LIMITS.getMany) {
+          const chunk = ids.slice(i, i + KV_LIMITS.getMany)
+            .filter((id) => keySize(["job_ids", id]) <= KV_LIMITS.keyBytes);
+          const refs = await kv.getMany<[number, string][]>(chunk.map((id) => ["job_ids", id]));
+          const marks = await kv.getMany<true[]>(chunk.map((id) => ["job_parts", id]));
+          for (const [j, ref] of refs.entries()) {
+            if (ref.value === null) continue;
+            const id = chunk[j];
+            const [created, pipeline] = ref.value;
+            const keys: Deno.KvKey[] = [
+              ["jobs", created, id],
+              ["job_ids", id],
+              ["by_pipeline", pipeline, created, id],
+              ["unfinished", created, id],
+            ];
+            if (marks[j].value !== null) {
+              keys.push(marks[j].key);
+              for await (const part of kv.list({ prefix: marks[j].key })) keys.push(part.key);
+            }
+            units.push(...keys.map((key) => unitOf([remove(key)])));
+          }
+        }
+        for (const units_ of pack(units)) await commit(units_);
+      });
+    },
+
+    flush() {
+      return enqueue(takePending);
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await enqueue(takePending);
+      kv.close();
+    },
+  };
+}
+
+function parseJson<T>(id: string, what: string, bytes: Uint8Array): T {
+  try {
+    return JSON.parse(decoder.decode(bytes));
+  } catch (error) {
+    throw new StoreReadError(id, `its ${what} is not valid JSON (${(error as Error).message})`);
+  }
+}
+
+function set(key: Deno.KvKey, value: unknown): Mutation {
+  const keyBytes = keySize(key);
+  if (keyBytes > KV_LIMITS.keyBytes) {
+    throw new RangeError(
+      `its key ${JSON.stringify(key)} needs ${keyBytes} bytes, at most ${KV_LIMITS.keyBytes} ` +
+        `are possible (is the pipeline name or job id that long?)`,
+    );
+  }
+  return { key, value, keyBytes, bytes: keyBytes + valueSize(value) };
+}
+
+function remove(key: Deno.KvKey): Mutation {
+  const keyBytes = keySize(key);
+  return { key, value: undefined, keyBytes, bytes: keyBytes };
+}
+
+function unitOf(mutations: Mutation[]): Unit {
+  let keyBytes = 0;
+  let bytes = 0;
+  for (const mutation of mutations) {
+    keyBytes += mutation.keyBytes;
+    bytes += mutation.bytes;
+  }
+  return { mutations, keyBytes, bytes };
+}
+
+function fits(unit: Unit): boolean {
+  return unit.mutations.length <= KV_LIMITS.mutations && unit.bytes <= KV_LIMITS.totalBytes &&
+    unit.keyBytes <= KV_LIMITS.totalKeyBytes;
+}
+
+/** Groups units, in order, into as few commits as Deno KV's limits allow. */
+function pack(units: Unit[]): Unit[][] {
+  const commits: Unit[][] = [];
+  let current: Unit[] = [];
+  let mutations = 0;
+  let bytes = 0;
+  let keyBytes = 0;
+  for (const unit of units) {
+    if (
+      current.length > 0 &&
+      (mutations + unit.mutations.length > KV_LIMITS.mutations ||
+        bytes + unit.bytes > KV_LIMITS.totalBytes ||
+        keyBytes + unit.keyBytes > KV_LIMITS.totalKeyBytes)
+    ) {
+      commits.push(current);
+      current = [];
+      mutations = bytes = keyBytes = 0;
+    }
+    current.push(unit);
+    mutations += unit.mutations.length;
+    bytes += unit.bytes;
+    keyBytes += unit.keyBytes;
+  }
+  if (current.length > 0) commits.push(current);
+  return commits;
+}
+
+function split(bytes: Uint8Array): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i += KV_LIMITS.valueBytes) {
+    parts.push(bytes.subarray(i, i + KV_LIMITS.valueBytes));
+  }
+  return parts;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const result = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    result.set(part, offset);
+    offset += part.length;
+  }
+  return result;
+}
+
+/** Encoded size of a key: strings cost their UTF-8 bytes, a NUL escape each and 2 bytes. */
+function keySize(key: Deno.KvKey): number {
+  let size = 0;
+  for (const part of key) {
+    if (typeof part === "string") size += 2 + utf8Length(part) + countNul(part);
+    else if (typeof part === "number") size += 9;
+    else size += 16;
+  }
+  return size;
+}
+
+/** An upper bound of a value's encoded size. */
+function valueSize(value: unknown): number {
+  if (value instanceof Uint8Array) return value.length;
+  if (typeof value === "string") return 8 + 3 * value.length;
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + valueSize(item), 8);
+  return 16;
+}
+
+function utf8Length(text: string): number {
+  let length = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) length += 1;
+    else if (code < 0x800) length += 2;
+    else if (code >= 0xd800 && code <= 0xdbff) {
+      length += 4;
+      i++;
+    } else length += 3;
+  }
+  return length;
+}
+
+function countNul(text: string): number {
+  let count = 0;
+  for (let i = text.indexOf("\0"); i !== -1; i = text.indexOf("\0", i + 1)) count++;
+  return count;
+}

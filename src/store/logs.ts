@@ -1,0 +1,115 @@
+/**
+ * Task output files: `<logs>/<jobId>/<task>.<stream>.log`, one file per task and stream, written
+ * by the executor as output arrives and streamed by the logs API.
+ *
+ * Names are made safe for any file system: the job id and the task name are percent-encoded
+ * with `encodeURIComponent` (lone surrogates become U+FFFD), plus `*` and `~` (so `/`, `\`, `:` and control characters never
+ * reach a path), and the job id's dots too (so `.` and `..` cannot leave the logs directory).
+ * A task name whose encoding is longer than {@linkcode MAX_TASK_FILE_NAME} characters is cut
+ * there and gets `~` and a 64-bit FNV-1a hash of the full name appended, so it stays unique
+ * (`~` appears in no other encoded name). On case-insensitive file systems, tasks whose names
+ * differ only in case share their files.
+ *
+ * @module
+ */
+import type { LogStream } from "../runner/api.ts";
+
+/** Longest encoded task name used as is in a file name (file names are limited to 255 bytes). */
+export const MAX_TASK_FILE_NAME = 200;
+
+/** The task output files of a data directory, as the runner uses them. */
+export interface LogStore {
+  /** Creates the job's log directory. */
+  prepare(jobId: string): Promise<void>;
+  /** The file a task's stream is written to. */
+  path(jobId: string, task: string, stream: LogStream): string;
+  /** A task's output read in chunks, or `null` when nothing was written. */
+  open(jobId: string, task: string, stream: LogStream): Promise<ReadableStream<Uint8Array> | null>;
+}
+
+/**
+ * The log files below `logsDir`.
+ *
+ * @example
+ * ```ts
+ * const logs = createLogStore("/var/lib/prunner/logs");
+ * await logs.prepare(job.id);
+ * const file = await Deno.open(logs.path(job.id, "build", "stdout"), { write: true, create: true });
+ * ```
+ */
+export function createLogStore(logsDir: string): LogStore {
+  return {
+    prepare: (jobId) => Deno.mkdir(jobLogDir(logsDir, jobId), { recursive: true }),
+    path: (jobId, task, stream) => logPath(logsDir, jobId, task, stream),
+    open: (jobId, task, stream) => openLog(logsDir, jobId, task, stream),
+  };
+}
+
+/**
+ * The directory of a job's log files.
+ *
+ * @throws {TypeError} when `jobId` is empty.
+ */
+export function jobLogDir(logsDir: string, jobId: string): string {
+  if (jobId === "") throw new TypeError("a job id must not be empty");
+  return `${logsDir}/${encode(jobId).replaceAll(".", "%2E")}`;
+}
+
+/**
+ * The file a task's output stream is written to.
+ *
+ * @example
+ * ```ts
+ * logPath("/data/logs", "6f1c…", "build / test", "stderr");
+ * // "/data/logs/6f1c…/build%20%2F%20test.stderr.log"
+ * ```
+ */
+export function logPath(logsDir: string, jobId: string, task: string, stream: LogStream): string {
+  return `${jobLogDir(logsDir, jobId)}/${taskFileName(task)}.${stream}.log`;
+}
+
+/**
+ * Opens a task's output for reading in chunks; `null` when the file does not exist. Closing or
+ * canceling the stream closes the file.
+ */
+export async function openLog(
+  logsDir: string,
+  jobId: string,
+  task: string,
+  stream: LogStream,
+): Promise<ReadableStream<Uint8Array> | null> {
+  try {
+    return (await Deno.open(logPath(logsDir, jobId, task, stream))).readable;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+/** Removes a job's log directory; nothing happens when it does not exist. */
+export async function removeJobLogs(logsDir: string, jobId: string): Promise<void> {
+  try {
+    await Deno.remove(jobLogDir(logsDir, jobId), { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+function taskFileName(task: string): string {
+  const name = encode(task);
+  if (name.length <= MAX_TASK_FILE_NAME) return name;
+  const cut = name.slice(0, MAX_TASK_FILE_NAME).replace(/%[0-9A-F]?$/, "");
+  return `${cut}~${fnv1a64(task)}`;
+}
+
+function encode(text: string): string {
+  return encodeURIComponent(text.toWellFormed()).replaceAll("*", "%2A").replaceAll("~", "%7E");
+}
+
+function fnv1a64(text: string): string {
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of new TextEncoder().encode(text)) {
+    hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return hash.toString(16).padStart(16, "0");
+}

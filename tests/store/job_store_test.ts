@@ -1,0 +1,296 @@
+import { assert, assertEquals, assertRejects } from "../assert.ts";
+import type { Job } from "../../src/engine/job.ts";
+import { StoreReadError, StoreWriteError } from "../../src/store/errors.ts";
+import { INLINE_VARIABLES_BYTES, type JobStore, openJobStore } from "../../src/store/job_store.ts";
+import { allKeys, collect, job, type KvRecord, recordingKv, task, tempDir } from "./support.ts";
+
+async function testStore(): Promise<
+  { store: JobStore; kv: Deno.Kv; record: KvRecord; path: string } & AsyncDisposable
+> {
+  const dir = await tempDir();
+  const path = `${dir.path}/jobs.kv`;
+  const { kv, record } = recordingKv(await Deno.openKv(path));
+  const store = await openJobStore(kv);
+  return {
+    store,
+    kv,
+    record,
+    path,
+    async [Symbol.asyncDispose]() {
+      await store.close();
+      await dir[Symbol.asyncDispose]();
+    },
+  };
+}
+
+function bigVariables(bytes: number): Record<string, unknown> {
+  const list = Array.from({ length: 64 }, (_, i) => ({ i, text: "ü€𝄞".repeat(8) }));
+  return { list, blob: "x".repeat(bytes - JSON.stringify({ list, blob: "" }).length) };
+}
+
+Deno.test("a saved job reads back equal; unknown ids read as null", async () => {
+  await using t = await testStore();
+  const saved = job({
+    tasks: [task("a"), task("b / ü", { dependsOn: ["a"], status: "error", error: "exit 2" })],
+    variables: { nested: { list: [1, "two", null, true] } },
+    queuePartition: "tenant-1",
+  });
+  await t.store.save(saved);
+  assertEquals(await t.store.get(saved.id), saved);
+  assertEquals(await t.store.get("no-such-id"), null);
+  assertEquals(await t.store.get("x".repeat(5000)), null);
+});
+
+Deno.test("saves of the same moment are written in one commit", async () => {
+  await using t = await testStore();
+  const jobs = Array.from({ length: 50 }, () => job());
+  const before = t.record.commits;
+  await Promise.all(jobs.map((j) => t.store.save(j)));
+  assertEquals(t.record.commits - before, 1);
+  assertEquals((await collect(t.store.list())).length, 50);
+});
+
+Deno.test("a job is serialized when the commit is built: the latest state is stored", async () => {
+  await using t = await testStore();
+  const j = job();
+  const first = t.store.save(j);
+  j.tasks[0].status = "running";
+  const second = t.store.save(j);
+  j.start = 42;
+  await Promise.all([first, second]);
+  assertEquals((await t.store.get(j.id))?.tasks[0].status, "running");
+  assertEquals((await t.store.get(j.id))?.start, 42);
+});
+
+Deno.test("commits run one after the other, in the order of the saves", async () => {
+  await using t = await testStore();
+  t.record.delayMs = 20;
+  const j = job();
+  const order: string[] = [];
+  const saves: Promise<void>[] = [];
+  for (const status of ["running", "done", "error"] as const) {
+    j.tasks[0].status = status;
+    saves.push(t.store.save(structuredClone(j)).then(() => void order.push(status)));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await Promise.all(saves);
+  assertEquals(t.record.maxInFlight, 1);
+  assertEquals(order, ["running", "done", "error"]);
+  assertEquals((await t.store.get(j.id))?.tasks[0].status, "error");
+});
+
+Deno.test("flush waits for pending saves", async () => {
+  await using t = await testStore();
+  t.record.delayMs = 20;
+  const j = job();
+  let saved = false;
+  t.store.save(j).then(() => saved = true);
+  await t.store.flush();
+  assert(saved, "flush resolved before the save");
+});
+
+Deno.test("a failing commit rejects every save in it", async () => {
+  await using t = await testStore();
+  t.record.failWith = new Error("disk full");
+  const jobs = [job(), job()];
+  for (const j of jobs) {
+    const error = await assertRejects(() => t.store.save(j), StoreWriteError, "disk full");
+    assertEquals(error.jobId, j.id);
+  }
+  t.record.failWith = null;
+  await t.store.save(jobs[0]);
+  assertEquals(await t.store.get(jobs[0].id), jobs[0]);
+});
+
+Deno.test("a job that cannot be stored fails alone, not the jobs saved with it", async () => {
+  await using t = await testStore();
+  const bad = job({ pipeline: "p".repeat(3000) });
+  const good = job();
+  const results = await Promise.allSettled([t.store.save(bad), t.store.save(good)]);
+  assertEquals(results[0].status, "rejected");
+  const reason = (results[0] as PromiseRejectedResult).reason;
+  assert(reason instanceof StoreWriteError, String(reason));
+  assertEquals(reason.jobId, bad.id);
+  assertEquals(results[1].status, "fulfilled");
+  assertEquals(await t.store.get(good.id), good);
+  assertEquals(await t.store.get(bad.id), null);
+});
+
+Deno.test("1 MiB of variables and 2000 tasks are stored and read back in full", async () => {
+  await using t = await testStore();
+  const variables = bigVariables(1024 * 1024);
+  const tasks = Array.from(
+    { length: 2000 },
+    (_, i) =>
+      task(`task ${i} ✓`, { dependsOn: i > 0 ? [`task ${i - 1} ✓`] : [], error: "e".repeat(40) }),
+  );
+  const big = job({ variables, tasks });
+  const headBytes = new TextEncoder().encode(JSON.stringify({ ...big, variables: null })).length;
+  assert(headBytes > 65_536, `the state alone should exceed 64 KiB, is ${headBytes}`);
+  const small = job();
+  await Promise.all([t.store.save(big), t.store.save(small)]);
+  assert(t.record.commits >= 3, "1 MiB cannot be written in one commit");
+
+  assertEquals(await t.store.get(big.id), big);
+  assertEquals(await collect(t.store.list()), [small, big]);
+  assertEquals(await collect(t.store.listByPipeline("build")), [small, big]);
+  assertEquals(await t.store.listUnfinished(), [big, small]);
+
+  const parts = await collect(t.kv.list({ prefix: ["job_parts", big.id, "variables"] }));
+  const variableBytes = new TextEncoder().encode(JSON.stringify(variables)).length;
+  assertEquals(parts.length, Math.ceil(variableBytes / 65_536));
+});
+
+Deno.test("a state change does not rewrite big variables", async () => {
+  await using t = await testStore();
+  const j = job({ variables: bigVariables(200_000) });
+  await t.store.save(j);
+  const variableSets = () =>
+    t.record.sets.filter((key) => key[0] === "job_parts" && key[2] === "variables").length;
+  const first = variableSets();
+  assertEquals(first, 4);
+  j.tasks[0].status = "running";
+  await t.store.save(j);
+  j.tasks[0].status = "done";
+  j.completed = true;
+  await t.store.save(j);
+  assertEquals(variableSets(), first);
+  assertEquals(await t.store.get(j.id), j);
+
+  const restored = (await t.store.get(j.id))!;
+  restored.lastError = "seen after reading it back";
+  await t.store.save(restored);
+  assertEquals(variableSets(), first);
+  assertEquals(await t.store.get(j.id), restored);
+});
+
+Deno.test("small variables stay in the job's head", async () => {
+  await using t = await testStore();
+  const j = job({ variables: { text: "v".repeat(INLINE_VARIABLES_BYTES - 20) } });
+  await t.store.save(j);
+  assertEquals(await collect(t.kv.list({ prefix: ["job_parts"] })), []);
+  assertEquals(await t.store.get(j.id), j);
+});
+
+Deno.test("a state that shrinks below 64 KiB again reads back right", async () => {
+  await using t = await testStore();
+  const j = job({ tasks: [task("a", { error: "x".repeat(200_000) })] });
+  await t.store.save(j);
+  assertEquals(await t.store.get(j.id), j);
+  j.tasks[0].error = "short";
+  await t.store.save(j);
+  assertEquals(await t.store.get(j.id), j);
+  assertEquals(await collect(t.kv.list({ prefix: ["job_parts", j.id, "state"] })), []);
+});
+
+Deno.test("list is newest first, ties by id, across many batches", async () => {
+  await using t = await testStore();
+  const jobs: Job[] = [];
+  for (let i = 0; i < 1200; i++) {
+    jobs.push(job({ created: 1000 + Math.floor(i / 3), pipeline: i % 2 ? "odd" : "even" }));
+  }
+  await Promise.all(jobs.map((j) => t.store.save(j)));
+  const newestFirst = [...jobs].sort((a, b) =>
+    b.created - a.created || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
+  );
+  assertEquals((await collect(t.store.list())).map((j) => j.id), newestFirst.map((j) => j.id));
+  assertEquals(
+    (await collect(t.store.listByPipeline("odd"))).map((j) => j.id),
+    newestFirst.filter((j) => j.pipeline === "odd").map((j) => j.id),
+  );
+  assertEquals(await collect(t.store.listByPipeline("none")), []);
+  assertEquals(await t.store.pipelinesWithJobs(), ["even", "odd"]);
+});
+
+Deno.test("pipelinesWithJobs lists each pipeline once, whatever its name", async () => {
+  await using t = await testStore();
+  const names = ["a", "a b", "ab", "b", "", "ü", "a\0"];
+  await Promise.all(
+    names.flatMap((pipeline) => [job({ pipeline }), job({ pipeline })])
+      .map((j) => t.store.save(j)),
+  );
+  assertEquals(await t.store.pipelinesWithJobs(), [...names].sort());
+});
+
+Deno.test("listUnfinished returns jobs not completed, oldest first", async () => {
+  await using t = await testStore();
+  const waiting = job({ created: 3000 });
+  const running = job({ created: 1000, start: 1001 });
+  const done = job({ created: 2000, completed: true, end: 2500 });
+  await Promise.all([waiting, running, done].map((j) => t.store.save(j)));
+  assertEquals(await t.store.listUnfinished(), [running, waiting]);
+  running.completed = true;
+  running.end = 1500;
+  await t.store.save(running);
+  assertEquals(await t.store.listUnfinished(), [waiting]);
+  assertEquals(await collect(t.store.summariesByPipeline("build")), [
+    { id: waiting.id, created: 3000, completed: false, end: null },
+    { id: done.id, created: 2000, completed: true, end: 2500 },
+    { id: running.id, created: 1000, completed: true, end: 1500 },
+  ]);
+});
+
+Deno.test("delete removes records, indexes and parts; unknown ids are ignored", async () => {
+  await using t = await testStore();
+  const big = job({
+    variables: bigVariables(300_000),
+    tasks: [task("a", { error: "x".repeat(70_000) })],
+  });
+  const other = job({ pipeline: "other" });
+  const kept = job();
+  await Promise.all([big, other, kept].map((j) => t.store.save(j)));
+  await t.store.delete([big.id, other.id, "unknown"]);
+  assertEquals(await t.store.get(big.id), null);
+  assertEquals(await collect(t.store.list()), [kept]);
+  assertEquals(await t.store.listUnfinished(), [kept]);
+  assertEquals(await t.store.pipelinesWithJobs(), ["build"]);
+  const left = await allKeys(t.kv);
+  assert(left.every((key) => key.includes(kept.id)), Deno.inspect(left));
+});
+
+Deno.test("a job saved again after its deletion is stored in full", async () => {
+  await using t = await testStore();
+  const j = job({ variables: bigVariables(100_000) });
+  await t.store.save(j);
+  await t.store.delete([j.id]);
+  j.lastError = "saved again";
+  await t.store.save(j);
+  assertEquals(await t.store.get(j.id), j);
+});
+
+Deno.test("saves made before a delete are written before it", async () => {
+  await using t = await testStore();
+  const j = job();
+  const saved = t.store.save(j);
+  await t.store.delete([j.id]);
+  await saved;
+  assertEquals(await t.store.get(j.id), null);
+});
+
+Deno.test("jobs survive closing and reopening the database", async () => {
+  const dir = await tempDir();
+  await using _dir = dir;
+  const path = `${dir.path}/jobs.kv`;
+  const jobs = [job({ variables: bigVariables(150_000) }), job({ completed: true, end: 5 })];
+  const first = await openJobStore(await Deno.openKv(path));
+  for (const j of jobs) first.save(j);
+  await first.close();
+  await assertRejects(() => first.save(job()), StoreWriteError, "closed");
+
+  const second = await openJobStore(await Deno.openKv(path));
+  try {
+    assertEquals(await collect(second.list()), [jobs[1], jobs[0]]);
+    assertEquals(await second.listUnfinished(), [jobs[0]]);
+  } finally {
+    await second.close();
+  }
+});
+
+Deno.test("a job missing one of its parts is a StoreReadError naming it", async () => {
+  await using t = await testStore();
+  const j = job({ variables: bigVariables(200_000) });
+  await t.store.save(j);
+  await t.kv.delete(["job_parts", j.id, "variables", 1]);
+  await assertRejects(() => t.store.get(j.id), StoreReadError, `${j.id}`);
+  await assertRejects(() => collect(t.store.list()), StoreReadError, "part 1 of its variables");
+});

@@ -1,0 +1,97 @@
+import { assert, assertEquals, assertThrows } from "../assert.ts";
+import {
+  createLogStore,
+  jobLogDir,
+  logPath,
+  MAX_TASK_FILE_NAME,
+  openLog,
+  removeJobLogs,
+} from "../../src/store/logs.ts";
+import { tempDir } from "./support.ts";
+
+const ID = "6f1c2a9e-1111-4222-8333-444455556666";
+
+Deno.test("log files are one per task and stream below the job's directory", () => {
+  assertEquals(logPath("/data/logs", ID, "build", "stdout"), `/data/logs/${ID}/build.stdout.log`);
+  assertEquals(
+    logPath("/data/logs", ID, "build / test", "stderr"),
+    `/data/logs/${ID}/build%20%2F%20test.stderr.log`,
+  );
+});
+
+Deno.test("any task name becomes one safe, distinct file name", () => {
+  const names = [
+    "a/b",
+    "a\\b",
+    "..",
+    ".",
+    "",
+    "C:x",
+    '*?<>|"',
+    "~",
+    "%2F",
+    "tab\there",
+    "ü € 𝄞",
+    "lone \ud800 surrogate",
+    "x".repeat(300),
+    "x".repeat(300) + "y",
+    "é".repeat(150),
+  ];
+  const files = names.map((name) => logPath("/logs", ID, name, "stdout"));
+  assertEquals(new Set(files).size, names.length);
+  for (const file of files) {
+    const name = file.slice(`/logs/${ID}/`.length);
+    assertEquals(name.replace(/[A-Za-z0-9%._~!'()-]/g, ""), "", name);
+    assert(name.length <= MAX_TASK_FILE_NAME + 17 + ".stdout.log".length, name);
+  }
+  assert(files[12].includes("~") && files[13].includes("~"), "long names are cut and hashed");
+  assert(!files[7].includes("~"), "a ~ in a name is encoded");
+});
+
+Deno.test("a job id cannot leave the logs directory", () => {
+  assertEquals(jobLogDir("/logs", ".."), "/logs/%2E%2E");
+  assertEquals(jobLogDir("/logs", "../etc"), "/logs/%2E%2E%2Fetc");
+  assertThrows(() => jobLogDir("/logs", ""), TypeError);
+});
+
+Deno.test("openLog streams a written file and is null without one", async () => {
+  await using tmp = await tempDir();
+  const logs = createLogStore(tmp.path);
+  assertEquals(await openLog(tmp.path, ID, "build", "stdout"), null);
+  await logs.prepare(ID);
+  const bytes = new Uint8Array(300_000).map((_, i) => i % 251);
+  await Deno.writeFile(logs.path(ID, "build: ü", "stdout"), bytes);
+  const stream = await logs.open(ID, "build: ü", "stdout");
+  assert(stream !== null);
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  assert(chunks.length > 1, "read in chunks");
+  assertEquals(new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer()), bytes);
+  assertEquals(await logs.open(ID, "build: ü", "stderr"), null);
+});
+
+Deno.test("canceling a log stream closes the file", async () => {
+  await using tmp = await tempDir();
+  const logs = createLogStore(tmp.path);
+  await logs.prepare(ID);
+  await Deno.writeFile(logs.path(ID, "t", "stdout"), new Uint8Array(500_000));
+  const stream = await logs.open(ID, "t", "stdout");
+  const reader = stream!.getReader();
+  await reader.read();
+  await reader.cancel();
+});
+
+Deno.test("removeJobLogs removes the job's files and ignores missing ones", async () => {
+  await using tmp = await tempDir();
+  const logs = createLogStore(tmp.path);
+  for (const id of [ID, "other"]) {
+    await logs.prepare(id);
+    await Deno.writeTextFile(logs.path(id, "t", "stdout"), "out");
+  }
+  await removeJobLogs(tmp.path, ID);
+  await removeJobLogs(tmp.path, ID);
+  assertEquals(await openLog(tmp.path, ID, "t", "stdout"), null);
+  const remaining = [];
+  for await (const entry of Deno.readDir(tmp.path)) remaining.push(entry.name);
+  assertEquals(remaining, ["other"]);
+});

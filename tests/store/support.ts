@@ -1,0 +1,118 @@
+import type { Job, Task } from "../../src/engine/job.ts";
+
+let counter = 0;
+
+/** A job with one waiting task, overridden by `fields`. Ids sort in creation order. */
+export function job(fields: Partial<Job> = {}): Job {
+  counter++;
+  return {
+    id: `00000000-0000-4000-8000-${String(counter).padStart(12, "0")}`,
+    pipeline: "build",
+    tasks: [task("compile")],
+    completed: false,
+    canceled: false,
+    errored: false,
+    created: 1_700_000_000_000 + counter,
+    start: null,
+    end: null,
+    lastError: null,
+    variables: { branch: "main" },
+    user: "j.doe",
+    queuePartition: null,
+    ...fields,
+  };
+}
+
+/** A waiting task. */
+export function task(name: string, fields: Partial<Task> = {}): Task {
+  return {
+    name,
+    dependsOn: [],
+    status: "waiting",
+    start: null,
+    end: null,
+    exitCode: 0,
+    errored: false,
+    error: null,
+    ...fields,
+  };
+}
+
+/** What a `recordingKv` saw. */
+export interface KvRecord {
+  /** Atomic commits attempted. */
+  commits: number;
+  /** Keys set, in order, across all commits. */
+  sets: Deno.KvKey[];
+  /** Most commits in flight at the same time. */
+  maxInFlight: number;
+  /** When set, commits throw this error. */
+  failWith: Error | null;
+  /** Delay before each commit, ms. */
+  delayMs: number;
+}
+
+/** Wraps a KV database to count and inspect atomic commits. */
+export function recordingKv(kv: Deno.Kv): { kv: Deno.Kv; record: KvRecord } {
+  const record: KvRecord = { commits: 0, sets: [], maxInFlight: 0, failWith: null, delayMs: 0 };
+  let inFlight = 0;
+  const wrapped = new Proxy(kv, {
+    get(target, property) {
+      if (property === "atomic") {
+        return () => {
+          const operation = target.atomic();
+          const keys: Deno.KvKey[] = [];
+          const set = operation.set.bind(operation);
+          const commit = operation.commit.bind(operation);
+          operation.set = (key, value) => {
+            keys.push(key);
+            return set(key, value);
+          };
+          operation.commit = async () => {
+            record.commits++;
+            inFlight++;
+            record.maxInFlight = Math.max(record.maxInFlight, inFlight);
+            try {
+              if (record.delayMs > 0) await new Promise((r) => setTimeout(r, record.delayMs));
+              if (record.failWith) throw record.failWith;
+              const result = await commit();
+              record.sets.push(...keys);
+              return result;
+            } finally {
+              inFlight--;
+            }
+          };
+          return operation;
+        };
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { kv: wrapped, record };
+}
+
+/** A temporary directory removed on dispose. */
+export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "prunner-store-" });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
+/** Collects an async iterable. */
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const result: T[] = [];
+  for await (const item of items) result.push(item);
+  return result;
+}
+
+/** Every key in the database but the format marker. */
+export async function allKeys(kv: Deno.Kv): Promise<Deno.KvKey[]> {
+  const keys: Deno.KvKey[] = [];
+  for await (const entry of kv.list({ prefix: [] })) {
+    if (entry.key[0] !== "format") keys.push(entry.key);
+  }
+  return keys;
+}
