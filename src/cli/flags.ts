@@ -1,0 +1,322 @@
+/**
+ * Command line parsing with prunner's flags, environment variables and defaults
+ * (flag > environment variable > default).
+ *
+ * @module
+ */
+import { Command, CommanderError } from "commander";
+import { parseDuration } from "../definition/duration.ts";
+import { PrunnerError } from "../errors.ts";
+import { COMMANDS, type CommandSpec, helpText } from "./help.ts";
+import { MIN_JWT_SECRET_LENGTH, OPTIONS, type OptionSpec } from "./options.ts";
+
+/** The options of `prunner` (serve) and `prunner debug`, resolved from flags, env and defaults. */
+export interface ServeOptions {
+  /** Debug level logging (`--verbose`, `-v`). */
+  verbose: boolean;
+  /** logfmt log lines instead of coloured ones (`--disable-ansi`). */
+  disableAnsi: boolean;
+  /** The dynamic config file (`--config`), `.prunner.yml` by default. */
+  config: string;
+  /** The JWT secret from `--jwt-secret`/`PRUNNER_JWT_SECRET`; `null` to use the config file. */
+  jwtSecret: string | null;
+  /** The data directory (`--data`), `.prunner` by default. */
+  data: string;
+  /** Glob for definition files (`--pattern`), `**\/pipelines.{yml,yaml}` by default. */
+  pattern: string;
+  /** Base directory of the definition scan (`--path`), `.` by default. */
+  path: string;
+  /** Listen address (`--address`), `localhost:9009` by default. */
+  address: string;
+  /** Dotenv files to load, in order (`--env-files`); empty to load none. */
+  envFiles: string[];
+  /** Reload definitions when they change (`--watch`). */
+  watch: boolean;
+  /** How often `--watch` checks for changes, in milliseconds (`--poll-interval`, 30s). */
+  pollIntervalMs: number;
+}
+
+/** What the command line asks for. */
+export type CliCommand =
+  | { kind: "serve"; options: ServeOptions }
+  | { kind: "debug"; options: ServeOptions }
+  | { kind: "version" }
+  | { kind: "help"; text: string };
+
+/** A command line error: an unknown flag or command, a missing or malformed value. Exit 2. */
+export class CliError extends PrunnerError {
+  /** The process exit status for command line errors. */
+  readonly exitCode = 2;
+}
+
+type Env = Record<string, string | undefined>;
+type CommandName = "serve" | CommandSpec["name"];
+
+const HELP_HINT = 'run "prunner help" for usage';
+const BOOLEAN_WORDS: Record<string, boolean> = { true: true, "1": true, false: false, "0": false };
+
+/**
+ * Parses prunner's command line. Global options may come before or after the command.
+ * `version` and `help` ignore the values of the other options; `serve` and `debug` check them.
+ *
+ * @example
+ * ```ts
+ * const command = parseCli(["--path", "examples", "--watch"], Deno.env.toObject());
+ * if (command.kind === "serve") console.log(command.options.pollIntervalMs); // 30000
+ * ```
+ * @throws {CliError} with a one-line message naming the flag (or environment variable) and the
+ * problem, for an unknown flag or command, a missing value or a malformed value.
+ */
+export function parseCli(args: string[], env: Env): CliCommand {
+  const { args: normalized, booleans } = normalizeArgs(args);
+  const selected: { command: CommandName; topic?: string } = { command: "serve" };
+  const program = buildProgram((command, topic) => Object.assign(selected, { command, topic }));
+  try {
+    program.parse(normalized, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) throw new CliError(commanderMessage(error));
+    throw error;
+  }
+  const flags = program.opts() as Record<string, unknown>;
+  if (flags.help === true || booleans.get("help") === true) {
+    return {
+      kind: "help",
+      text: helpText(selected.command === "serve" ? undefined : selected.command),
+    };
+  }
+  switch (selected.command) {
+    case "help":
+      return { kind: "help", text: helpText(helpTopicName(selected.topic)) };
+    case "version":
+      return { kind: "version" };
+    case "debug":
+      return { kind: "debug", options: resolveOptions(flags, booleans, env) };
+    default:
+      return { kind: "serve", options: resolveOptions(flags, booleans, env) };
+  }
+}
+
+function buildProgram(select: (name: CommandName, topic?: string) => void): Command {
+  const program = new Command("prunner")
+    .exitOverride()
+    .configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} })
+    .helpOption(false)
+    .helpCommand(false)
+    .option("-h, --help")
+    .action(() => select("serve"));
+  for (const option of OPTIONS) {
+    const flags = `${option.short ? `-${option.short}, ` : ""}--${option.name}`;
+    if (option.kind === "boolean") program.option(flags);
+    else if (option.kind === "list") program.option(`${flags} <value>`, "", appendValue);
+    else program.option(`${flags} <value>`);
+  }
+  for (const command of COMMANDS) {
+    const sub = program.command(command.name).aliases(command.aliases).helpOption(false);
+    if (command.name === "help") {
+      sub.argument("[command]").action((helpTopic?: string) => select("help", helpTopic));
+    } else {
+      sub.action(() => select(command.name));
+    }
+  }
+  return program;
+}
+
+function appendValue(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function helpTopicName(topic: string | undefined): CommandSpec["name"] | undefined {
+  if (topic === undefined) return undefined;
+  const spec = COMMANDS.find((c) => c.name === topic || c.aliases.includes(topic));
+  if (!spec) {
+    throw new CliError(
+      `no help topic for "${topic}" (commands: ${COMMANDS.map((c) => c.name).join(", ")})`,
+    );
+  }
+  return spec.name;
+}
+
+/**
+ * Rewrites Go-style flags for commander: `-data x` → `--data x` (Go's flag package accepts one
+ * dash for long names), and takes out `--flag=value` for booleans (`--watch=false`), which
+ * commander does not know. The token after a flag that takes a value is left alone.
+ */
+function normalizeArgs(
+  args: readonly string[],
+): { args: string[]; booleans: Map<string, boolean> } {
+  const out: string[] = [];
+  const booleans = new Map<string, boolean>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    const match = /^--?([^-=][^=]*)(?:=(.*))?$/s.exec(arg);
+    const spec = match ? findOption(match[1]) : undefined;
+    if (!match || !spec) {
+      out.push(arg);
+      continue;
+    }
+    const value = match[2];
+    if (spec.kind === "boolean") {
+      if (value === undefined) out.push(`--${spec.name}`);
+      else booleans.set(spec.name, parseBooleanValue(value, `--${match[1]}`));
+    } else if (value === undefined) {
+      out.push(`--${spec.name}`);
+      if (i + 1 < args.length) out.push(args[++i]);
+    } else {
+      out.push(`--${spec.name}=${value}`);
+    }
+  }
+  return { args: out, booleans };
+}
+
+const HELP_OPTION: Pick<OptionSpec, "name" | "short" | "kind"> = {
+  name: "help",
+  short: "h",
+  kind: "boolean",
+};
+
+function findOption(name: string): Pick<OptionSpec, "name" | "kind"> | undefined {
+  return [...OPTIONS, HELP_OPTION].find((o) => o.name === name || o.short === name);
+}
+
+function resolveOptions(
+  flags: Record<string, unknown>,
+  booleans: Map<string, boolean>,
+  env: Env,
+): ServeOptions {
+  const bool = (name: string) => resolveBoolean(option(name), flags, booleans, env);
+  const text = (name: string) => resolveString(option(name), flags, env);
+  return {
+    verbose: bool("verbose"),
+    disableAnsi: bool("disable-ansi"),
+    config: text("config"),
+    jwtSecret: resolveSecret(option("jwt-secret"), flags, env),
+    data: text("data"),
+    pattern: text("pattern"),
+    path: text("path"),
+    address: text("address"),
+    envFiles: resolveList(option("env-files"), flags, env),
+    watch: bool("watch"),
+    pollIntervalMs: resolveDuration(option("poll-interval"), flags, env),
+  };
+}
+
+function option(name: string): OptionSpec {
+  const spec = OPTIONS.find((o) => o.name === name);
+  if (!spec) throw new Error(`no option named ${name}`);
+  return spec;
+}
+
+function camelCase(name: string): string {
+  return name.replace(/-(\w)/g, (_, letter: string) => letter.toUpperCase());
+}
+
+/** A raw value and where it came from: the flag, the environment variable or the default. */
+interface Raw<T> {
+  value: T;
+  source: "flag" | "env" | "default";
+}
+
+function raw(spec: OptionSpec, flags: Record<string, unknown>, env: Env): Raw<unknown> {
+  const flag = flags[camelCase(spec.name)];
+  if (flag !== undefined) return { value: flag, source: "flag" };
+  const fromEnv = env[spec.env];
+  if (fromEnv !== undefined && (fromEnv !== "" || spec.kind === "list")) {
+    return { value: fromEnv, source: "env" };
+  }
+  return { value: spec.defaultValue, source: "default" };
+}
+
+function invalid(spec: OptionSpec, source: Raw<unknown>["source"], problem: string): CliError {
+  const where = source === "env" ? `$${spec.env} (--${spec.name})` : `--${spec.name}`;
+  return new CliError(`invalid value for ${where}: ${problem}`);
+}
+
+function resolveBoolean(
+  spec: OptionSpec,
+  flags: Record<string, unknown>,
+  booleans: Map<string, boolean>,
+  env: Env,
+): boolean {
+  const explicit = booleans.get(spec.name);
+  if (explicit !== undefined) return explicit;
+  const { value } = raw(spec, flags, env);
+  if (typeof value === "boolean") return value;
+  return parseBooleanValue(String(value), `$${spec.env} (--${spec.name})`);
+}
+
+function parseBooleanValue(value: string, where: string): boolean {
+  const parsed = BOOLEAN_WORDS[value.toLowerCase()];
+  if (parsed === undefined) {
+    throw new CliError(
+      `invalid value for ${where}: "${value}" is not a boolean (use true, false, 1 or 0)`,
+    );
+  }
+  return parsed;
+}
+
+function resolveString(spec: OptionSpec, flags: Record<string, unknown>, env: Env): string {
+  const { value, source } = raw(spec, flags, env);
+  const text = String(value);
+  if (text === "") throw invalid(spec, source, "must not be empty");
+  return text;
+}
+
+function resolveSecret(spec: OptionSpec, flags: Record<string, unknown>, env: Env): string | null {
+  const { value, source } = raw(spec, flags, env);
+  if (value === null || value === "") return null;
+  const secret = String(value);
+  if (secret.length < MIN_JWT_SECRET_LENGTH) {
+    throw invalid(
+      spec,
+      source,
+      `the JWT secret must be at least ${MIN_JWT_SECRET_LENGTH} characters long, got ${secret.length}`,
+    );
+  }
+  return secret;
+}
+
+function resolveList(spec: OptionSpec, flags: Record<string, unknown>, env: Env): string[] {
+  const { value } = raw(spec, flags, env);
+  const values = Array.isArray(value) ? value.map(String) : [String(value)];
+  return values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+}
+
+function resolveDuration(spec: OptionSpec, flags: Record<string, unknown>, env: Env): number {
+  const { value, source } = raw(spec, flags, env);
+  let ms: number;
+  try {
+    ms = parseDuration(String(value));
+  } catch (error) {
+    throw invalid(spec, source, error instanceof Error ? error.message : String(error));
+  }
+  if (ms <= 0) throw invalid(spec, source, `must be greater than 0, got "${value}"`);
+  return ms;
+}
+
+/** Turns commander's (multi-line) messages into one line that names the flag or command. */
+function commanderMessage(error: CommanderError): string {
+  const quoted = /'([^']+)'/.exec(error.message)?.[1] ?? "";
+  switch (error.code) {
+    case "commander.unknownOption": {
+      const suggestion = /Did you mean (\S+)\?/.exec(error.message)?.[1];
+      return `unknown flag ${quoted}${
+        suggestion ? ` (did you mean ${suggestion}?)` : ""
+      }; ${HELP_HINT}`;
+    }
+    case "commander.optionMissingArgument":
+      return `missing value for ${quoted.split(" ")[0]}`;
+    case "commander.excessArguments": {
+      const extra = /got \d+: (.*)\.$/s.exec(error.message)?.[1] ?? "";
+      const command = /for '([^']+)'/.exec(error.message)?.[1];
+      return command
+        ? `unexpected argument(s) for command ${command}: ${extra}; ${HELP_HINT}`
+        : `unknown command "${extra.split(" ")[0]}"; ${HELP_HINT}`;
+    }
+    default:
+      return error.message.replace(/^error: /, "").replace(/\s*\n\s*/g, " ");
+  }
+}

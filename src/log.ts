@@ -1,0 +1,133 @@
+/**
+ * Logging setup. Modules log through logtape's `getLogger(["prunner", …])` (e.g.
+ * `getLogger(["prunner", "http"])`); {@linkcode setupLogging} decides where records go (stderr
+ * only) and how they look: readable and coloured on a terminal, logfmt with `--disable-ansi` or
+ * when stderr is not a terminal. `--verbose` adds the debug level.
+ *
+ * @module
+ */
+import {
+  configure,
+  getAnsiColorFormatter,
+  getLogfmtFormatter,
+  getTextFormatter,
+  type LogRecord,
+  type TextFormatter,
+} from "@logtape/logtape";
+
+/** Where log lines are written. */
+export interface LogOutput {
+  /** Writes one formatted record (ending in a newline). */
+  write(text: string): void;
+  /** Whether a person is watching: selects the readable format instead of logfmt. */
+  isTerminal: boolean;
+}
+
+/** Logging options, as given on the command line. */
+export interface LogOptions {
+  verbose: boolean;
+  disableAnsi: boolean;
+}
+
+/** The log line formats: coloured or plain text for terminals, logfmt for machines. */
+export type LogFormat = "color" | "plain" | "logfmt";
+
+/**
+ * Configures logging for the `prunner` categories (and logtape's own warnings). May be called
+ * again (e.g. in tests); each call replaces the previous configuration.
+ *
+ * @example
+ * ```ts
+ * await setupLogging({ verbose: false, disableAnsi: false });
+ * getLogger(["prunner"]).info("Listening on {url}", { url: "http://localhost:9009" });
+ * ```
+ */
+export async function setupLogging(
+  options: LogOptions,
+  output: LogOutput = stderrOutput(),
+): Promise<void> {
+  const format: LogFormat = options.disableAnsi || !output.isTerminal
+    ? "logfmt"
+    : Deno.noColor
+    ? "plain"
+    : "color";
+  const formatter = createFormatter(format);
+  await configure({
+    reset: true,
+    sinks: { stderr: (record: LogRecord) => output.write(formatter(record)) },
+    loggers: [
+      { category: ["prunner"], lowestLevel: options.verbose ? "debug" : "info", sinks: ["stderr"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
+    ],
+  });
+}
+
+/**
+ * A formatter for one of the log formats. logfmt lines look like
+ * `time=2026-11-28T12:00:00.000Z level=info logger=prunner msg="Listening" url=http://…`; the text
+ * formats show the time, level, category and message, followed by the properties the message
+ * does not mention as `key=value`.
+ *
+ * @example
+ * ```ts
+ * const line = createFormatter("logfmt")(record);
+ * ```
+ */
+export function createFormatter(format: LogFormat): TextFormatter {
+  if (format === "logfmt") return getLogfmtFormatter();
+  const options = { timestamp: "date-time", category: ".", value: "bare" } as const;
+  if (format === "plain") {
+    return getTextFormatter({
+      ...options,
+      format: ({ timestamp, level, category, message, record }) =>
+        `${timestamp} ${level} ${category}: ${message}${extraProperties(record)}`,
+    });
+  }
+  return getAnsiColorFormatter({
+    ...options,
+    format: ({ timestamp, level, category, message, record }) => {
+      const extra = extraProperties(record);
+      return `${timestamp} ${level} ${category}: ${message}${extra && `${DIM}${extra}${RESET}`}`;
+    },
+  });
+}
+
+const DIM = "\x1b[2m";
+const RESET = "\x1b[0m";
+const PLACEHOLDER = /\{([^{}]*)\}/g;
+// deno-lint-ignore no-control-regex
+const BARE_VALUE = /^[^\s"=\\\x00-\x1f\x7f-\x9f]+$/;
+
+/** ` key=value` for each property that the message template does not interpolate. */
+function extraProperties(record: LogRecord): string {
+  const used = new Set<string>();
+  if (typeof record.rawMessage === "string") {
+    for (const match of record.rawMessage.matchAll(PLACEHOLDER)) used.add(match[1].trim());
+  }
+  return Object.entries(record.properties)
+    .filter(([key]) => !used.has(key))
+    .map(([key, value]) => ` ${key}=${showValue(value)}`)
+    .join("");
+}
+
+function showValue(value: unknown): string {
+  const text = typeof value === "string"
+    ? value
+    : Deno.inspect(value, { colors: false, compact: true, breakLength: Infinity });
+  if (BARE_VALUE.test(text)) return text;
+  return JSON.stringify(text).replace(
+    /[\x7f-\x9f]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+function stderrOutput(): LogOutput {
+  const encoder = new TextEncoder();
+  return {
+    isTerminal: Deno.stderr.isTerminal(),
+    write(text: string) {
+      let bytes = encoder.encode(text);
+      while (bytes.length > 0) bytes = bytes.subarray(Deno.stderr.writeSync(bytes));
+    },
+  };
+}

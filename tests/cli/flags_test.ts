@@ -1,0 +1,318 @@
+import { type CliCommand, CliError, parseCli, type ServeOptions } from "../../src/cli/flags.ts";
+import { OPTIONS } from "../../src/cli/options.ts";
+import { PrunnerError } from "../../src/errors.ts";
+import { assert, assertEquals, assertMatch, assertThrows } from "../assert.ts";
+
+const DEFAULTS: ServeOptions = {
+  verbose: false,
+  disableAnsi: false,
+  config: ".prunner.yml",
+  jwtSecret: null,
+  data: ".prunner",
+  pattern: "**/pipelines.{yml,yaml}",
+  path: ".",
+  address: "localhost:9009",
+  envFiles: [".env", ".env.local"],
+  watch: false,
+  pollIntervalMs: 30_000,
+};
+
+function serve(args: string[], env: Record<string, string | undefined> = {}): ServeOptions {
+  const command = parseCli(args, env);
+  assertEquals(command.kind, "serve");
+  return (command as Extract<CliCommand, { kind: "serve" }>).options;
+}
+
+function cliError(args: string[], env: Record<string, string | undefined> = {}): CliError {
+  const error = assertThrows(() => parseCli(args, env), CliError);
+  assert(error instanceof PrunnerError, "CliError extends PrunnerError");
+  assertEquals(error.exitCode, 2);
+  assert(!error.message.includes("\n"), `one line: ${JSON.stringify(error.message)}`);
+  return error;
+}
+
+const SECRET_A = "flag-secret-0123456789";
+const SECRET_B = "env-secret-0123456789";
+
+/** Per option: a flag value, an env value and what each resolves to. */
+const CASES: {
+  key: keyof ServeOptions;
+  flag: string;
+  env: string;
+  flagArgs: string[];
+  flagValue: unknown;
+  envValue: string;
+  envResult: unknown;
+}[] = [
+  {
+    key: "verbose",
+    flag: "--verbose",
+    env: "PRUNNER_VERBOSE",
+    flagArgs: ["--verbose=false"],
+    flagValue: false,
+    envValue: "true",
+    envResult: true,
+  },
+  {
+    key: "disableAnsi",
+    flag: "--disable-ansi",
+    env: "PRUNNER_DISABLE_ANSI",
+    flagArgs: ["--disable-ansi=0"],
+    flagValue: false,
+    envValue: "1",
+    envResult: true,
+  },
+  {
+    key: "config",
+    flag: "--config",
+    env: "PRUNNER_CONFIG",
+    flagArgs: ["--config", "flag.yml"],
+    flagValue: "flag.yml",
+    envValue: "env.yml",
+    envResult: "env.yml",
+  },
+  {
+    key: "jwtSecret",
+    flag: "--jwt-secret",
+    env: "PRUNNER_JWT_SECRET",
+    flagArgs: ["--jwt-secret", SECRET_A],
+    flagValue: SECRET_A,
+    envValue: SECRET_B,
+    envResult: SECRET_B,
+  },
+  {
+    key: "data",
+    flag: "--data",
+    env: "PRUNNER_DATA",
+    flagArgs: ["--data", "flag-data"],
+    flagValue: "flag-data",
+    envValue: "env-data",
+    envResult: "env-data",
+  },
+  {
+    key: "pattern",
+    flag: "--pattern",
+    env: "PRUNNER_PATTERN",
+    flagArgs: ["--pattern", "*.yml"],
+    flagValue: "*.yml",
+    envValue: "**/*.yaml",
+    envResult: "**/*.yaml",
+  },
+  {
+    key: "path",
+    flag: "--path",
+    env: "PRUNNER_PATH",
+    flagArgs: ["--path", "flag-path"],
+    flagValue: "flag-path",
+    envValue: "env-path",
+    envResult: "env-path",
+  },
+  {
+    key: "address",
+    flag: "--address",
+    env: "PRUNNER_ADDRESS",
+    flagArgs: ["--address", ":8080"],
+    flagValue: ":8080",
+    envValue: "127.0.0.1:7070",
+    envResult: "127.0.0.1:7070",
+  },
+  {
+    key: "envFiles",
+    flag: "--env-files",
+    env: "PRUNNER_ENV_FILES",
+    flagArgs: ["--env-files", "a.env"],
+    flagValue: ["a.env"],
+    envValue: "b.env,c.env",
+    envResult: ["b.env", "c.env"],
+  },
+  {
+    key: "watch",
+    flag: "--watch",
+    env: "PRUNNER_WATCH",
+    flagArgs: ["--watch=FALSE"],
+    flagValue: false,
+    envValue: "True",
+    envResult: true,
+  },
+  {
+    key: "pollIntervalMs",
+    flag: "--poll-interval",
+    env: "PRUNNER_POLL_INTERVAL",
+    flagArgs: ["--poll-interval", "1m30s"],
+    flagValue: 90_000,
+    envValue: "500ms",
+    envResult: 500,
+  },
+];
+
+Deno.test("parseCli: no arguments serves with prunner's defaults", () => {
+  assertEquals(serve([]), DEFAULTS);
+});
+
+Deno.test("parseCli: every option is covered by the precedence cases", () => {
+  assertEquals(CASES.map((c) => c.flag).sort(), OPTIONS.map((o) => `--${o.name}`).sort());
+  assertEquals(CASES.map((c) => c.env).sort(), OPTIONS.map((o) => o.env).sort());
+});
+
+for (const c of CASES) {
+  Deno.test(`parseCli: ${c.flag} precedence flag > ${c.env} > default`, () => {
+    assertEquals(serve([])[c.key], DEFAULTS[c.key], "default");
+    assertEquals(serve([], { [c.env]: c.envValue })[c.key], c.envResult, "env over default");
+    assertEquals(serve(c.flagArgs)[c.key], c.flagValue, "flag over default");
+    assertEquals(
+      serve(c.flagArgs, { [c.env]: c.envValue })[c.key],
+      c.flagValue,
+      "flag over env",
+    );
+  });
+}
+
+Deno.test("parseCli: boolean flags without a value are true and win over a false env", () => {
+  const options = serve(["-v", "--disable-ansi", "--watch"], {
+    PRUNNER_VERBOSE: "0",
+    PRUNNER_DISABLE_ANSI: "false",
+    PRUNNER_WATCH: "FALSE",
+  });
+  assertEquals([options.verbose, options.disableAnsi, options.watch], [true, true, true]);
+});
+
+Deno.test("parseCli: env booleans accept true/false/1/0 in any case", () => {
+  for (const [value, expected] of [["TRUE", true], ["tRuE", true], ["1", true], ["False", false]]) {
+    assertEquals(serve([], { PRUNNER_VERBOSE: value as string }).verbose, expected, `${value}`);
+  }
+});
+
+Deno.test("parseCli: an empty env variable counts as unset, except for env files", () => {
+  const options = serve([], { PRUNNER_DATA: "", PRUNNER_VERBOSE: "", PRUNNER_JWT_SECRET: "" });
+  assertEquals(options.data, ".prunner");
+  assertEquals(options.verbose, false);
+  assertEquals(options.jwtSecret, null);
+  assertEquals(serve([], { PRUNNER_ENV_FILES: "" }).envFiles, []);
+});
+
+Deno.test("parseCli: --env-files is repeatable, comma separated, and empty disables", () => {
+  assertEquals(
+    serve(["--env-files", "a,b", "--env-files=c", "--env-files", " d "]).envFiles,
+    ["a", "b", "c", "d"],
+  );
+  assertEquals(serve(["--env-files", ""]).envFiles, []);
+  assertEquals(serve(["--env-files="], { PRUNNER_ENV_FILES: "x" }).envFiles, []);
+});
+
+Deno.test("parseCli: global options before and after the command", () => {
+  for (const args of [["--data", "x", "debug"], ["debug", "--data", "x"], ["debug", "-data=x"]]) {
+    const command = parseCli(args, {});
+    assertEquals(command.kind, "debug", args.join(" "));
+    assertEquals((command as Extract<CliCommand, { kind: "debug" }>).options.data, "x");
+  }
+});
+
+Deno.test("parseCli: Go-style single dash long flags and --flag=value", () => {
+  const options = serve(["-path", "examples", "-watch", "-poll-interval=5s", "--address=:1"]);
+  assertEquals(
+    [options.path, options.watch, options.pollIntervalMs, options.address],
+    ["examples", true, 5000, ":1"],
+  );
+});
+
+Deno.test("parseCli: a flag value that looks like a flag is taken as the value", () => {
+  assertEquals(serve(["--data", "--watch=x"]).data, "--watch=x");
+});
+
+Deno.test("parseCli: version and help commands", () => {
+  assertEquals(parseCli(["version"], {}), { kind: "version" });
+  for (const args of [["help"], ["h"], ["--help"], ["-h"], ["--watch", "-h"]]) {
+    const command = parseCli(args, {});
+    assertEquals(command.kind, "help", args.join(" "));
+    assertMatch((command as { text: string }).text, /^NAME:\n {3}prunner - Pipeline runner/);
+  }
+  for (const args of [["help", "debug"], ["debug", "--help"], ["h", "debug"]]) {
+    const text = (parseCli(args, {}) as { text: string }).text;
+    assertMatch(text, /prunner debug - Get authorization information for debugging/);
+  }
+});
+
+Deno.test("parseCli: version and help ignore malformed option values", () => {
+  assertEquals(parseCli(["version"], { PRUNNER_VERBOSE: "nope" }), { kind: "version" });
+  assertEquals(parseCli(["help"], { PRUNNER_POLL_INTERVAL: "x" }).kind, "help");
+});
+
+Deno.test("parseCli: the help text lists every flag, its env variable and default", () => {
+  const text = (parseCli(["help"], {}) as { text: string }).text;
+  for (const option of OPTIONS) {
+    const line = text.split("\n").find((l) => l.trimStart().startsWith(`--${option.name}`));
+    assert(line, `help lists --${option.name}`);
+    assert(line.includes(`[$${option.env}]`), `--${option.name} names $${option.env}`);
+    if (option.short) assert(line.includes(`-${option.short}`), `short -${option.short}`);
+  }
+  assertMatch(text, /--verbose, -v +Enable verbose log output \(default: false\)/);
+  assertMatch(text, /\(default: "\.prunner\.yml"\)/);
+  assertMatch(text, /\(default: "\*\*\/pipelines\.\{yml,yaml\}"\)/);
+  assertMatch(text, /\(default: "\.env", "\.env\.local"\)/);
+  assertMatch(text, /\(default: 30s\)/);
+  assertMatch(text, /--help, -h +show help/);
+  for (const command of ["debug", "version", "help, h"]) {
+    assertMatch(text, new RegExp(`^ {3}${command} +\\S`, "m"));
+  }
+});
+
+Deno.test("parseCli: an unknown flag exits 2 and names it, with a suggestion", () => {
+  const error = cliError(["--dat", "x"]);
+  assertMatch(error.message, /^unknown flag --dat \(did you mean --data\?\)/);
+  assertMatch(cliError(["debug", "--nope"]).message, /^unknown flag --nope/);
+});
+
+Deno.test("parseCli: an unknown command or a stray argument exits 2", () => {
+  assertMatch(cliError(["serve"]).message, /^unknown command "serve"/);
+  assertMatch(cliError(["debug", "extra"]).message, /command debug: extra/);
+  assertMatch(cliError(["help", "nope"]).message, /no help topic for "nope"/);
+});
+
+Deno.test("parseCli: a missing value exits 2 and names the flag", () => {
+  for (const flag of ["--data", "--config", "--poll-interval", "--env-files", "--jwt-secret"]) {
+    assertEquals(cliError([flag]).message, `missing value for ${flag}`);
+  }
+  assertEquals(cliError(["debug", "--address"]).message, "missing value for --address");
+});
+
+Deno.test("parseCli: a bad duration exits 2 and names the flag or env variable", () => {
+  assertMatch(
+    cliError(["--poll-interval", "abc"]).message,
+    /^invalid value for --poll-interval: invalid duration "abc"/,
+  );
+  assertMatch(
+    cliError([], { PRUNNER_POLL_INTERVAL: "10" }).message,
+    /^invalid value for \$PRUNNER_POLL_INTERVAL \(--poll-interval\): invalid duration "10"/,
+  );
+  assertMatch(
+    cliError(["--poll-interval", "0s"]).message,
+    /^invalid value for --poll-interval: must be greater than 0/,
+  );
+});
+
+Deno.test("parseCli: a bad boolean exits 2 and names the env variable or flag", () => {
+  for (const [env, flag] of [["PRUNNER_VERBOSE", "--verbose"], ["PRUNNER_WATCH", "--watch"]]) {
+    const error = cliError([], { [env]: "yes" });
+    assertEquals(
+      error.message,
+      `invalid value for $${env} (${flag}): "yes" is not a boolean (use true, false, 1 or 0)`,
+    );
+  }
+  assertMatch(cliError(["--disable-ansi=maybe"]).message, /^invalid value for --disable-ansi: /);
+});
+
+Deno.test("parseCli: a JWT secret shorter than 16 characters exits 2", () => {
+  assertMatch(
+    cliError(["--jwt-secret", "0123456789abcde"]).message,
+    /^invalid value for --jwt-secret: .*at least 16 characters.*got 15/,
+  );
+  assertMatch(
+    cliError(["debug"], { PRUNNER_JWT_SECRET: "short" }).message,
+    /^invalid value for \$PRUNNER_JWT_SECRET \(--jwt-secret\): /,
+  );
+  assertEquals(serve(["--jwt-secret", "0123456789abcdef"]).jwtSecret, "0123456789abcdef");
+});
+
+Deno.test("parseCli: an empty path-like flag exits 2", () => {
+  assertEquals(cliError(["--data", ""]).message, "invalid value for --data: must not be empty");
+});

@@ -1,0 +1,92 @@
+import { getLogger, type LogRecord, reset } from "@logtape/logtape";
+import { createFormatter, type LogOutput, setupLogging } from "../../src/log.ts";
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+
+// deno-lint-ignore no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+function capture(isTerminal: boolean): LogOutput & { lines: string[] } {
+  const lines: string[] = [];
+  return { isTerminal, lines, write: (text) => lines.push(text) };
+}
+
+const RECORD: LogRecord = {
+  category: ["prunner", "http"],
+  level: "info",
+  message: ["Listening on ", "http://localhost:9009", ""],
+  rawMessage: "Listening on {url}",
+  timestamp: Date.UTC(2026, 10, 28, 12, 0, 0),
+  properties: { url: "http://localhost:9009", user: "j doe", count: 3 },
+};
+
+Deno.test("createFormatter: logfmt renders time, level, logger, message and properties", () => {
+  assertEquals(
+    createFormatter("logfmt")(RECORD),
+    'time=2026-11-28T12:00:00.000Z level=info logger=prunner.http msg="Listening on http://localhost:9009" url=http://localhost:9009 user="j doe" count=3\n',
+  );
+});
+
+Deno.test("createFormatter: plain text shows the properties the message does not mention", () => {
+  const line = createFormatter("plain")(RECORD);
+  assertMatch(
+    line,
+    /\[?INF\]? prunner\.http: Listening on http:\/\/localhost:9009 user="j doe" count=3\n$/,
+  );
+  assert(!line.includes("\x1b["), "no ANSI escapes");
+  assert(!line.includes(" url="), "the interpolated property is not repeated");
+});
+
+Deno.test("createFormatter: the colour format uses ANSI escapes", () => {
+  const line = createFormatter("color")(RECORD);
+  assert(line.includes("\x1b["), JSON.stringify(line));
+  assertMatch(
+    line.replace(ANSI, ""),
+    /prunner\.http: Listening on http:\/\/localhost:9009 user="j doe" count=3\n$/,
+  );
+});
+
+Deno.test("setupLogging: --disable-ansi writes logfmt lines, info level without --verbose", async () => {
+  const output = capture(true);
+  await setupLogging({ verbose: false, disableAnsi: true }, output);
+  try {
+    getLogger(["prunner", "test"]).info("Hello {name}", { name: "world", extra: "a=b" });
+    getLogger(["prunner", "test"]).debug("hidden");
+  } finally {
+    await reset();
+  }
+  assertEquals(output.lines.length, 1, JSON.stringify(output.lines));
+  assertMatch(
+    output.lines[0],
+    /^time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=info logger=prunner\.test msg="Hello world" name=world extra="a=b"\n$/,
+  );
+});
+
+Deno.test("setupLogging: not a terminal means logfmt; --verbose adds debug", async () => {
+  const output = capture(false);
+  await setupLogging({ verbose: true, disableAnsi: false }, output);
+  try {
+    getLogger(["prunner"]).debug("details");
+  } finally {
+    await reset();
+  }
+  assertEquals(output.lines.length, 1);
+  assertMatch(output.lines[0], /^time=\S+ level=debug logger=prunner msg=details\n$/);
+});
+
+Deno.test("setupLogging: a terminal gets readable lines; calling it again replaces the setup", async () => {
+  const first = capture(true);
+  const second = capture(false);
+  await setupLogging({ verbose: false, disableAnsi: false }, first);
+  try {
+    getLogger(["prunner"]).warn("Careful");
+    await setupLogging({ verbose: false, disableAnsi: false }, second);
+    getLogger(["prunner"]).warn("Again");
+  } finally {
+    await reset();
+  }
+  assertEquals(first.lines.length, 1);
+  assertMatch(first.lines[0].replace(ANSI, ""), /WRN\]? prunner: Careful\n$/);
+  assert(!first.lines[0].startsWith("time="));
+  assertEquals(second.lines.length, 1);
+  assertMatch(second.lines[0], /level=warning logger=prunner msg=Again/);
+});
