@@ -1,0 +1,46 @@
+/**
+ * prunner's entry point: parses the command line and runs the command.
+ *
+ * @module
+ */
+import { parseCli } from "./src/cli/flags.ts";
+import { debugInfo } from "./src/cli/debug.ts";
+import { versionText } from "./src/cli/version.ts";
+import { serve } from "./src/app.ts";
+import { setupLogging } from "./src/log.ts";
+import { PrunnerError } from "./src/errors.ts";
+
+/** Runs prunner with the given arguments and environment; resolves with the exit code. */
+export async function main(args: string[], env: Record<string, string>): Promise<number> {
+  let command;
+  try {
+    command = parseCli(args, env);
+  } catch (error) {
+    console.error(`prunner: ${error instanceof Error ? error.message : String(error)}`);
+    return (error as { exitCode?: number }).exitCode ?? 2;
+  }
+  try {
+    switch (command.kind) {
+      case "help":
+        console.log(command.text);
+        return 0;
+      case "version":
+        console.log(versionText());
+        return 0;
+      case "debug":
+        console.log(await debugInfo(command.options));
+        return 0;
+      case "serve":
+        await setupLogging(command.options);
+        return await serve(command.options);
+    }
+  } catch (error) {
+    if (!(error instanceof PrunnerError)) throw error;
+    console.error(`prunner: ${error.message}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args, Deno.env.toObject()));
+}

@@ -1,0 +1,168 @@
+/**
+ * Wiring: configuration, dotenv, definitions, store, runner, HTTP server, signals, reload and
+ * shutdown.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { ServeOptions } from "./cli/flags.ts";
+import { loadEnvFiles } from "./config/dotenv.ts";
+import { loadOrCreateJwtSecret } from "./config/dynamic_config.ts";
+import { loadDefinitions } from "./definition/mod.ts";
+import { formatDuration } from "./definition/duration.ts";
+import { createRunner, type Runner, type ShutdownMode } from "./runner/runner.ts";
+import { createApp, type RunningServer, startServer } from "./server/mod.ts";
+import { openDataDir } from "./store/data_dir.ts";
+import { applyRetention } from "./store/retention.ts";
+import { backgroundTask } from "./app/background.ts";
+import { reloadDefinitions, watchDefinitions } from "./app/reload.ts";
+import { VERSION } from "./version.ts";
+
+/** How long after a job ends retention runs, merging the ends in between. */
+const RETENTION_DELAY_MS = 1000;
+/** How often retention runs regardless (retention periods expire without any job ending). */
+const RETENTION_PERIOD_MS = 60_000;
+
+const log = getLogger(["prunner"]);
+
+/** A started prunner. */
+export interface Prunner {
+  readonly runner: Runner;
+  readonly server: RunningServer;
+  /** Stops everything: the runner (gracefully or canceling jobs), the server, the store. */
+  stop(mode: ShutdownMode): Promise<void>;
+}
+
+/**
+ * Starts prunner: loads configuration and definitions, opens the data directory, restores
+ * unfinished jobs and serves the API.
+ *
+ * @throws {PrunnerError} subclasses with a message naming what is wrong (invalid definitions,
+ * a locked or unreadable data directory, a bad config file, an address in use).
+ */
+export async function startPrunner(options: ServeOptions): Promise<Prunner> {
+  const env = await loadEnvFiles(options.envFiles);
+  for (const [key, value] of Object.entries(env)) Deno.env.set(key, value);
+
+  const { secret } = await loadOrCreateJwtSecret({
+    configPath: options.config,
+    jwtSecret: options.jwtSecret,
+  });
+
+  const loadOptions = { path: options.path, pattern: options.pattern };
+  const { definitions, files } = await loadDefinitions(loadOptions);
+  if (files.length === 0) {
+    log.warn("No pipeline definitions found below {path} matching {pattern}", loadOptions);
+  } else {
+    log.info("Loaded {count} pipeline(s) from {files}", {
+      count: definitions.size,
+      files: files.join(", "),
+    });
+  }
+
+  const dataDir = await openDataDir(options.data);
+  const retention = backgroundTask(
+    async () => {
+      const removed = await applyRetention(
+        dataDir.store,
+        dataDir.logsDir,
+        runner.definitions(),
+        Date.now(),
+      );
+      if (removed > 0) log.info("Retention removed {removed} job(s)", { removed });
+    },
+    RETENTION_DELAY_MS,
+    RETENTION_PERIOD_MS,
+    (error) => log.error("Retention failed: {error}", { error: String(error) }),
+  );
+  const runner = createRunner({
+    definitions,
+    store: dataDir.store,
+    logs: dataDir.logs,
+    cwd: Deno.cwd(),
+    onJobCompleted: () => retention.request(),
+  });
+
+  let server: RunningServer;
+  try {
+    await runner.restore(await dataDir.store.listUnfinished());
+    retention.request();
+    const app = createApp({ runner, secret, isShuttingDown: runner.isShuttingDown });
+    server = await startServer(app, options.address);
+  } catch (error) {
+    await retention.stop();
+    await dataDir.close();
+    throw error;
+  }
+  log.info("prunner {version} listening on {url}", { version: VERSION, url: server.url });
+
+  const watcher = options.watch
+    ? watchDefinitions(
+      options.path,
+      options.pollIntervalMs,
+      () => reloadDefinitions(runner, loadOptions),
+    )
+    : null;
+  if (watcher) {
+    log.info("Watching {path} for changes every {interval}", {
+      path: options.path,
+      interval: formatDuration(options.pollIntervalMs),
+    });
+  }
+
+  let stopping: Promise<void> | null = null;
+  return {
+    runner,
+    server,
+    stop(mode: ShutdownMode): Promise<void> {
+      const stopped = runner.shutdown(mode);
+      stopping ??= (async () => {
+        watcher?.stop();
+        await stopped;
+        await server.shutdown();
+        await retention.stop();
+        await dataDir.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * Runs prunner until a signal stops it: SIGINT waits for running jobs (a second SIGINT cancels
+ * them), SIGTERM cancels them, SIGUSR1 reloads the definitions. Resolves with the exit code.
+ */
+export async function serve(options: ServeOptions): Promise<number> {
+  const prunner = await startPrunner(options);
+  const loadOptions = { path: options.path, pattern: options.pattern };
+  const { promise: stopped, resolve } = Promise.withResolvers<void>();
+  let interrupts = 0;
+  const stop = (mode: ShutdownMode) => prunner.stop(mode).then(resolve);
+
+  const onInterrupt = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      log.info("SIGINT: waiting for running jobs to finish (send SIGINT again to cancel them)");
+      stop("graceful");
+    } else {
+      log.info("SIGINT again: canceling running jobs");
+      stop("cancel");
+    }
+  };
+  const onTerminate = () => {
+    log.info("SIGTERM: canceling running jobs");
+    stop("cancel");
+  };
+  const onReload = () => {
+    log.info("SIGUSR1: reloading definitions");
+    reloadDefinitions(prunner.runner, loadOptions);
+  };
+  const signals: [Deno.Signal, () => void][] = [["SIGINT", onInterrupt]];
+  if (Deno.build.os !== "windows") signals.push(["SIGTERM", onTerminate], ["SIGUSR1", onReload]);
+  for (const [signal, handler] of signals) Deno.addSignalListener(signal, handler);
+
+  await stopped;
+  for (const [signal, handler] of signals) Deno.removeSignalListener(signal, handler);
+  log.info("prunner stopped");
+  return 0;
+}

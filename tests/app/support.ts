@@ -1,0 +1,201 @@
+/**
+ * Starts real prunner processes (`deno run main.ts`) for end-to-end tests, and talks to them
+ * over HTTP with tokens signed independently of the server's code.
+ */
+import { waitFor } from "../runner/support.ts";
+
+export { waitFor };
+
+export const SECRET = "end-to-end-test-secret-0123456789";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** Signs an HS256 JWT with WebCrypto. */
+export async function signToken(
+  claims: Record<string, unknown>,
+  secret = SECRET,
+): Promise<string> {
+  const encode = (value: unknown) =>
+    btoa(JSON.stringify(value)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  const unsigned = `${encode({ alg: "HS256", typ: "JWT" })}.${encode(claims)}`;
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const signature = new Uint8Array(
+    await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(unsigned)),
+  );
+  const b64 = btoa(String.fromCharCode(...signature)).replaceAll("+", "-").replaceAll("/", "_")
+    .replace(/=+$/, "");
+  return `${unsigned}.${b64}`;
+}
+
+/** A temp directory with a pipelines dir, a data dir and a config path. */
+export interface Workspace extends AsyncDisposable {
+  root: string;
+  pipelines: string;
+  data: string;
+  /** Writes `pipelines/pipelines.yml`. */
+  writePipelines(yaml: string): Promise<void>;
+}
+
+/** Creates a workspace with the given pipelines. */
+export async function workspace(yaml: string): Promise<Workspace> {
+  const root = await Deno.makeTempDir({ prefix: "prunner-e2e-" });
+  const pipelines = `${root}/pipelines`;
+  await Deno.mkdir(pipelines);
+  const ws: Workspace = {
+    root,
+    pipelines,
+    data: `${root}/data`,
+    writePipelines: (text) => Deno.writeTextFile(`${pipelines}/pipelines.yml`, text),
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    },
+  };
+  await ws.writePipelines(yaml);
+  return ws;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** A running prunner process. */
+export interface PrunnerProcess extends AsyncDisposable {
+  readonly url: string;
+  readonly pid: number;
+  readonly child: Deno.ChildProcess;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Sends a signal and waits for the exit code. */
+  stop(signal: Deno.Signal): Promise<number>;
+  request(method: string, path: string, body?: unknown): Promise<Response>;
+  json<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  schedule(pipeline: string, variables?: Record<string, unknown>): Promise<string>;
+  job(id: string): Promise<ApiJob>;
+  completed(id: string, timeoutMs?: number): Promise<ApiJob>;
+}
+
+/** A job as the API shows it. */
+export interface ApiJob {
+  id: string;
+  pipeline: string;
+  completed: boolean;
+  canceled: boolean;
+  errored: boolean;
+  start?: string;
+  end?: string;
+  lastError?: string;
+  tasks: { name: string; status: string; exitCode: number; error?: string }[];
+}
+
+/** Starts prunner on a free port in the workspace and waits until its API answers. */
+export async function startPrunner(
+  ws: Workspace,
+  extraArgs: string[] = [],
+): Promise<PrunnerProcess> {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "--path",
+      ws.pipelines,
+      "--data",
+      ws.data,
+      "--config",
+      `${ws.root}/.prunner.yml`,
+      "--env-files",
+      "",
+      "--address",
+      `127.0.0.1:${port}`,
+      "--disable-ansi",
+      ...extraArgs,
+    ],
+    cwd: ws.root,
+    env: { PRUNNER_JWT_SECRET: SECRET },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let errText = "";
+  const decoder = new TextDecoder();
+  const reading = (async () => {
+    for await (const chunk of child.stderr) errText += decoder.decode(chunk, { stream: true });
+  })();
+  const url = `http://127.0.0.1:${port}`;
+  const token = await signToken({ sub: "e2e" });
+  let exited: number | null = null;
+  const status = child.status.then((s) => exited = s.code);
+
+  const request = (method: string, path: string, body?: unknown) =>
+    fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const json = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const response = await request(method, path, body);
+    const value = await response.json();
+    if (!response.ok) {
+      throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(value)}`);
+    }
+    return value as T;
+  };
+  const job = (id: string) => json<ApiJob>("GET", `/job/detail?id=${id}`);
+
+  const process: PrunnerProcess = {
+    url,
+    pid: child.pid,
+    child,
+    stderr: () => errText,
+    async stop(signal) {
+      if (exited === null) child.kill(signal);
+      const code = await status;
+      await reading;
+      return code;
+    },
+    request,
+    json,
+    async schedule(pipeline, variables) {
+      const { jobId } = await json<{ jobId: string }>("POST", "/pipelines/schedule", {
+        pipeline,
+        variables,
+      });
+      return jobId;
+    },
+    job,
+    completed: (id, timeoutMs) =>
+      waitFor(`job ${id} to complete`, async () => {
+        const j = await job(id);
+        return j.completed ? j : null;
+      }, timeoutMs),
+    async [Symbol.asyncDispose]() {
+      if (exited === null) {
+        child.kill("SIGKILL");
+      }
+      await status;
+      await reading;
+    },
+  };
+
+  await waitFor(`prunner to answer on ${url}`, async () => {
+    if (exited !== null) throw new Error(`prunner exited with ${exited}:\n${errText}`);
+    try {
+      const response = await request("GET", "/pipelines/");
+      await response.body?.cancel();
+      return response.ok;
+    } catch {
+      return false;
+    }
+  }, 60_000);
+  return process;
+}
