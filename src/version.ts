@@ -1,5 +1,9 @@
 /**
- * The prunner version, taken from deno.json so `deno run` and compiled binaries agree.
+ * The prunner version, taken from deno.json.
+ *
+ * `deno task compile` (scripts/compile.ts) builds binaries with an import map that resolves this
+ * module's import of deno.json to a generated `{ "version": ... }` file, so a binary built from a
+ * `vX.Y.Z` tag reports `X.Y.Z` even when deno.json says otherwise.
  *
  * @module
  */
