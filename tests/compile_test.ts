@@ -4,7 +4,7 @@
  */
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "./assert.ts";
-import { signToken, waitFor, type Workspace, workspace } from "./app/support.ts";
+import { startPrunner, type Workspace, workspace } from "./app/support.ts";
 import {
   binaryName,
   build,
@@ -22,7 +22,6 @@ import {
 
 /** A version no checkout has, so seeing it proves it was embedded. */
 const TEST_VERSION = "9.8.7-compile-test";
-const SECRET = "compile-test-secret-0123456789abcdef";
 const PIPELINES = `pipelines:
   hello:
     tasks:
@@ -109,82 +108,21 @@ async function endToEnd(command: string[]): Promise<void> {
     `version shows ${JSON.stringify(version.output)}, not ${TEST_VERSION}`,
   );
 
-  const port = freePort();
-  const child = new Deno.Command(command[0], {
-    args: [
-      ...command.slice(1),
-      "--path",
-      ws.pipelines,
-      "--data",
-      ws.data,
-      "--config",
-      `${ws.root}/.prunner.yml`,
-      "--env-files",
-      "",
-      "--address",
-      `127.0.0.1:${port}`,
-    ],
-    cwd: ws.root,
-    env: { PRUNNER_JWT_SECRET: SECRET },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let output = "";
-  const reading = Promise.all([child.stdout, child.stderr].map(async (stream) => {
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) output += text;
-  }));
-  let exitCode: number | null = null;
-  const status = child.status.then((s) => exitCode = s.code);
-  try {
-    const url = `http://127.0.0.1:${port}`;
-    const token = await signToken({ sub: "compile-test" }, SECRET);
-    const api = async (method: string, path: string, body?: unknown) => {
-      const response = await fetch(`${url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const value = await response.json();
-      assert(response.ok, `${method} ${path}: ${response.status} ${JSON.stringify(value)}`);
-      return value;
-    };
-
-    await waitFor(`prunner to answer on ${url}`, async () => {
-      if (exitCode !== null) throw new Error(`prunner exited with ${exitCode}:\n${output}`);
-      try {
-        const response = await fetch(`${url}/pipelines`, {
-          headers: { authorization: `Bearer ${token}` },
-        });
-        await response.body?.cancel();
-        return response.ok;
-      } catch {
-        return false;
-      }
-    }, 60_000);
-
-    const { jobId } = await api("POST", "/pipelines/schedule", { pipeline: "hello" });
-    const job = await waitFor(`job ${jobId} to complete`, async () => {
-      const detail = await api("GET", `/job/detail?id=${jobId}`);
-      return detail.completed ? detail : null;
-    }, 60_000);
-    assertEquals([job.errored, job.canceled], [false, false], `job failed: ${job.lastError}`);
-    const logs = await api("GET", `/job/logs?id=${jobId}&task=greet`);
-    assert(logs.stdout.includes("hello-from-prunner"), `stdout: ${JSON.stringify(logs.stdout)}`);
-    assert(logs.stderr.includes("to-stderr"), `stderr: ${JSON.stringify(logs.stderr)}`);
-
-    if (Deno.build.os === "windows") {
-      // Windows has no way to send another process a console Ctrl+C: end it outright.
-      child.kill();
-      await status;
-    } else {
-      child.kill("SIGINT");
-      assertEquals(await status, 0, `exit code after SIGINT; output:\n${output}`);
-    }
-  } finally {
-    if (exitCode === null) child.kill("SIGKILL");
-    await status;
-    await reading;
+  await using prunner = await startPrunner(ws, [], command);
+  const jobId = await prunner.schedule("hello");
+  const job = await prunner.completed(jobId, 60_000);
+  assertEquals([job.errored, job.canceled], [false, false], `job failed: ${job.lastError}`);
+  const logs = await prunner.json<{ stdout: string; stderr: string }>(
+    "GET",
+    `/job/logs?id=${jobId}&task=greet`,
+  );
+  assert(logs.stdout.includes("hello-from-prunner"), `stdout: ${JSON.stringify(logs.stdout)}`);
+  assert(logs.stderr.includes("to-stderr"), `stderr: ${JSON.stringify(logs.stderr)}`);
+  if (Deno.build.os === "windows") {
+    // Windows has no way to send another process a console Ctrl+C: end it outright.
+    await prunner.stop("SIGKILL");
+  } else {
+    assertEquals(await prunner.stop("SIGINT"), 0, `exit code after SIGINT:\n${prunner.stderr()}`);
   }
 }
 
@@ -200,13 +138,6 @@ async function run(
   }).output();
   const decoder = new TextDecoder();
   return { success, output: decoder.decode(stdout) + decoder.decode(stderr) };
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 Deno.test("resolveTarget accepts triples, os-arch names and current", () => {

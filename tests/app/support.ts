@@ -96,17 +96,22 @@ export interface ApiJob {
   tasks: { name: string; status: string; exitCode: number; error?: string }[];
 }
 
-/** Starts prunner on a free port in the workspace and waits until its API answers. */
+/** How prunner is run from source. */
+export const DENO_RUN_MAIN = [Deno.execPath(), "run", "-A", MAIN];
+
+/**
+ * Starts prunner on a free port in the workspace and waits until its API answers. `command` is
+ * the program and its leading arguments (a compiled binary, or `deno run` of main.ts).
+ */
 export async function startPrunner(
   ws: Workspace,
   extraArgs: string[] = [],
+  command: string[] = DENO_RUN_MAIN,
 ): Promise<PrunnerProcess> {
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(command[0], {
     args: [
-      "run",
-      "-A",
-      MAIN,
+      ...command.slice(1),
       "--path",
       ws.pipelines,
       "--data",

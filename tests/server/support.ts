@@ -14,6 +14,7 @@ import {
 } from "../../src/errors.ts";
 import type { LogStream, PipelineInfo, RunnerApi, ScheduleRequest } from "../../src/runner/api.ts";
 import { createApp, type RunningServer, startServer } from "../../src/server/mod.ts";
+import { newTask } from "../../src/engine/create_job.ts";
 
 /** The secret the test servers verify tokens with. */
 export const SECRET = "test-secret-0123456789";
@@ -91,17 +92,7 @@ export function fakeRunner(jobs: Job[] = []): FakeRunner {
 
 /** A task with every optional field empty, overridden by `fields`. */
 export function makeTask(fields: Partial<Task> = {}): Task {
-  return {
-    name: "build",
-    dependsOn: [],
-    status: "waiting",
-    start: null,
-    end: null,
-    exitCode: 0,
-    errored: false,
-    error: null,
-    ...fields,
-  };
+  return { ...newTask(fields.name ?? "build", []), ...fields };
 }
 
 /** A job with every optional field empty, overridden by `fields`. */

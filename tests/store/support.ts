@@ -1,4 +1,5 @@
 import type { Job, Task } from "../../src/engine/job.ts";
+import { newTask } from "../../src/engine/create_job.ts";
 
 let counter = 0;
 
@@ -25,17 +26,7 @@ export function job(fields: Partial<Job> = {}): Job {
 
 /** A waiting task. */
 export function task(name: string, fields: Partial<Task> = {}): Task {
-  return {
-    name,
-    dependsOn: [],
-    status: "waiting",
-    start: null,
-    end: null,
-    exitCode: 0,
-    errored: false,
-    error: null,
-    ...fields,
-  };
+  return { ...newTask(name, []), ...fields };
 }
 
 /** What a `recordingKv` saw. */
