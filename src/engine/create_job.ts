@@ -34,15 +34,10 @@ export interface NewJobOptions {
  * ```
  */
 export function createJob(definition: PipelineDefinition, options: NewJobOptions): Job {
-  const tasks = Object.values(definition.tasks);
-  const result = topologicalOrder(tasks);
-  if (!result.ok) {
-    throw new Error(`pipeline "${definition.name}" has a dependency cycle: ${result.cycle}`);
-  }
   return {
     id: options.id,
     pipeline: definition.name,
-    tasks: result.order.map((name) => newTask(name, definition.tasks[name].dependsOn)),
+    tasks: createTasks(definition),
     completed: false,
     canceled: false,
     errored: false,
@@ -54,6 +49,15 @@ export function createJob(definition: PipelineDefinition, options: NewJobOptions
     user: options.user,
     queuePartition: options.queuePartition,
   };
+}
+
+/** One waiting task per task definition, in topological order with ties broken by name. */
+export function createTasks(definition: PipelineDefinition): Task[] {
+  const result = topologicalOrder(Object.values(definition.tasks));
+  if (!result.ok) {
+    throw new Error(`pipeline "${definition.name}" has a dependency cycle: ${result.cycle}`);
+  }
+  return result.order.map((name) => newTask(name, definition.tasks[name].dependsOn));
 }
 
 /** A task that has not run yet. */

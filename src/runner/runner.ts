@@ -6,7 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Definitions, PipelineDefinition } from "../definition/types.ts";
-import { createJob } from "../engine/create_job.ts";
+import { createJob, createTasks } from "../engine/create_job.ts";
 import type { Job, Task } from "../engine/job.ts";
 import {
   addOnErrorTask,
@@ -429,6 +429,8 @@ export function createRunner(options: RunnerOptions): Runner {
             at,
           );
         } else {
+          // The job never started: its tasks follow the definition it will run with.
+          job.tasks = createTasks(definition);
           active.set(job.id, { job, definition, runs: new Map(), logsReady: null });
           queueOf(job.pipeline).waiting.push({
             id: job.id,

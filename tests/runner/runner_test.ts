@@ -1,3 +1,4 @@
+import { createJob } from "../../src/engine/create_job.ts";
 import { JobCompletedError, JobNotFoundError, QueueFullError } from "../../src/errors.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { pipeline } from "../engine/fixtures.ts";
@@ -317,4 +318,34 @@ Deno.test("a task that ignores SIGINT is killed with SIGKILL after the kill time
   const done = await completed(t.runner, job.id);
   assertEquals(done.tasks[0].status, "canceled");
   assertEquals(processAlive(pid), false);
+});
+
+Deno.test("restore: waiting jobs run with today's tasks, running ones are canceled", async () => {
+  const old = pipeline({ name: "evolving", tasks: { gone: { script: ["echo old"] } } });
+  const waiting = createJob(old, {
+    id: crypto.randomUUID(),
+    now: Date.now(),
+    variables: null,
+    user: "",
+    queuePartition: null,
+  });
+  const wasRunning = createJob(old, {
+    id: crypto.randomUUID(),
+    now: Date.now() - 1000,
+    variables: null,
+    user: "",
+    queuePartition: null,
+  });
+  wasRunning.start = wasRunning.created;
+  wasRunning.tasks[0].status = "running";
+  await using t = await testRunner([pipeline({
+    name: "evolving",
+    tasks: { renamed: { script: ["echo new"] } },
+  })]);
+  await t.runner.restore([wasRunning, waiting]);
+  const canceled = await t.runner.getJob(wasRunning.id);
+  assertEquals([canceled?.canceled, canceled?.tasks[0].status], [true, "canceled"]);
+  const done = await completed(t.runner, waiting.id);
+  assertEquals(done.tasks.map((x) => [x.name, x.status]), [["renamed", "done"]]);
+  assertEquals(await logText(t.runner, waiting.id, "renamed"), "new\n");
 });
