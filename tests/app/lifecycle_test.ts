@@ -177,3 +177,22 @@ pipelines:
   assert(gone, "log files removed");
   assertEquals((await prunner.job(kept[2])).completed, true);
 });
+
+Deno.test("a second SIGINT cancels the jobs the first one waits for", async () => {
+  await using ws = await workspace(PIPELINES);
+  let id: string;
+  {
+    await using prunner = await startPrunner(ws);
+    id = await prunner.schedule("slow", { sleep: 300, pidfile: "s.pid" });
+    await waitFor(
+      "the task to start",
+      () => Deno.stat(`${ws.root}/s.pid`).then(() => true, () => false),
+    );
+    Deno.kill(prunner.pid, "SIGINT");
+    await waitFor("the graceful shutdown", () => /waiting for running jobs/.test(prunner.stderr()));
+    assertEquals(await prunner.stop("SIGINT"), 0);
+  }
+  await using prunner = await startPrunner(ws);
+  const job = await prunner.job(id);
+  assertEquals([job.completed, job.canceled, job.tasks[0].status], [true, true, "canceled"]);
+});
