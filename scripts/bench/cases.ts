@@ -1,0 +1,292 @@
+/**
+ * The benchmark's cases (numbered as in the issue), their metrics and targets.
+ *
+ * @module
+ */
+import { apiThroughput, type LoadTool } from "./api.ts";
+import { scheduleLatency } from "./latency.ts";
+import { outputMemory } from "./memory.ts";
+import { type CaseResult, type Metric, metric } from "./report.ts";
+import { binary, ours } from "./server.ts";
+import type { Sizes } from "./sizes.ts";
+import { gnuParallel, spawnLimit } from "./spawn.ts";
+import { stateScale } from "./state.ts";
+import { endToEnd } from "./throughput.ts";
+
+/** What the cases take from the command line. */
+export interface CaseOptions {
+  /** Case numbers to run; all when `null`. */
+  only: Set<number> | null;
+  /** A Go prunner binary for case 8. */
+  comparePrunner: string | null;
+  /** Where our servers write CPU profiles. */
+  profile: string | null;
+  /** Case 7's load generator; automatic when `null`. */
+  load: LoadTool | null;
+}
+
+function bytesLabel(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${bytes / 1024 ** 3} GiB` : `${bytes / 1024 ** 2} MiB`;
+}
+
+/**
+ * Runs `body` `times` times; resolves with the run of median `rate` and a note on the spread,
+ * or `null` when a run resolves with `null` (the tool is missing).
+ */
+async function medianRun<T>(
+  times: number,
+  body: () => Promise<T | null>,
+  rate: (result: T) => number,
+  unit: string,
+): Promise<{ median: T; note: string | undefined } | null> {
+  const runs: T[] = [];
+  for (let i = 0; i < times; i++) {
+    const result = await body();
+    if (result === null) return null;
+    runs.push(result);
+  }
+  runs.sort((a, b) => rate(a) - rate(b));
+  const median = runs[Math.floor(runs.length / 2)];
+  if (runs.length === 1) return { median, note: undefined };
+  const all = runs.map((run) => Math.round(rate(run))).join(", ");
+  return { median, note: `median of ${runs.length} runs (${all} ${unit})` };
+}
+
+/** What a case produced: metrics (and a remark), or why it was skipped. */
+type Outcome = { metrics: Metric[]; note?: string } | { skipped: string };
+
+/**
+ * Runs every selected case in order, each isolated: a failing case is recorded as failed
+ * (with its error) and the next one runs. Later cases use earlier results for their ratios.
+ */
+export async function runCases(
+  options: CaseOptions,
+  sizes: Sizes,
+  log: (message: string) => void,
+): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  const run = async (id: number, title: string, body: () => Promise<Outcome>) => {
+    if (options.only && !options.only.has(id)) return;
+    log(`case ${id}: ${title}`);
+    const started = performance.now();
+    let result: CaseResult;
+    try {
+      const outcome = await body();
+      const seconds = (performance.now() - started) / 1000;
+      result = "skipped" in outcome
+        ? { id, title, status: "skipped", note: outcome.skipped, seconds, metrics: [] }
+        : { id, title, status: "ok", note: outcome.note, seconds, metrics: outcome.metrics };
+    } catch (error) {
+      const seconds = (performance.now() - started) / 1000;
+      const note = error instanceof Error ? error.message : String(error);
+      result = { id, title, status: "failed", note, seconds, metrics: [] };
+    }
+    log(
+      `case ${id}: ${result.status} in ${result.seconds.toFixed(1)} s${
+        result.status === "ok" ? "" : `: ${result.note}`
+      }`,
+    );
+    results.push(result);
+  };
+  const n = sizes.parallelism;
+  const deno = ours(options.profile);
+  let spawnRate: number | null = null;
+  let e2eRate: number | null = null;
+  let p99: number | null = null;
+  let growth: { output: number; logs: number } | null = null;
+
+  await run(1, "Spawn limit", async () => {
+    const runs = await medianRun(
+      sizes.repeats,
+      () => spawnLimit(sizes.spawns, n),
+      (run) => run.perSecond,
+      "proc/s",
+    );
+    if (runs === null) throw new Error("no run of case 1 completed");
+    const rate = runs.median;
+    spawnRate = rate.perSecond;
+    return {
+      metrics: [metric(`sh -c true, ${rate.count} at -j${n}`, rate.perSecond, "proc/s")],
+      note: runs.note,
+    };
+  });
+
+  await run(2, "End-to-end throughput", async () => {
+    const runs = await medianRun(
+      sizes.repeats,
+      () => endToEnd(deno, sizes),
+      (run) => run.jobsPerSecond,
+      "jobs/s",
+    );
+    if (runs === null) throw new Error("no run of case 2 completed");
+    const result = runs.median;
+    e2eRate = result.jobsPerSecond;
+    const metrics = [
+      metric(`${result.jobs} jobs, concurrency ${n}`, result.jobsPerSecond, "jobs/s"),
+      metric("all schedule requests answered after", result.schedulingSeconds, "s"),
+      metric("CPU per job: server process", result.serverCpuMs, "ms"),
+      metric("CPU per job: its task processes", result.tasksCpuMs, "ms"),
+      metric("CPU per job: benchmark client", result.clientCpuMs, "ms"),
+      metric("machine CPU busy", result.machineBusy * 100, "%"),
+    ];
+    if (spawnRate !== null) {
+      metrics.push(
+        metric("÷ spawn limit (case 1)", e2eRate / spawnRate, "×", { op: ">=", bound: 0.5 }),
+      );
+    }
+    return { metrics, note: runs.note };
+  });
+
+  await run(3, "GNU parallel", async () => {
+    const runs = await medianRun(
+      sizes.repeats,
+      () => gnuParallel(sizes.jobs, n),
+      (run) => run.perSecond,
+      "runs/s",
+    );
+    if (runs === null) {
+      return { skipped: "GNU parallel is not installed (apt-get install parallel)" };
+    }
+    const rate = runs.median;
+    const metrics = [metric(`${rate.count} × true, -j${n}`, rate.perSecond, "runs/s")];
+    if (e2eRate !== null) {
+      metrics.push(
+        metric("case 2 ÷ parallel", e2eRate / rate.perSecond, "×", { op: ">", bound: 1 }),
+      );
+    }
+    return { metrics, note: runs.note };
+  });
+
+  await run(4, "Schedule→start latency", async () => {
+    const result = await scheduleLatency(deno, sizes);
+    p99 = result.p99;
+    return {
+      metrics: [
+        metric(`p50 of ${result.samples} jobs`, result.p50, "ms"),
+        metric("p95", result.p95, "ms"),
+        metric("p99", result.p99, "ms", { op: "<", bound: 20 }),
+        metric("max", result.max, "ms"),
+      ],
+      note: `from before POST /pipelines/schedule to \`date +%s%N\` in the task; ` +
+        `${sizes.warmupJobs} warm-up jobs not counted`,
+    };
+  });
+
+  await run(5, "Output memory", async () => {
+    const result = await outputMemory(deno, sizes);
+    growth = { output: result.outputGrowth, logs: result.logsGrowth };
+    const output = bytesLabel(sizes.outputBytes);
+    const logs = bytesLabel(sizes.logBytes);
+    return {
+      metrics: [
+        metric("RSS before", result.baseline, "MiB"),
+        metric(`peak RSS, task writing ${output}`, result.outputPeak, "MiB"),
+        metric(`growth, task writing ${output}`, result.outputGrowth, "MiB", {
+          op: "<",
+          bound: 64,
+        }),
+        metric("retained 1 s after the job", result.outputRetained, "MiB"),
+        metric("output taken in at", result.outputRate, "MiB/s"),
+        metric(`peak RSS, GET /job/logs of ${logs}`, result.logsPeak, "MiB"),
+        metric(`growth, GET /job/logs of ${logs}`, result.logsGrowth, "MiB", {
+          op: "<",
+          bound: 64,
+        }),
+        metric("log served at", result.logsRate, "MiB/s"),
+      ],
+    };
+  });
+
+  await run(6, "State scale", async () => {
+    const result = await stateScale(deno, sizes);
+    return {
+      metrics: [
+        metric("startup, empty store", result.emptyStartupMs, "ms"),
+        metric(`startup, ${result.storedJobs} finished jobs`, result.startupMs, "ms", {
+          op: "<",
+          bound: 2000,
+        }),
+        metric("RSS after startup", result.startupRss, "MiB"),
+        metric("GET /pipelines/jobs, first", result.listFirstMs, "ms"),
+        metric("GET /pipelines/jobs, median", result.listMedianMs, "ms"),
+        metric("GET /pipelines/jobs, body", result.listMiB, "MiB"),
+        metric("peak RSS while listing", result.listPeakRss, "MiB"),
+      ],
+      note: `store filled through src/store by scripts/bench/populate.ts in ` +
+        `${result.populateSeconds.toFixed(1)} s; startup is from spawning \`deno run\` to the ` +
+        `first answer of GET /pipelines/`,
+    };
+  });
+
+  await run(7, "API", async () => {
+    const result = await apiThroughput(deno, sizes, options.load);
+    return {
+      metrics: [
+        metric("bare Deno.serve hello world", result.hello.perSecond, "req/s"),
+        metric("GET /pipelines/ with a token", result.prunner.perSecond, "req/s"),
+        metric("÷ bare server", result.prunner.perSecond / result.hello.perSecond, "×", {
+          op: ">=",
+          bound: 0.5,
+        }),
+      ],
+      note: `${result.tool === "wrk" ? "wrk -t2" : "fetch loops"}, ${sizes.apiConnections} ` +
+        `connections, ${sizes.apiSeconds} s per server after a 1 s warm-up`,
+    };
+  });
+
+  await run(8, "Go prunner", async () => {
+    if (options.comparePrunner === null) {
+      return { skipped: "needs --compare-prunner PATH (a Go prunner binary)" };
+    }
+    const go = binary(options.comparePrunner);
+    const metrics: Metric[] = [];
+    const failures: string[] = [];
+    const attempt = async (what: string, body: () => Promise<void>) => {
+      try {
+        await body();
+      } catch (error) {
+        failures.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    };
+    await attempt("case 2", async () => {
+      const runs = await medianRun(
+        sizes.repeats,
+        () => endToEnd(go, sizes),
+        (run) => run.jobsPerSecond,
+        "jobs/s",
+      );
+      if (runs === null) throw new Error("no run completed");
+      const result = runs.median;
+      metrics.push(metric("go: end-to-end (case 2)", result.jobsPerSecond, "jobs/s"));
+      if (e2eRate !== null) {
+        metrics.push(metric("deno ÷ go, jobs/s", e2eRate / result.jobsPerSecond, "×", {
+          op: ">",
+          bound: 1,
+        }));
+      }
+    });
+    await attempt("case 4", async () => {
+      const result = await scheduleLatency(go, sizes);
+      metrics.push(metric("go: latency p50 (case 4)", result.p50, "ms"));
+      metrics.push(metric("go: latency p99 (case 4)", result.p99, "ms"));
+      if (p99 !== null) metrics.push(metric("deno ÷ go, latency p99", p99 / result.p99, "×"));
+    });
+    await attempt("case 5", async () => {
+      const result = await outputMemory(go, sizes);
+      metrics.push(metric("go: growth, output (case 5)", result.outputGrowth, "MiB"));
+      metrics.push(metric("go: growth, GET /job/logs (case 5)", result.logsGrowth, "MiB"));
+      if (growth !== null) {
+        metrics.push(
+          metric("deno − go, output growth", growth.output - result.outputGrowth, "MiB"),
+        );
+        metrics.push(metric("deno − go, logs growth", growth.logs - result.logsGrowth, "MiB"));
+      }
+    });
+    if (metrics.length === 0) throw new Error(failures.join("; "));
+    // The Go prunner runs script lines in an embedded shell interpreter (mvdan/sh): `true` is a
+    // builtin there and starts no process, while ours runs `sh -c true`.
+    const remark = "the Go prunner interprets `true` in-process (mvdan/sh builtin), ours spawns sh";
+    return { metrics, note: [...failures, remark].join("; ") };
+  });
+  return results;
+}

@@ -1,0 +1,96 @@
+/**
+ * Case 2: end-to-end throughput. Jobs of a one-task pipeline (`true`) are scheduled over HTTP
+ * by `parallelism` concurrent clients into a pipeline with `concurrency: parallelism`, and
+ * polled over the API until every one has completed successfully.
+ *
+ * @module
+ */
+import { type Implementation, startServer } from "./server.ts";
+import { PIPELINE, pipelinesYaml, type Sizes } from "./sizes.ts";
+import { readCpu, readMachineCpu, sleep } from "./system.ts";
+
+/** What case 2 measured. */
+export interface Throughput {
+  jobs: number;
+  seconds: number;
+  jobsPerSecond: number;
+  /** When the last schedule request was answered, from the first one. */
+  schedulingSeconds: number;
+  /** CPU milliseconds per job: the server process, its task processes, this benchmark. */
+  serverCpuMs: number;
+  tasksCpuMs: number;
+  clientCpuMs: number;
+  /** Share of the machine's CPU time that was busy during the run (0..1). */
+  machineBusy: number;
+}
+
+/**
+ * Runs case 2 against a fresh server.
+ *
+ * The poller walks the jobs in the order they were scheduled: it asks for the oldest job not
+ * yet seen completed and moves on as soon as it is, so it costs about one request per job.
+ *
+ * @throws {Error} when a request fails or a job does not succeed.
+ */
+export async function endToEnd(implementation: Implementation, sizes: Sizes): Promise<Throughput> {
+  await using server = await startServer(implementation, { pipelines: pipelinesYaml(sizes) });
+  const count = sizes.jobs;
+  const ids: (string | undefined)[] = new Array(count);
+  let next = 0;
+  let failure: unknown = null;
+  let schedulingEnd = 0;
+  const cpuBefore = await Promise.all([
+    readCpu(server.pid),
+    readCpu(Deno.pid),
+    readMachineCpu(),
+  ]);
+  const started = performance.now();
+  const scheduling = Promise.all(
+    Array.from({ length: Math.min(sizes.parallelism, count) }, async () => {
+      while (next < count && failure === null) {
+        const index = next++;
+        ids[index] = await server.schedule(PIPELINE.throughput);
+      }
+    }),
+  ).then(() => {
+    schedulingEnd = performance.now();
+  }, (error) => {
+    failure = error;
+  });
+
+  for (let index = 0; index < count;) {
+    if (failure !== null) throw failure;
+    const id = ids[index];
+    if (id === undefined) {
+      await sleep(2);
+      continue;
+    }
+    const job = await server.job(id);
+    if (!job.completed) {
+      await sleep(5);
+      continue;
+    }
+    if (job.errored || job.canceled || job.tasks.some((task) => task.status !== "done")) {
+      throw new Error(`job ${id} did not succeed: ${JSON.stringify(job)}`);
+    }
+    index++;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const [serverCpu, clientCpu, machineCpu] = await Promise.all([
+    readCpu(server.pid),
+    readCpu(Deno.pid),
+    readMachineCpu(),
+  ]);
+  await scheduling;
+  if (failure !== null) throw failure;
+  return {
+    jobs: count,
+    seconds,
+    jobsPerSecond: count / seconds,
+    schedulingSeconds: (schedulingEnd - started) / 1000,
+    serverCpuMs: (serverCpu.self - cpuBefore[0].self) / count,
+    tasksCpuMs: (serverCpu.children - cpuBefore[0].children) / count,
+    clientCpuMs: (clientCpu.self - cpuBefore[1].self) / count,
+    machineBusy: (machineCpu.busy - cpuBefore[2].busy) / (machineCpu.total - cpuBefore[2].total),
+  };
+}
