@@ -121,13 +121,23 @@ function showValue(value: unknown): string {
   );
 }
 
+/**
+ * Stderr, written once per microtask: lines logged in the same moment (e.g. by concurrent
+ * requests) cost one write instead of one each.
+ */
 function stderrOutput(): LogOutput {
   const encoder = new TextEncoder();
+  let pending = "";
+  const flush = () => {
+    let bytes = encoder.encode(pending);
+    pending = "";
+    while (bytes.length > 0) bytes = bytes.subarray(Deno.stderr.writeSync(bytes));
+  };
   return {
     isTerminal: Deno.stderr.isTerminal(),
     write(text: string) {
-      let bytes = encoder.encode(text);
-      while (bytes.length > 0) bytes = bytes.subarray(Deno.stderr.writeSync(bytes));
+      if (pending === "") queueMicrotask(flush);
+      pending += text;
     },
   };
 }

@@ -79,3 +79,23 @@ Deno.test("GET /openapi.json is public", async () => {
   const document = await readJson(response) as { openapi: string };
   assert(document.openapi.startsWith("3.1"), document.openapi);
 });
+
+Deno.test("a token accepted before is refused once it expires", async () => {
+  await using server = await startTestServer();
+  const token = await signToken({ sub: "soon", exp: nowSeconds() + 2 }, SECRET);
+  const get = () =>
+    server.request("/pipelines/", { headers: { authorization: `Bearer ${token}` } });
+  const first = await get();
+  await first.body?.cancel();
+  assertEquals(first.status, 200);
+  let last: Response | null = null;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    last = await get();
+    if (last.status === 401) break;
+    await last.body?.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assertEquals(last?.status, 401);
+  assertMatch((await readJson(last!) as { error: string }).error, /expired/);
+});
