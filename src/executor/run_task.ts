@@ -64,8 +64,8 @@ export function runTask(spec: TaskSpec): TaskRun {
   };
 
   const run = async (): Promise<TaskOutcome> => {
-    const stdout = await Deno.open(spec.stdoutPath, { write: true, create: true, truncate: true });
-    const stderr = await Deno.open(spec.stderrPath, { write: true, create: true, truncate: true });
+    const stdout = lazyLogFile(spec.stdoutPath);
+    const stderr = lazyLogFile(spec.stderrPath);
     try {
       let failure: TaskOutcome | null = null;
       let lastCode = 0;
@@ -94,8 +94,7 @@ export function runTask(spec: TaskSpec): TaskRun {
     } catch (error) {
       return { exitCode: -1, error: messageOf(error), killed };
     } finally {
-      stdout.close();
-      stderr.close();
+      await Promise.all([stdout.close(), stderr.close()]);
     }
   };
 
@@ -113,8 +112,8 @@ interface LineResult {
 async function runLine(
   line: string,
   spec: TaskSpec,
-  stdout: Deno.FsFile,
-  stderr: Deno.FsFile,
+  stdout: LazyLogFile,
+  stderr: LazyLogFile,
   started: (child: Deno.ChildProcess) => void,
 ): Promise<LineResult> {
   const { program, args } = shellCommand(line);
@@ -143,15 +142,42 @@ async function runLine(
 }
 
 /**
+ * A task's log file, created (with its directory) when the first output arrives: a task that
+ * prints nothing costs no file operations, which matters when jobs are many and short.
+ */
+interface LazyLogFile {
+  get(): Promise<Deno.FsFile>;
+  close(): Promise<void>;
+}
+
+function lazyLogFile(path: string): LazyLogFile {
+  let file: Promise<Deno.FsFile> | null = null;
+  return {
+    get: () =>
+      file ??= Deno.mkdir(parentDir(path), { recursive: true }).then(() =>
+        Deno.open(path, { write: true, create: true, truncate: true })
+      ),
+    async close() {
+      (await file?.catch(() => null))?.close();
+    },
+  };
+}
+
+function parentDir(path: string): string {
+  return path.slice(0, Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")));
+}
+
+/**
  * Writes output to the file as it arrives, so logs can be read while the task runs. Reads into
  * one reused buffer, so output of any size costs the same memory.
  */
-async function copyToFile(source: ReadableStream<Uint8Array>, file: Deno.FsFile): Promise<void> {
+async function copyToFile(source: ReadableStream<Uint8Array>, log: LazyLogFile): Promise<void> {
   const reader = source.getReader({ mode: "byob" });
   let buffer = new Uint8Array(COPY_BUFFER_BYTES);
   while (true) {
     const { done, value } = await reader.read(buffer);
     if (done || !value) return;
+    const file = await log.get();
     let written = 0;
     while (written < value.length) written += await file.write(value.subarray(written));
     buffer = new Uint8Array(value.buffer);

@@ -60,9 +60,7 @@ export interface RunnerStore {
 
 /** Where task output lives. */
 export interface RunnerLogs {
-  /** Creates the job's log directory. */
-  prepare(jobId: string): Promise<void>;
-  /** The file a task's stream is written to. */
+  /** The file a task's stream is written to (created, with its directory, on first output). */
   path(jobId: string, task: string, stream: LogStream): string;
   open(jobId: string, task: string, stream: LogStream): Promise<ReadableStream<Uint8Array> | null>;
 }
@@ -112,7 +110,6 @@ interface ActiveJob {
   /** The definition the job was scheduled with; reloads do not change it. */
   readonly definition: PipelineDefinition;
   readonly runs: Map<string, TaskRun>;
-  logsReady: Promise<void> | null;
 }
 
 const log = getLogger(["prunner", "runner"]);
@@ -225,10 +222,9 @@ export function createRunner(options: RunnerOptions): Runner {
   const launch = (entry: ActiveJob, task: Task, what: Launch | Promise<Launch>): void => {
     const { job } = entry;
     markTaskStarted(task, now());
-    entry.logsReady ??= logs.prepare(job.id);
     let killRequested = false;
     const pending: TaskRun = {
-      done: Promise.all([what, entry.logsReady]).then(([resolved]) => {
+      done: Promise.resolve(what).then((resolved) => {
         if (killRequested) return { exitCode: -1, error: null, killed: true };
         const run = runTask({
           ...resolved,
@@ -368,7 +364,7 @@ export function createRunner(options: RunnerOptions): Runner {
         user: request.user,
         queuePartition: request.queuePartition,
       });
-      const entry: ActiveJob = { job, definition, runs: new Map(), logsReady: null };
+      const entry: ActiveJob = { job, definition, runs: new Map() };
       active.set(job.id, entry);
       const saved = store.save(job);
       if (admission.kind === "start") {
@@ -431,7 +427,7 @@ export function createRunner(options: RunnerOptions): Runner {
         } else {
           // The job never started: its tasks follow the definition it will run with.
           job.tasks = createTasks(definition);
-          active.set(job.id, { job, definition, runs: new Map(), logsReady: null });
+          active.set(job.id, { job, definition, runs: new Map() });
           queueOf(job.pipeline).waiting.push({
             id: job.id,
             created: job.created,

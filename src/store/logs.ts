@@ -19,9 +19,7 @@ export const MAX_TASK_FILE_NAME = 200;
 
 /** The task output files of a data directory, as the runner uses them. */
 export interface LogStore {
-  /** Creates the job's log directory. */
-  prepare(jobId: string): Promise<void>;
-  /** The file a task's stream is written to. */
+  /** The file a task's stream is written to; its writer creates it and its directory. */
   path(jobId: string, task: string, stream: LogStream): string;
   /** A task's output read in chunks, or `null` when nothing was written. */
   open(jobId: string, task: string, stream: LogStream): Promise<ReadableStream<Uint8Array> | null>;
@@ -33,13 +31,11 @@ export interface LogStore {
  * @example
  * ```ts
  * const logs = createLogStore("/var/lib/prunner/logs");
- * await logs.prepare(job.id);
- * const file = await Deno.open(logs.path(job.id, "build", "stdout"), { write: true, create: true });
+ * const stdout = await logs.open(job.id, "build", "stdout");
  * ```
  */
 export function createLogStore(logsDir: string): LogStore {
   return {
-    prepare: (jobId) => Deno.mkdir(jobLogDir(logsDir, jobId), { recursive: true }),
     path: (jobId, task, stream) => logPath(logsDir, jobId, task, stream),
     open: (jobId, task, stream) => openLog(logsDir, jobId, task, stream),
   };

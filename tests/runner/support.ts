@@ -31,7 +31,6 @@ export function dirLogs(dir: string): RunnerLogs {
   const path = (jobId: string, task: string, stream: LogStream) =>
     `${dir}/${jobId}/${encodeURIComponent(task)}.${stream}.log`;
   return {
-    prepare: (jobId) => Deno.mkdir(`${dir}/${jobId}`, { recursive: true }),
     path,
     async open(jobId, task, stream) {
       try {

@@ -58,7 +58,7 @@ Deno.test("openLog streams a written file and is null without one", async () => 
   await using tmp = await tempDir();
   const logs = createLogStore(tmp.path);
   assertEquals(await openLog(tmp.path, ID, "build", "stdout"), null);
-  await logs.prepare(ID);
+  await Deno.mkdir(jobLogDir(tmp.path, ID), { recursive: true });
   const bytes = new Uint8Array(300_000).map((_, i) => i % 251);
   await Deno.writeFile(logs.path(ID, "build: ü", "stdout"), bytes);
   const stream = await logs.open(ID, "build: ü", "stdout");
@@ -73,7 +73,7 @@ Deno.test("openLog streams a written file and is null without one", async () => 
 Deno.test("canceling a log stream closes the file", async () => {
   await using tmp = await tempDir();
   const logs = createLogStore(tmp.path);
-  await logs.prepare(ID);
+  await Deno.mkdir(jobLogDir(tmp.path, ID), { recursive: true });
   await Deno.writeFile(logs.path(ID, "t", "stdout"), new Uint8Array(500_000));
   const stream = await logs.open(ID, "t", "stdout");
   const reader = stream!.getReader();
@@ -85,7 +85,7 @@ Deno.test("removeJobLogs removes the job's files and ignores missing ones", asyn
   await using tmp = await tempDir();
   const logs = createLogStore(tmp.path);
   for (const id of [ID, "other"]) {
-    await logs.prepare(id);
+    await Deno.mkdir(jobLogDir(tmp.path, id), { recursive: true });
     await Deno.writeTextFile(logs.path(id, "t", "stdout"), "out");
   }
   await removeJobLogs(tmp.path, ID);

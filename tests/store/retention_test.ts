@@ -8,6 +8,7 @@ import {
 } from "../../src/engine/retention.ts";
 import { openDataDir } from "../../src/store/data_dir.ts";
 import { applyRetention } from "../../src/store/retention.ts";
+import { jobLogDir } from "../../src/store/logs.ts";
 import { pipeline } from "../engine/fixtures.ts";
 import { collect, job, tempDir } from "./support.ts";
 
@@ -103,7 +104,7 @@ Deno.test("applyRetention removes records and log files of expired jobs only", a
     add("kept", "cccc");
     await Promise.all(made.map((j) => data.store.save(j)));
     for (const j of made) {
-      await data.logs.prepare(j.id);
+      await Deno.mkdir(jobLogDir(data.logsDir, j.id), { recursive: true });
       await Deno.writeTextFile(data.logs.path(j.id, "only", "stdout"), j.lastError!);
     }
     const definitions: Definitions = new Map([
