@@ -2,6 +2,7 @@
  * Starts real prunner processes (`deno run main.ts`) for end-to-end tests, and talks to them
  * over HTTP with tokens signed independently of the server's code.
  */
+import { signToken } from "../../scripts/bench/jwt.ts";
 import { waitFor } from "../runner/support.ts";
 
 export { waitFor };
@@ -9,29 +10,6 @@ export { waitFor };
 export const SECRET = "end-to-end-test-secret-0123456789";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-/** Signs an HS256 JWT with WebCrypto. */
-export async function signToken(
-  claims: Record<string, unknown>,
-  secret = SECRET,
-): Promise<string> {
-  const encode = (value: unknown) =>
-    btoa(JSON.stringify(value)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-  const unsigned = `${encode({ alg: "HS256", typ: "JWT" })}.${encode(claims)}`;
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const signature = new Uint8Array(
-    await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(unsigned)),
-  );
-  const b64 = btoa(String.fromCharCode(...signature)).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
-  return `${unsigned}.${b64}`;
-}
 
 /** A temp directory with a pipelines dir, a data dir and a config path. */
 export interface Workspace extends AsyncDisposable {
@@ -137,7 +115,7 @@ export async function startPrunner(
     for await (const chunk of child.stderr) errText += decoder.decode(chunk, { stream: true });
   })();
   const url = `http://127.0.0.1:${port}`;
-  const token = await signToken({ sub: "e2e" });
+  const token = await signToken({ sub: "e2e" }, SECRET);
   let exited: number | null = null;
   const status = child.status.then((s) => exited = s.code);
 
