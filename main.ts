@@ -7,7 +7,7 @@ import { parseCli } from "./src/cli/flags.ts";
 import { debugInfo } from "./src/cli/debug.ts";
 import { versionText } from "./src/cli/version.ts";
 import { serve } from "./src/app.ts";
-import { setupLogging } from "./src/log.ts";
+import { flushLogs, setupLogging } from "./src/log.ts";
 import { PrunnerError } from "./src/errors.ts";
 
 /** Runs prunner with the given arguments and environment; resolves with the exit code. */
@@ -36,11 +36,14 @@ export async function main(args: string[], env: Record<string, string>): Promise
     }
   } catch (error) {
     if (!(error instanceof PrunnerError)) throw error;
+    flushLogs();
     console.error(`prunner: ${error.message}`);
     return 1;
   }
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args, Deno.env.toObject()));
+  const code = await main(Deno.args, Deno.env.toObject());
+  flushLogs();
+  Deno.exit(code);
 }

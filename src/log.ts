@@ -121,23 +121,36 @@ function showValue(value: unknown): string {
   );
 }
 
+/** Log text not yet written to stderr. */
+let pending = "";
+/** Pending text beyond this is written at once. */
+const MAX_PENDING = 64 * 1024;
+let flushTimer: ReturnType<typeof setTimeout> | undefined;
+const encoder = new TextEncoder();
+
 /**
- * Stderr, written once per microtask: lines logged in the same moment (e.g. by concurrent
- * requests) cost one write instead of one each.
+ * Writes log lines that are still buffered to stderr. Lines are buffered for at most one turn of
+ * the event loop; call this before `Deno.exit`.
+ */
+export function flushLogs(): void {
+  clearTimeout(flushTimer);
+  flushTimer = undefined;
+  let bytes = encoder.encode(pending);
+  pending = "";
+  while (bytes.length > 0) bytes = bytes.subarray(Deno.stderr.writeSync(bytes));
+}
+
+/**
+ * Stderr, written once per turn of the event loop: lines logged meanwhile (e.g. the access lines
+ * of concurrent requests) cost one write instead of one each.
  */
 function stderrOutput(): LogOutput {
-  const encoder = new TextEncoder();
-  let pending = "";
-  const flush = () => {
-    let bytes = encoder.encode(pending);
-    pending = "";
-    while (bytes.length > 0) bytes = bytes.subarray(Deno.stderr.writeSync(bytes));
-  };
   return {
     isTerminal: Deno.stderr.isTerminal(),
     write(text: string) {
-      if (pending === "") queueMicrotask(flush);
       pending += text;
+      if (pending.length > MAX_PENDING) flushLogs();
+      else flushTimer ??= setTimeout(flushLogs, 0);
     },
   };
 }
