@@ -1,48 +1,21 @@
 /**
- * prunner's entry point: parses the command line and runs the command.
+ * prunner's entry point: parses the command line and runs the command. Started with
+ * `__task-executor` as its only argument, it runs as prunner's task executor process instead
+ * (see `src/executor/executor_process.ts`); the modules each role needs are loaded on demand,
+ * so that process stays small.
  *
  * @module
  */
-import { parseCli } from "./src/cli/flags.ts";
-import { debugInfo } from "./src/cli/debug.ts";
-import { versionText } from "./src/cli/version.ts";
-import { serve } from "./src/app.ts";
-import { flushLogs, setupLogging } from "./src/log.ts";
-import { PrunnerError } from "./src/errors.ts";
-
-/** Runs prunner with the given arguments and environment; resolves with the exit code. */
-export async function main(args: string[], env: Record<string, string>): Promise<number> {
-  let command;
-  try {
-    command = parseCli(args, env);
-  } catch (error) {
-    console.error(`prunner: ${error instanceof Error ? error.message : String(error)}`);
-    return (error as { exitCode?: number }).exitCode ?? 2;
-  }
-  try {
-    switch (command.kind) {
-      case "help":
-        console.log(command.text);
-        return 0;
-      case "version":
-        console.log(versionText());
-        return 0;
-      case "debug":
-        console.log(await debugInfo(command.options));
-        return 0;
-      case "serve":
-        await setupLogging(command.options);
-        return await serve(command.options);
-    }
-  } catch (error) {
-    if (!(error instanceof PrunnerError)) throw error;
-    flushLogs();
-    console.error(`prunner: ${error.message}`);
-    return 1;
-  }
-}
+import { EXECUTOR_ARG } from "./src/executor/protocol.ts";
 
 if (import.meta.main) {
+  if (Deno.args.length === 1 && Deno.args[0] === EXECUTOR_ARG) {
+    const { serveExecutor } = await import("./src/executor/executor_process.ts");
+    await serveExecutor(Deno.stdin.readable, Deno.stdout.writable);
+    Deno.exit(0);
+  }
+  const { main } = await import("./src/cli/main.ts");
+  const { flushLogs } = await import("./src/log.ts");
   const code = await main(Deno.args, Deno.env.toObject());
   flushLogs();
   Deno.exit(code);

@@ -11,6 +11,7 @@ import { loadOrCreateJwtSecret } from "./config/dynamic_config.ts";
 import { loadDefinitions } from "./definition/mod.ts";
 import { formatDuration } from "./definition/duration.ts";
 import { createRunner, type Runner, type ShutdownMode } from "./runner/runner.ts";
+import { startTaskExecutor } from "./executor/task_executor.ts";
 import { createApp, type RunningServer, startServer } from "./server/mod.ts";
 import { openDataDir } from "./store/data_dir.ts";
 import { applyRetention } from "./store/retention.ts";
@@ -75,10 +76,12 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
     RETENTION_PERIOD_MS,
     (error) => log.error("Retention failed: {error}", { error: String(error) }),
   );
+  const executor = startTaskExecutor();
   const runner = createRunner({
     definitions,
     store: dataDir.store,
     logs: dataDir.logs,
+    executor,
     cwd: Deno.cwd(),
     onJobCompleted: () => retention.request(),
   });
@@ -90,6 +93,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
     const app = createApp({ runner, secret, isShuttingDown: runner.isShuttingDown });
     server = await startServer(app, options.address);
   } catch (error) {
+    await executor.close();
     await retention.stop();
     await dataDir.close();
     throw error;
@@ -119,6 +123,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
       stopping ??= (async () => {
         watcher?.stop();
         await stopped;
+        await executor.close();
         await server.shutdown();
         await retention.stop();
         await dataDir.close();

@@ -1,13 +1,14 @@
 /**
  * Case 5: memory of the server while a task writes a lot of output, and while the API serves a
- * big log. RSS comes from `/proc/PID/status` of the server process; the peak is `VmHWM` after a
- * reset (see {@linkcode watchPeak}) and sampled `VmRSS`.
+ * big log. RSS comes from `/proc/PID/status` of the server process and its task executor
+ * processes, summed; the peak is `VmHWM` after a reset (see {@linkcode watchPeak}) and sampled
+ * `VmRSS`.
  *
  * @module
  */
 import { type Implementation, type Server, startServer } from "./server.ts";
 import { PIPELINE, pipelinesYaml, type Sizes, TASK } from "./sizes.ts";
-import { mib, readMemory, sleep, watchPeak } from "./system.ts";
+import { mib, readTotalRss, sleep, watchPeak } from "./system.ts";
 
 /** What case 5 measured, memory in MiB. */
 export interface OutputMemory {
@@ -51,15 +52,15 @@ export async function outputMemory(
   await using server = await startServer(implementation, { pipelines: pipelinesYaml(sizes) });
   await sleep(SETTLE_MS);
 
-  const outputWatch = await watchPeak(server.pid);
+  const outputWatch = await watchPeak(server.pids());
   const output = await runJob(server, PIPELINE.output);
   const outputMemory = await outputWatch.stop();
   await sleep(SETTLE_MS);
-  const retained = (await readMemory(server.pid)).rss;
+  const retained = await readTotalRss(server.pids());
 
   const logsJob = await runJob(server, PIPELINE.logs);
   await sleep(SETTLE_MS);
-  const logsWatch = await watchPeak(server.pid);
+  const logsWatch = await watchPeak(server.pids());
   const started = performance.now();
   const response = await server.request(
     "GET",

@@ -6,7 +6,7 @@
  * @module
  */
 import { signToken } from "./jwt.ts";
-import { freePort, sleep, tempDir, track } from "./system.ts";
+import { freePort, liveChildren, sleep, tempDir, track } from "./system.ts";
 
 /** The JWT secret every benchmarked server gets. */
 export const SECRET = "prunner-benchmark-secret-0123456789";
@@ -19,6 +19,11 @@ export interface Implementation {
   name: string;
   /** The command and its leading arguments; the CLI flags are appended. */
   command: string[];
+  /**
+   * Whether the server's live child processes are part of it (prunner's task executor
+   * processes, whose children are the tasks) rather than tasks.
+   */
+  helpers: boolean;
 }
 
 /**
@@ -27,12 +32,16 @@ export interface Implementation {
  */
 export function ours(profileDir: string | null = null): Implementation {
   const profile = profileDir === null ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`];
-  return { name: "deno", command: [Deno.execPath(), "run", "-A", ...profile, MAIN] };
+  return {
+    name: "deno",
+    command: [Deno.execPath(), "run", "-A", ...profile, MAIN],
+    helpers: true,
+  };
 }
 
 /** A prunner binary taking the Go prunner's flags. */
 export function binary(path: string, name = "go"): Implementation {
-  return { name, command: [path] };
+  return { name, command: [path], helpers: false };
 }
 
 /** A job as the API shows it (the fields the benchmark reads). */
@@ -60,6 +69,8 @@ export interface Server extends AsyncDisposable {
   readonly implementation: Implementation;
   readonly url: string;
   readonly pid: number;
+  /** The server process and its helper processes (see {@linkcode Implementation.helpers}). */
+  pids(): number[];
   /** The workspace: `pipelines/`, `data/`, the config file and `server.log`. */
   readonly root: string;
   readonly data: string;
@@ -203,6 +214,7 @@ export async function startServer(
       implementation,
       url,
       pid: child.pid,
+      pids: () => [child.pid, ...(implementation.helpers ? liveChildren(child.pid) : [])],
       root,
       data,
       startupMs,

@@ -8,7 +8,7 @@
 import { percentile } from "./report.ts";
 import { type Implementation, startServer } from "./server.ts";
 import { PIPELINE, pipelinesYaml, type Sizes, TASK } from "./sizes.ts";
-import { mib, readMemory, sleep, tempDir, watchPeak } from "./system.ts";
+import { mib, readTotalRss, sleep, tempDir, watchPeak } from "./system.ts";
 
 /** What case 6 measured. */
 export interface StateScale {
@@ -64,10 +64,10 @@ export async function stateScale(
   const populateSeconds = await populate(data, sizes.storedJobs);
 
   await using server = await startServer(implementation, { pipelines, data });
-  const startupRss = (await readMemory(server.pid)).rss;
+  const startupRss = await readTotalRss(server.pids());
   await sleep(1000);
 
-  const watch = await watchPeak(server.pid);
+  const watch = await watchPeak(server.pids());
   const times: number[] = [];
   let bytes = 0;
   for (let i = 0; i < sizes.listRequests; i++) {

@@ -50,23 +50,27 @@ export interface PeakWatch {
   stop(): Promise<{ baseline: number; peak: number }>;
 }
 
+/** The summed `VmRSS` of processes; processes that have ended count 0. */
+export async function readTotalRss(pids: readonly number[]): Promise<number> {
+  let total = 0;
+  for (const pid of pids) total += await readMemory(pid).then((memory) => memory.rss, () => 0);
+  return total;
+}
+
 /**
- * Watches a process's memory from now on: resets `VmHWM` when possible, samples `VmRSS` every
- * `intervalMs`, and at the end takes the larger of the sampled maximum and `VmHWM` (when it
- * was reset, it covers the whole period, including what sampling missed).
+ * Watches the memory of processes from now on: resets their `VmHWM` when possible, samples
+ * their summed `VmRSS` every `intervalMs`, and at the end takes the larger of the sampled
+ * maximum and the sum of their `VmHWM`s (when reset, each covers the whole period, including
+ * what sampling missed; their sum can only overstate the peak).
  */
-export async function watchPeak(pid: number, intervalMs = 20): Promise<PeakWatch> {
-  const reset = await resetPeak(pid);
-  const baseline = (await readMemory(pid)).rss;
+export async function watchPeak(pids: readonly number[], intervalMs = 20): Promise<PeakWatch> {
+  const reset = (await Promise.all(pids.map(resetPeak))).every(Boolean);
+  const baseline = await readTotalRss(pids);
   let peak = baseline;
   let sampling = true;
   const loop = (async () => {
     while (sampling) {
-      try {
-        peak = Math.max(peak, (await readMemory(pid)).rss);
-      } catch {
-        return;
-      }
+      peak = Math.max(peak, await readTotalRss(pids));
       await sleep(intervalMs);
     }
   })();
@@ -75,11 +79,9 @@ export async function watchPeak(pid: number, intervalMs = 20): Promise<PeakWatch
       sampling = false;
       await loop;
       if (reset) {
-        try {
-          peak = Math.max(peak, (await readMemory(pid)).hwm);
-        } catch {
-          // The process is gone: the sampled peak is all there is.
-        }
+        let hwm = 0;
+        for (const pid of pids) hwm += await readMemory(pid).then((memory) => memory.hwm, () => 0);
+        peak = Math.max(peak, hwm);
       }
       return { baseline, peak };
     },
@@ -232,6 +234,39 @@ export async function readCpu(pid: number): Promise<ProcessCpu> {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
   const ms = (ticks: number) => ticks * 1000 / TICKS_PER_SECOND;
   return { self: ms(fields[11] + fields[12]), children: ms(fields[13] + fields[14]) };
+}
+
+/** The pids of a process's live children (from `/proc/PID/task/TID/children` of each thread). */
+export function liveChildren(pid: number): number[] {
+  const pids: number[] = [];
+  try {
+    for (const thread of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const children = Deno.readTextFileSync(`/proc/${pid}/task/${thread.name}/children`);
+      pids.push(...children.split(" ").filter(Boolean).map(Number));
+    }
+  } catch {
+    // The process (or a thread) ended in between.
+  }
+  return pids;
+}
+
+/**
+ * Sums the CPU times of a process's live children (such as prunner's task executor processes):
+ * their own time, and the time of the children they have waited for. Children that end
+ * between the reads are missed.
+ */
+export async function readLiveChildrenCpu(pid: number): Promise<ProcessCpu> {
+  const total = { self: 0, children: 0 };
+  for (const child of liveChildren(pid)) {
+    try {
+      const cpu = await readCpu(child);
+      total.self += cpu.self;
+      total.children += cpu.children;
+    } catch {
+      // Ended in between.
+    }
+  }
+  return total;
 }
 
 /** Busy and total CPU time of the whole machine (all CPUs) in milliseconds, from `/proc/stat`. */

@@ -7,7 +7,7 @@
  */
 import { type Implementation, startServer } from "./server.ts";
 import { PIPELINE, pipelinesYaml, type Sizes } from "./sizes.ts";
-import { readCpu, readMachineCpu, sleep } from "./system.ts";
+import { readCpu, readLiveChildrenCpu, readMachineCpu, sleep } from "./system.ts";
 
 /** What case 2 measured. */
 export interface Throughput {
@@ -16,8 +16,13 @@ export interface Throughput {
   jobsPerSecond: number;
   /** When the last schedule request was answered, from the first one. */
   schedulingSeconds: number;
-  /** CPU milliseconds per job: the server process, its task processes, this benchmark. */
+  /**
+   * CPU milliseconds per job: the server process, its task executor process (prunner runs
+   * tasks from a separate process; 0 for servers that do not), the task processes, this
+   * benchmark.
+   */
   serverCpuMs: number;
+  executorCpuMs: number;
   tasksCpuMs: number;
   clientCpuMs: number;
   /** Share of the machine's CPU time that was busy during the run (0..1). */
@@ -43,6 +48,7 @@ export async function endToEnd(implementation: Implementation, sizes: Sizes): Pr
     readCpu(server.pid),
     readCpu(Deno.pid),
     readMachineCpu(),
+    readLiveChildrenCpu(server.pid),
   ]);
   const started = performance.now();
   const scheduling = Promise.all(
@@ -76,10 +82,11 @@ export async function endToEnd(implementation: Implementation, sizes: Sizes): Pr
     index++;
   }
   const seconds = (performance.now() - started) / 1000;
-  const [serverCpu, clientCpu, machineCpu] = await Promise.all([
+  const [serverCpu, clientCpu, machineCpu, executorCpu] = await Promise.all([
     readCpu(server.pid),
     readCpu(Deno.pid),
     readMachineCpu(),
+    readLiveChildrenCpu(server.pid),
   ]);
   await scheduling;
   if (failure !== null) throw failure;
@@ -89,7 +96,9 @@ export async function endToEnd(implementation: Implementation, sizes: Sizes): Pr
     jobsPerSecond: count / seconds,
     schedulingSeconds: (schedulingEnd - started) / 1000,
     serverCpuMs: (serverCpu.self - cpuBefore[0].self) / count,
-    tasksCpuMs: (serverCpu.children - cpuBefore[0].children) / count,
+    executorCpuMs: (executorCpu.self - cpuBefore[3].self) / count,
+    tasksCpuMs: (serverCpu.children - cpuBefore[0].children + executorCpu.children -
+      cpuBefore[3].children) / count,
     clientCpuMs: (clientCpu.self - cpuBefore[1].self) / count,
     machineBusy: (machineCpu.busy - cpuBefore[2].busy) / (machineCpu.total - cpuBefore[2].total),
   };

@@ -40,7 +40,8 @@ import {
   ShuttingDownError,
   VariablesTooLargeError,
 } from "../errors.ts";
-import { runTask, type TaskRun } from "../executor/run_task.ts";
+import type { TaskRun } from "../executor/run_task.ts";
+import { inProcessExecutor, type TaskExecutor } from "../executor/task_executor.ts";
 import type { LogStream, PipelineInfo, RunnerApi, ScheduleRequest } from "./api.ts";
 
 /** Largest accepted JSON encoding of a job's variables, in bytes. */
@@ -72,6 +73,8 @@ export interface RunnerOptions {
   logs: RunnerLogs;
   /** Working directory of task processes. */
   cwd: string;
+  /** Runs the tasks (default: in this process). */
+  executor?: TaskExecutor;
   /** Time between SIGINT and SIGKILL when a task is killed (default 2 s). */
   killTimeoutMs?: number;
   /** Called after a job ended, e.g. to apply retention. */
@@ -130,6 +133,7 @@ export function createRunner(options: RunnerOptions): Runner {
   const now = options.now ?? Date.now;
   const killTimeoutMs = options.killTimeoutMs ?? 2000;
   const { store, logs } = options;
+  const executor = options.executor ?? inProcessExecutor;
   let definitions = options.definitions;
   let shuttingDown = false;
   const queues = new Map<string, PipelineQueue>();
@@ -226,7 +230,7 @@ export function createRunner(options: RunnerOptions): Runner {
     const pending: TaskRun = {
       done: Promise.resolve(what).then((resolved) => {
         if (killRequested) return { exitCode: -1, error: null, killed: true };
-        const run = runTask({
+        const run = executor.run({
           ...resolved,
           cwd: options.cwd,
           stdoutPath: logs.path(job.id, task.name, "stdout"),

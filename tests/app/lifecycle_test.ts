@@ -98,6 +98,18 @@ Deno.test("after SIGKILL, running jobs are reported canceled and no acknowledged
   }
 });
 
+Deno.test("after SIGKILL, the tasks prunner was running are stopped too", async () => {
+  await using ws = await workspace(PIPELINES);
+  await using prunner = await startPrunner(ws);
+  await prunner.schedule("slow", { sleep: 300, pidfile: "orphan.pid" });
+  const pid = await waitFor("the task's pid", async () => {
+    const text = await Deno.readTextFile(`${ws.root}/orphan.pid`).catch(() => "");
+    return text.trim() ? Number(text) : 0;
+  });
+  await prunner.stop("SIGKILL");
+  await waitFor("the task to end", () => !processAlive(pid));
+});
+
 Deno.test("a second prunner on the same data directory is refused", async () => {
   await using ws = await workspace(PIPELINES);
   await using first = await startPrunner(ws);

@@ -1,0 +1,72 @@
+/**
+ * The messages between prunner and its task executor process, one JSON object per line: prunner
+ * writes requests to the executor's stdin, the executor writes results to its stdout.
+ *
+ * @module
+ */
+import type { TaskOutcome } from "../engine/task_graph.ts";
+import type { TaskSpec } from "./run_task.ts";
+
+/** The argument that makes prunner's entry point run as the task executor process. */
+export const EXECUTOR_ARG = "__task-executor";
+
+/** prunner → executor: start a task, or kill a started one. */
+export type ExecutorRequest =
+  | { readonly type: "run"; readonly id: number; readonly spec: TaskSpec }
+  | { readonly type: "kill"; readonly id: number };
+
+/** executor → prunner: a task has finished. */
+export interface ExecutorResult {
+  readonly type: "done";
+  readonly id: number;
+  readonly outcome: TaskOutcome;
+}
+
+/** Writes messages as JSON lines. */
+export interface LineWriter {
+  /** Queues a message; queued messages are written together at the end of the microtask turn. */
+  send(message: unknown): void;
+  /** Writes what is queued and closes the stream. */
+  close(): Promise<void>;
+}
+
+/**
+ * Writes messages to `stream` as JSON lines, a burst of messages in one write. After a write
+ * fails (the reader is gone), further messages are dropped.
+ */
+export function lineWriter(stream: WritableStream<Uint8Array>): LineWriter {
+  const writer = stream.getWriter();
+  const encoder = new TextEncoder();
+  let pending: string[] = [];
+  let failed = false;
+  const flush = () => {
+    if (pending.length === 0) return;
+    const text = pending.join("");
+    pending = [];
+    writer.write(encoder.encode(text)).catch(() => {
+      failed = true;
+    });
+  };
+  return {
+    send(message) {
+      if (failed) return;
+      if (pending.length === 0) queueMicrotask(flush);
+      pending.push(JSON.stringify(message) + "\n");
+    },
+    close() {
+      flush();
+      return writer.close().catch(() => {});
+    },
+  };
+}
+
+/** Yields the JSON values of a stream of JSON lines; blank lines are skipped. */
+export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
+  let rest = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    const lines = (rest + text).split("\n");
+    rest = lines.pop()!;
+    for (const line of lines) if (line.trim() !== "") yield JSON.parse(line);
+  }
+  if (rest.trim() !== "") yield JSON.parse(rest);
+}

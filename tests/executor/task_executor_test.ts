@@ -1,0 +1,176 @@
+import { assertEquals, assertMatch } from "../assert.ts";
+import { processAlive, waitFor } from "../runner/support.ts";
+import type { TaskSpec } from "../../src/executor/run_task.ts";
+import {
+  executorCommand,
+  startTaskExecutor,
+  type TaskExecutorOptions,
+} from "../../src/executor/task_executor.ts";
+
+const POSIX = Deno.build.os !== "windows";
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "prunner-executor-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function spec(dir: string, lines: string[], name = "task"): TaskSpec {
+  return {
+    lines,
+    variables: { name: "world" },
+    env: { GREETING: "hello" },
+    cwd: dir,
+    allowFailure: false,
+    stdoutPath: `${dir}/logs/${name}.stdout.log`,
+    stderrPath: `${dir}/logs/${name}.stderr.log`,
+    killTimeoutMs: 2000,
+  };
+}
+
+async function withExecutor(
+  options: TaskExecutorOptions,
+  fn: (executor: ReturnType<typeof startTaskExecutor>) => Promise<void>,
+): Promise<void> {
+  const executor = startTaskExecutor(options);
+  try {
+    await fn(executor);
+  } finally {
+    await executor.close();
+  }
+}
+
+/** The executor's command, recording each start of a process as a line in `starts`. */
+function countingCommand(starts: string): { program: string; args: string[] } {
+  const { program, args } = executorCommand();
+  const quoted = [program, ...args].map((arg) => `'${arg}'`).join(" ");
+  return { program: "sh", args: ["-c", `echo started >> '${starts}'; exec ${quoted}`] };
+}
+
+Deno.test({
+  name: "task executor: runs a task in its process, with variables, env and both logs",
+  ignore: !POSIX,
+  fn: () =>
+    withDir((dir) =>
+      withExecutor({}, async (executor) => {
+        const run = executor.run(
+          spec(dir, ["echo {{ .name }} $GREETING", "echo oops >&2", "exit 3"]),
+        );
+        assertEquals(await run.done, { exitCode: 3, error: "exit status 3", killed: false });
+        assertEquals(await Deno.readTextFile(`${dir}/logs/task.stdout.log`), "world hello\n");
+        assertEquals(await Deno.readTextFile(`${dir}/logs/task.stderr.log`), "oops\n");
+      })
+    ),
+});
+
+Deno.test({
+  name: "task executor: kill stops the task's whole process group",
+  ignore: !POSIX,
+  fn: () =>
+    withDir((dir) =>
+      withExecutor({}, async (executor) => {
+        const run = executor.run(spec(dir, ["sleep 60 & echo $! > child.pid; wait"]));
+        const pid = await waitFor("the background child", async () => {
+          const text = await Deno.readTextFile(`${dir}/child.pid`).catch(() => "");
+          return text.endsWith("\n") ? Number(text) : 0;
+        });
+        run.kill();
+        const outcome = await run.done;
+        assertEquals(outcome.killed, true);
+        await waitFor("the background child to end", () => !processAlive(pid));
+      })
+    ),
+});
+
+Deno.test({
+  name: "task executor: close kills the running tasks and ends the process",
+  ignore: !POSIX,
+  fn: () =>
+    withDir(async (dir) => {
+      const executor = startTaskExecutor({});
+      const run = executor.run(spec(dir, ["echo $$ > task.pid; sleep 60"]));
+      const pid = await waitFor("the task", async () => {
+        const text = await Deno.readTextFile(`${dir}/task.pid`).catch(() => "");
+        return text.endsWith("\n") ? Number(text) : 0;
+      });
+      await executor.close();
+      assertEquals((await run.done).killed, true);
+      await waitFor("the task to end", () => !processAlive(pid));
+    }),
+});
+
+Deno.test({
+  name: "task executor: a process that ends unexpectedly fails its tasks, saying so",
+  ignore: !POSIX,
+  fn: () =>
+    withDir((dir) =>
+      withExecutor(
+        { command: { program: "sh", args: ["-c", "read request; exit 7"] } },
+        async (executor) => {
+          const outcome = await executor.run(spec(dir, ["true"])).done;
+          assertEquals(outcome.exitCode, -1);
+          assertEquals(outcome.killed, false);
+          assertMatch(
+            outcome.error ?? "",
+            /^the task executor process \(pid \d+\) ended unexpectedly: exit status 7$/,
+          );
+          // The next task starts a new process (which fails the same way here).
+          assertMatch((await executor.run(spec(dir, ["true"])).done).error ?? "", /exit status 7/);
+        },
+      )
+    ),
+});
+
+Deno.test({
+  name: "task executor: when no process can be started, tasks run in the calling process",
+  ignore: !POSIX,
+  fn: () =>
+    withDir((dir) =>
+      withExecutor(
+        { command: { program: `${dir}/no-such-program`, args: [] } },
+        async (executor) => {
+          const outcome = await executor.run(spec(dir, ["echo {{ .name }}"])).done;
+          assertEquals(outcome, { exitCode: 0, error: null, killed: false });
+          assertEquals(await Deno.readTextFile(`${dir}/logs/task.stdout.log`), "world\n");
+        },
+      )
+    ),
+});
+
+Deno.test({
+  name: "task executor: a second process starts only while the first is busy",
+  ignore: !POSIX,
+  fn: () =>
+    withDir(async (dir) => {
+      const starts = `${dir}/starts`;
+      const count = async () => (await Deno.readTextFile(starts).catch(() => "")).length / 8;
+      await withExecutor({ command: countingCommand(starts), processes: 2 }, async (executor) => {
+        for (let i = 0; i < 3; i++) {
+          assertEquals((await executor.run(spec(dir, ["true"])).done).exitCode, 0);
+        }
+        assertEquals(await count(), 1, "tasks one after another share one process");
+        const runs = [1, 2, 3].map((i) => executor.run(spec(dir, ["sleep 0.2"], `t${i}`)));
+        for (const run of runs) assertEquals((await run.done).exitCode, 0);
+        assertEquals(await count(), 2, "concurrent tasks start at most the second process");
+      });
+    }),
+});
+
+Deno.test({
+  name: "task executor: many concurrent tasks each get their own outcome",
+  ignore: !POSIX,
+  fn: () =>
+    withDir((dir) =>
+      withExecutor({}, async (executor) => {
+        const runs = Array.from(
+          { length: 40 },
+          (_, i) => executor.run(spec(dir, [`exit ${i % 5}`], `t${i}`)),
+        );
+        const codes = (await Promise.all(runs.map((run) => run.done))).map((o) => o.exitCode);
+        assertEquals(codes, Array.from({ length: 40 }, (_, i) => i % 5));
+      })
+    ),
+});
