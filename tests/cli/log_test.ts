@@ -1,4 +1,11 @@
-import { getLogger, type LogRecord, reset } from "@logtape/logtape";
+import {
+  configureSync,
+  getLogfmtFormatter,
+  getLogger,
+  type LogRecord,
+  reset,
+  resetSync,
+} from "@logtape/logtape";
 import { createFormatter, type LogOutput, setupLogging } from "../../src/log.ts";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 
@@ -90,3 +97,75 @@ Deno.test("setupLogging: a terminal gets readable lines; calling it again replac
   assertEquals(second.lines.length, 1);
   assertMatch(second.lines[0], /level=warning logger=prunner msg=Again/);
 });
+
+Deno.test("createFormatter: logfmt lines equal logtape's getLogfmtFormatter for tricky values", () => {
+  const reference = getLogfmtFormatter();
+  const ours = createFormatter("logfmt");
+  const values: unknown[] = [
+    "plain",
+    "",
+    "two words",
+    'quote " and back\\slash',
+    "line\nbreak\ttab\rreturn",
+    "\x01control\x1b[31m",
+    "c1 \x85 \x9b del \x7f",
+    "replacement \ufffd",
+    "a=b",
+    "true",
+    "null",
+    "ünïcödé ✓ 𝄞",
+    0,
+    -1.5,
+    true,
+    null,
+    undefined,
+    10n,
+    { nested: { a: [1, "x y"] } },
+    ["a", 2],
+  ];
+  const templates = [
+    "Value {value} here",
+    "{value}",
+    "no placeholders",
+    "escaped {{braces}} {value}",
+    "nested {obj.a} and {value}",
+    "unknown {missing}",
+  ];
+  for (const value of values) {
+    for (const rawMessage of templates) {
+      const properties: Record<string, unknown> = {
+        value,
+        obj: { a: "in obj" },
+        "odd key=%": value,
+        "": "empty key",
+      };
+      const record: LogRecord = {
+        category: ["prunner", "http"],
+        level: "warning",
+        rawMessage,
+        timestamp: Date.UTC(2026, 10, 28, 12, 0, 0, 7),
+        properties,
+        get message() {
+          return parseForTest(rawMessage, properties);
+        },
+      };
+      assertEquals(ours(record), reference(record), `${rawMessage} with ${String(value)}`);
+    }
+  }
+});
+
+/** The message parts logtape would build: rendered through a real logger call. */
+function parseForTest(rawMessage: string, properties: Record<string, unknown>): unknown[] {
+  let parts: readonly unknown[] = [];
+  const sink = (record: LogRecord) => {
+    parts = record.message;
+  };
+  configureSync({
+    reset: true,
+    sinks: { capture: sink },
+    loggers: [{ category: ["test"], lowestLevel: "debug", sinks: ["capture"] }],
+  });
+  getLogger(["test"]).info(rawMessage, properties);
+  resetSync();
+  return [...parts];
+}
