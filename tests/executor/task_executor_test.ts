@@ -1,5 +1,6 @@
 import { assertEquals, assertMatch } from "../assert.ts";
 import { processAlive, waitFor } from "../runner/support.ts";
+import { EXECUTOR_ARG } from "../../src/executor/protocol.ts";
 import type { TaskSpec } from "../../src/executor/run_task.ts";
 import {
   executorCommand,
@@ -173,4 +174,23 @@ Deno.test({
         assertEquals(codes, Array.from({ length: 40 }, (_, i) => i % 5));
       })
     ),
+});
+
+Deno.test({
+  name: "task executor: prunner's entry point with __task-executor serves as the process",
+  ignore: !POSIX,
+  fn: () =>
+    withDir((dir) => {
+      // What a compiled binary runs: itself with the executor argument.
+      const main = new URL("../../main.ts", import.meta.url).pathname;
+      const command = {
+        program: Deno.execPath(),
+        args: ["run", "--allow-all", "--quiet", main, EXECUTOR_ARG],
+      };
+      return withExecutor({ command }, async (executor) => {
+        const outcome = await executor.run(spec(dir, ["echo {{ .name }} $GREETING"])).done;
+        assertEquals(outcome, { exitCode: 0, error: null, killed: false });
+        assertEquals(await Deno.readTextFile(`${dir}/logs/task.stdout.log`), "world hello\n");
+      });
+    }),
 });
