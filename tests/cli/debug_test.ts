@@ -5,17 +5,13 @@ import { ConfigError } from "../../src/config/error.ts";
 import { authenticate } from "../../src/server/auth.ts";
 import { VERSION } from "../../src/version.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
+import { withTempDir } from "../temp_dir.ts";
 
 const SECRET = "debug-test-secret-0123456789";
 const NOW = new Date("2026-03-01T10:00:00Z");
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "prunner-debug-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  return withTempDir("prunner-debug-", fn);
 }
 
 function bearerToken(text: string): string {

@@ -1,14 +1,10 @@
 import { loadEnvFiles, parseEnvFile } from "../../src/config/dotenv.ts";
 import { ConfigError } from "../../src/config/error.ts";
 import { assertEquals, assertRejects, assertThrows } from "../assert.ts";
+import { withTempDir } from "../temp_dir.ts";
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "prunner-dotenv-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  return withTempDir("prunner-dotenv-", fn);
 }
 
 Deno.test("parseEnvFile: assignments, export, comments, quotes and multi-line values", () => {

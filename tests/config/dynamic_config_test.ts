@@ -3,14 +3,10 @@ import { loadOrCreateJwtSecret } from "../../src/config/dynamic_config.ts";
 import { ConfigError } from "../../src/config/error.ts";
 import { PrunnerError } from "../../src/errors.ts";
 import { assert, assertEquals, assertMatch, assertNotEquals, assertRejects } from "../assert.ts";
+import { withTempDir } from "../temp_dir.ts";
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "prunner-config-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  return withTempDir("prunner-config-", fn);
 }
 
 function decodeBase64Url(text: string): Uint8Array {

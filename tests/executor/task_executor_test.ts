@@ -7,16 +7,12 @@ import {
   startTaskExecutor,
   type TaskExecutorOptions,
 } from "../../src/executor/task_executor.ts";
+import { withTempDir } from "../temp_dir.ts";
 
 const POSIX = Deno.build.os !== "windows";
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "prunner-executor-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  return withTempDir("prunner-executor-", fn);
 }
 
 function spec(dir: string, lines: string[], name = "task"): TaskSpec {
@@ -42,6 +38,14 @@ async function withExecutor(
   } finally {
     await executor.close();
   }
+}
+
+/** Waits until a task has written a pid (and a newline) to `path`, and returns it. */
+function pidFrom(path: string): Promise<number> {
+  return waitFor(`a pid in ${path}`, async () => {
+    const text = await Deno.readTextFile(path).catch(() => "");
+    return text.endsWith("\n") ? Number(text) : 0;
+  });
 }
 
 /** The executor's command, recording each start of a process as a line in `starts`. */
@@ -74,10 +78,7 @@ Deno.test({
     withDir((dir) =>
       withExecutor({}, async (executor) => {
         const run = executor.run(spec(dir, ["sleep 60 & echo $! > child.pid; wait"]));
-        const pid = await waitFor("the background child", async () => {
-          const text = await Deno.readTextFile(`${dir}/child.pid`).catch(() => "");
-          return text.endsWith("\n") ? Number(text) : 0;
-        });
+        const pid = await pidFrom(`${dir}/child.pid`);
         run.kill();
         const outcome = await run.done;
         assertEquals(outcome.killed, true);
@@ -93,10 +94,7 @@ Deno.test({
     withDir(async (dir) => {
       const executor = startTaskExecutor({});
       const run = executor.run(spec(dir, ["echo $$ > task.pid; sleep 60"]));
-      const pid = await waitFor("the task", async () => {
-        const text = await Deno.readTextFile(`${dir}/task.pid`).catch(() => "");
-        return text.endsWith("\n") ? Number(text) : 0;
-      });
+      const pid = await pidFrom(`${dir}/task.pid`);
       await executor.close();
       assertEquals((await run.done).killed, true);
       await waitFor("the task to end", () => !processAlive(pid));
