@@ -225,13 +225,16 @@ export async function runCases(
       metrics: [
         metric("bare Deno.serve hello world", result.hello.perSecond, "req/s"),
         metric("GET /pipelines/ with a token", result.prunner.perSecond, "req/s"),
-        metric("÷ bare server", result.prunner.perSecond / result.hello.perSecond, "×", {
+        metric("÷ bare server", result.ratio, "×", {
           op: ">=",
           bound: 0.5,
         }),
       ],
       note: `${result.tool === "wrk" ? "wrk -t2" : "fetch loops"}, ${sizes.apiConnections} ` +
-        `connections, ${sizes.apiSeconds} s per server after a 1 s warm-up`,
+        `connections, ${sizes.apiSeconds} s per server and round after a 1 s warm-up; ` +
+        `the median of ${result.ratios.length} round(s) (${
+          result.ratios.map((ratio) => ratio.toFixed(3)).join(", ")
+        } ×)`,
     };
   });
 
