@@ -20,18 +20,32 @@ export function accessLog(logger: Logger): MiddlewareHandler<{ Variables: { user
   return async (c, next) => {
     const started = performance.now();
     await next();
-    const properties: Record<string, unknown> = {
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      durationMs: Math.round((performance.now() - started) * 10) / 10,
-      user: c.get("user") ?? "",
-    };
+    if (!logger.isEnabledFor("info")) return;
+    const method = c.req.method;
+    const path = c.req.path;
+    const status = c.res.status;
+    const durationMs = Math.round((performance.now() - started) * 10) / 10;
+    const user = c.get("user") ?? "";
+    const properties: Record<string, unknown> = { method, path, status, durationMs, user };
     if (logger.isEnabledFor("debug")) {
       const url = new URL(c.req.url);
       properties.query = url.search;
       properties.userAgent = c.req.header("user-agent") ?? "";
     }
-    logger.info("{method} {path} {status} {durationMs}ms user={user}", properties);
+    // The record is built here rather than by `logger.info(template, properties)`, which
+    // parses the template and wraps the record in getters: on this per-request path that was
+    // a third of what the line cost. The category makes logtape hand it on unchanged.
+    const record = {
+      category: logger.category,
+      level: "info" as const,
+      timestamp: Date.now(),
+      rawMessage: ACCESS_LINE,
+      message: ["", method, " ", path, " ", status, " ", durationMs, "ms user=", user, ""],
+      properties,
+    };
+    logger.emit(record);
   };
 }
+
+/** The access line's message template. */
+const ACCESS_LINE = "{method} {path} {status} {durationMs}ms user={user}";

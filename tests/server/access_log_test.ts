@@ -42,6 +42,13 @@ Deno.test("one info line per request with method, path, status, duration and use
     "no query or user agent at info level",
   );
   assert(typeof detail.durationMs === "number" && detail.durationMs >= 0);
+  assertEquals(
+    lines[0].message.join(""),
+    `GET /job/detail 200 ${detail.durationMs}ms user=j.doe`,
+    "the message is the template rendered",
+  );
+  assertEquals(lines[0].rawMessage, "{method} {path} {status} {durationMs}ms user={user}");
+  assertEquals(lines[0].category, ["prunner", "http"]);
   assertEquals(unauthorized.status, 401);
   assertEquals(unauthorized.user, "");
 });
