@@ -133,11 +133,13 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
       return null;
     }
     const pending = new Map<number, Pending>();
+    const requests = lineWriter(child.stdin);
+    const received = receive(child.stdout, pending, () => requests.close());
     const process: ExecutorProcess = {
       child,
       pending,
-      requests: lineWriter(child.stdin),
-      ended: Promise.all([child.status, receive(child.stdout, pending)]).then(([status]) => {
+      requests,
+      ended: Promise.all([child.status, received]).then(([status]) => {
         if (slots[slot] === process) slots[slot] = null;
         if (closed && pending.size === 0) return;
         const reason = `the task executor process (pid ${child.pid}) ended unexpectedly: ` +
@@ -204,6 +206,7 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
 async function receive(
   stdout: ReadableStream<Uint8Array>,
   pending: Map<number, Pending>,
+  stop: () => Promise<void>,
 ): Promise<void> {
   try {
     for await (const value of readLines(stdout)) {
@@ -212,8 +215,11 @@ async function receive(
       pending.delete(result.id);
     }
   } catch (error) {
-    log.error("Unreadable output from the task executor process: {error}", {
+    log.error("Unreadable output from the task executor process: {error}; stopping it", {
       error: error instanceof Error ? error.message : String(error),
     });
+    // Without its results its tasks would never finish: it stops them and exits, and they
+    // fail as tasks of a process that ended unexpectedly.
+    await stop();
   }
 }

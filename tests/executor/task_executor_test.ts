@@ -124,6 +124,24 @@ Deno.test({
 });
 
 Deno.test({
+  name: "task executor: a process that answers garbage is stopped and its tasks fail",
+  ignore: !POSIX,
+  fn: () =>
+    withDir((dir) =>
+      withExecutor(
+        {
+          // Answers garbage, then waits for its input to end, as the real process does.
+          command: { program: "sh", args: ["-c", "read request; echo garbage; cat >/dev/null"] },
+        },
+        async (executor) => {
+          const outcome = await executor.run(spec(dir, ["true"])).done;
+          assertMatch(outcome.error ?? "", /task executor process \(pid \d+\) ended unexpectedly/);
+        },
+      )
+    ),
+});
+
+Deno.test({
   name: "task executor: when no process can be started, tasks run in the calling process",
   ignore: !POSIX,
   fn: () =>
