@@ -106,9 +106,8 @@ interface ExecutorProcess {
  */
 export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecutor {
   const command = options.command ?? executorCommand();
-  const slots: (ExecutorProcess | null)[] = new Array(options.processes ?? EXECUTOR_PROCESSES).fill(
-    null,
-  );
+  const count = options.processes ?? EXECUTOR_PROCESSES;
+  const slots = new Array<ExecutorProcess | null>(count).fill(null);
   let nextId = 1;
   let fallback = false;
   let closed = false;
