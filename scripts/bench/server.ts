@@ -6,6 +6,7 @@
  * @module
  */
 import { signToken } from "./jwt.ts";
+import { apiClient } from "./client.ts";
 import { freePort, liveChildren, sleep, tempDir, track } from "./system.ts";
 
 /** The JWT secret every benchmarked server gets. */
@@ -167,18 +168,7 @@ export async function startServer(
       await status;
     });
 
-    const request = (method: string, path: string, body?: unknown) =>
-      fetch(`${url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    const json = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-      const response = await request(method, path, body);
-      const text = await response.text();
-      if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
-      return JSON.parse(text) as T;
-    };
+    const { request, json } = apiClient(url, token);
     const logTail = async (lines = 20) => {
       const text = await Deno.readTextFile(logPath).catch(() => "");
       return text.trimEnd().split("\n").slice(-lines).join("\n");

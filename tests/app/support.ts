@@ -3,6 +3,7 @@
  * over HTTP with tokens signed independently of the server's code.
  */
 import { signToken } from "../../scripts/bench/jwt.ts";
+import { apiClient } from "../../scripts/bench/client.ts";
 import { waitFor } from "../runner/support.ts";
 
 export { waitFor };
@@ -119,20 +120,7 @@ export async function startPrunner(
   let exited: number | null = null;
   const status = child.status.then((s) => exited = s.code);
 
-  const request = (method: string, path: string, body?: unknown) =>
-    fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  const json = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const response = await request(method, path, body);
-    const value = await response.json();
-    if (!response.ok) {
-      throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(value)}`);
-    }
-    return value as T;
-  };
+  const { request, json } = apiClient(url, token);
   const job = (id: string) => json<ApiJob>("GET", `/job/detail?id=${id}`);
 
   const process: PrunnerProcess = {
