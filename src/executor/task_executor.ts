@@ -42,8 +42,14 @@ const log = getLogger(["prunner", "executor"]);
  */
 const EXECUTOR_PERMISSIONS = ["--allow-read", "--allow-write", "--allow-run", "--allow-env"];
 
-/** The command line that starts the task executor process. */
-export function executorCommand(): { program: string; args: string[] } {
+/** A command line that starts a task executor process. */
+export interface ExecutorCommand {
+  readonly program: string;
+  readonly args: readonly string[];
+}
+
+/** The command line that starts prunner's task executor process. */
+export function executorCommand(): ExecutorCommand {
   if (Deno.build.standalone) return { program: Deno.execPath(), args: [EXECUTOR_ARG] };
   const module = new URL("./executor_process.ts", import.meta.url);
   // Served from a remote host (`deno run https://…/main.ts`), its imports are remote too.
@@ -74,7 +80,7 @@ export interface TaskExecutorOptions {
   /** How many executor processes share the tasks at most (default {@linkcode EXECUTOR_PROCESSES}). */
   readonly processes?: number;
   /** The command line of an executor process (default {@linkcode executorCommand}). */
-  readonly command?: { program: string; args: string[] };
+  readonly command?: ExecutorCommand;
 }
 
 interface Pending {
@@ -83,7 +89,6 @@ interface Pending {
 }
 
 interface ExecutorProcess {
-  readonly child: Deno.ChildProcess;
   readonly requests: LineWriter;
   readonly pending: Map<number, Pending>;
   /** Settles once the process has exited and its output has been read. */
@@ -116,7 +121,7 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(command.program, {
-        args: command.args,
+        args: [...command.args],
         stdin: "piped",
         stdout: "piped",
         stderr: "inherit",
@@ -135,7 +140,6 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
     const requests = lineWriter(child.stdin);
     const received = receive(child.stdout, pending, () => requests.close());
     const process: ExecutorProcess = {
-      child,
       pending,
       requests,
       ended: Promise.all([child.status, received]).then(([status]) => {
