@@ -10,8 +10,8 @@ import { EXECUTOR_ARG } from "./src/executor/protocol.ts";
 
 if (import.meta.main) {
   if (Deno.args.length === 1 && Deno.args[0] === EXECUTOR_ARG) {
-    const { serveExecutor } = await import("./src/executor/executor_process.ts");
-    await serveExecutor(Deno.stdin.readable, Deno.stdout.writable);
+    const { runExecutorProcess } = await import("./src/executor/executor_process.ts");
+    await runExecutorProcess();
     Deno.exit(0);
   }
   const { main } = await import("./src/cli/main.ts");

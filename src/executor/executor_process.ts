@@ -6,7 +6,8 @@
  * server, and on another core.
  *
  * When its stdin ends (prunner stopped or died) it kills the tasks still running, waits for
- * them, and exits.
+ * them, and exits. SIGINT and SIGTERM do not stop it: a service manager that signals every
+ * process of the service reaches prunner too, and prunner decides what happens to the tasks.
  *
  * @module
  */
@@ -47,6 +48,16 @@ export async function serveExecutor(
   }
 }
 
-if (import.meta.main) {
-  await serveExecutor(Deno.stdin.readable, Deno.stdout.writable);
+/** Runs this process as the task executor on its stdin and stdout, until stdin ends. */
+export async function runExecutorProcess(): Promise<void> {
+  const ignore = () => {};
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, ignore);
+  try {
+    await serveExecutor(Deno.stdin.readable, Deno.stdout.writable);
+  } finally {
+    for (const signal of signals) Deno.removeSignalListener(signal, ignore);
+  }
 }
+
+if (import.meta.main) await runExecutorProcess();

@@ -102,6 +102,27 @@ Deno.test({
 });
 
 Deno.test({
+  name: "task executor: SIGINT and SIGTERM do not stop the process; prunner decides",
+  ignore: !POSIX,
+  fn: () =>
+    withDir((dir) =>
+      withExecutor({}, async (executor) => {
+        const parent = async (name: string) => {
+          const run = executor.run(spec(dir, [`echo $PPID > ${name}`], name));
+          assertEquals((await run.done).exitCode, 0);
+          return Number(await Deno.readTextFile(`${dir}/${name}`));
+        };
+        const pid = await parent("first");
+        Deno.kill(pid, "SIGTERM");
+        Deno.kill(pid, "SIGINT");
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assertEquals(processAlive(pid), true);
+        assertEquals(await parent("second"), pid, "the same process runs the next task");
+      })
+    ),
+});
+
+Deno.test({
   name: "task executor: a process that ends unexpectedly fails its tasks, saying so",
   ignore: !POSIX,
   fn: () =>
