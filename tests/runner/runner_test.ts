@@ -33,6 +33,23 @@ Deno.test("script lines run in order with variables, env and TASK_NAME", async (
   assertEquals(out, `hello world\ntask pipe greet\n${await Deno.realPath(t.dir)}\n`);
 });
 
+Deno.test("a running task's output can be read before it ends", async () => {
+  await using t = await testRunner([pipeline({
+    name: "slow",
+    tasks: { talk: { script: ["echo first", "echo oops >&2", "sleep 60"] } },
+  })]);
+  const job = await t.runner.schedule(schedule("slow"));
+  await waitFor("the first line's output", async () => {
+    const [out, err] = await Promise.all([
+      logText(t.runner, job.id, "talk"),
+      logText(t.runner, job.id, "talk", "stderr"),
+    ]);
+    return out === "first\n" && err === "oops\n";
+  });
+  assertEquals((await t.runner.getJob(job.id))?.completed, false);
+  await t.runner.cancel(job.id);
+});
+
 Deno.test("a task stops at its first failing line and reports the exit status", async () => {
   await using t = await testRunner([pipeline({
     name: "fail",
@@ -274,11 +291,15 @@ Deno.test("on_error does not run for a canceled job", async () => {
   assertEquals(done.tasks.map((x) => x.name), ["a"]);
 });
 
+// In-process, so that this process's memory is the one that copies the output.
 Deno.test("50 MB of task output leaves the runner's memory flat", async () => {
-  await using t = await testRunner([pipeline({
-    name: "big",
-    tasks: { a: { script: ["head -c 52428800 /dev/zero | tr '\\0' x"] } },
-  })]);
+  await using t = await testRunner(
+    [pipeline({
+      name: "big",
+      tasks: { a: { script: ["head -c 52428800 /dev/zero | tr '\\0' x"] } },
+    })],
+    "in-process",
+  );
   const before = Deno.memoryUsage().rss;
   const job = await completed(t.runner, (await t.runner.schedule(schedule("big"))).id, 120_000);
   const growth = Deno.memoryUsage().rss - before;

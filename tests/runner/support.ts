@@ -1,6 +1,7 @@
 import type { Definitions, PipelineDefinition } from "../../src/definition/types.ts";
 import type { Job } from "../../src/engine/job.ts";
 import type { LogStream } from "../../src/runner/api.ts";
+import { inProcessExecutor, startTaskExecutor } from "../../src/executor/task_executor.ts";
 import {
   createRunner,
   type Runner,
@@ -42,19 +43,28 @@ export function dirLogs(dir: string): RunnerLogs {
   };
 }
 
-/** A runner over the given pipelines, with a memory store and logs in a temp dir. */
+/** Where a test runner's tasks run. */
+export type TestExecutor = "process" | "in-process";
+
+/**
+ * A runner over the given pipelines, with a memory store and logs in a temp dir. Its tasks run
+ * in a task executor process, as in prunner, unless `executor` is `"in-process"`.
+ */
 export async function testRunner(
   pipelines: PipelineDefinition[],
+  executor: TestExecutor = "process",
 ): Promise<
   { runner: Runner; store: ReturnType<typeof memoryStore>; dir: string } & AsyncDisposable
 > {
   const dir = await Deno.makeTempDir({ prefix: "prunner-runner-" });
   const store = memoryStore();
   const definitions: Definitions = new Map(pipelines.map((p) => [p.name, p]));
+  const tasks = executor === "process" ? startTaskExecutor() : inProcessExecutor;
   const runner = createRunner({
     definitions,
     store,
     logs: dirLogs(dir),
+    executor: tasks,
     cwd: dir,
     killTimeoutMs: 2000,
   });
@@ -64,6 +74,7 @@ export async function testRunner(
     dir,
     async [Symbol.asyncDispose]() {
       await runner.shutdown("cancel");
+      await tasks.close();
       await Deno.remove(dir, { recursive: true });
     },
   };
