@@ -13,7 +13,7 @@ import {
   type LogRecord,
   type TextFormatter,
 } from "@logtape/logtape";
-import { formatLogfmt } from "./logfmt.ts";
+import { formatLogfmt, PLACEHOLDER } from "./logfmt.ts";
 
 /** Where log lines are written. */
 export interface LogOutput {
@@ -105,7 +105,6 @@ export function createFormatter(format: LogFormat): TextFormatter {
 
 const DIM = "\x1b[2m";
 const RESET = "\x1b[0m";
-const PLACEHOLDER = /\{([^{}]*)\}/g;
 // deno-lint-ignore no-control-regex
 const BARE_VALUE = /^[^\s"=\\\x00-\x1f\x7f-\x9f]+$/;
 

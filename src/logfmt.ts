@@ -115,7 +115,8 @@ function stringifyValue(value: unknown): string {
 const templates = new Map<string, { texts: string[]; keys: string[] } | null>();
 const MAX_TEMPLATES = 1000;
 const SIMPLE_KEY = /^[A-Za-z_$][\w$]*$/;
-const PLACEHOLDER = /\{([^{}]*)\}/g;
+/** A `{name}` placeholder of a message template. */
+export const PLACEHOLDER = /\{([^{}]*)\}/g;
 const encoder = new TextEncoder();
 
 /**

@@ -41,7 +41,7 @@ import {
   VariablesTooLargeError,
 } from "../errors.ts";
 import type { TaskRun } from "../executor/run_task.ts";
-import { inProcessExecutor, type TaskExecutor } from "../executor/task_executor.ts";
+import type { TaskExecutor } from "../executor/task_executor.ts";
 import type { LogStream, PipelineInfo, RunnerApi, ScheduleRequest } from "./api.ts";
 
 /** Largest accepted JSON encoding of a job's variables, in bytes. */
@@ -73,8 +73,8 @@ export interface RunnerOptions {
   logs: RunnerLogs;
   /** Working directory of task processes. */
   cwd: string;
-  /** Runs the tasks (default: in this process). */
-  executor?: TaskExecutor;
+  /** Runs the tasks: prunner's task executor processes, or `inProcessExecutor`. */
+  executor: TaskExecutor;
   /** Time between SIGINT and SIGKILL when a task is killed (default 2 s). */
   killTimeoutMs?: number;
   /** Called after a job ended, e.g. to apply retention. */
@@ -122,7 +122,8 @@ const log = getLogger(["prunner", "runner"]);
  *
  * @example
  * ```ts
- * const runner = createRunner({ definitions, store, logs, cwd: Deno.cwd() });
+ * const executor = startTaskExecutor();
+ * const runner = createRunner({ definitions, store, logs, executor, cwd: Deno.cwd() });
  * await runner.restore(await store.listUnfinished());
  * const job = await runner.schedule({
  *   pipeline: "build", variables: null, user: "", queuePartition: null,
@@ -132,8 +133,7 @@ const log = getLogger(["prunner", "runner"]);
 export function createRunner(options: RunnerOptions): Runner {
   const now = options.now ?? Date.now;
   const killTimeoutMs = options.killTimeoutMs ?? 2000;
-  const { store, logs } = options;
-  const executor = options.executor ?? inProcessExecutor;
+  const { store, logs, executor } = options;
   let definitions = options.definitions;
   let shuttingDown = false;
   const queues = new Map<string, PipelineQueue>();
