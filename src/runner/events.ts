@@ -1,0 +1,64 @@
+/**
+ * The runner's events: what happened to jobs and pipelines, as it happens. The live API, the
+ * metrics and anything else that follows prunner's state subscribe here instead of polling.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { Job, Task } from "../engine/job.ts";
+
+/**
+ * One change. Job and task objects are the runner's live records: a listener that keeps an
+ * event for later must copy or serialize what it needs before returning.
+ */
+export type RunnerEvent =
+  | { readonly type: "job_scheduled"; readonly job: Job }
+  | { readonly type: "job_started"; readonly job: Job }
+  | { readonly type: "task_started"; readonly job: Job; readonly task: Task }
+  | { readonly type: "task_finished"; readonly job: Job; readonly task: Task }
+  | { readonly type: "job_completed"; readonly job: Job }
+  | { readonly type: "jobs_removed"; readonly ids: readonly string[] }
+  | { readonly type: "pipelines_reloaded" };
+
+/** Receives events; called synchronously, in order. */
+export type RunnerEventListener = (event: RunnerEvent) => void;
+
+/** Where events are published and subscribed to. */
+export interface EventHub {
+  /** Adds a listener; returns the function that removes it. */
+  subscribe(listener: RunnerEventListener): () => void;
+  /** Delivers an event to every listener. A listener that throws is logged and skipped. */
+  emit(event: RunnerEvent): void;
+}
+
+const log = getLogger(["prunner", "events"]);
+
+/**
+ * Creates an event hub.
+ *
+ * @example
+ * ```ts
+ * const events = createEventHub();
+ * const unsubscribe = events.subscribe((event) => console.log(event.type));
+ * events.emit({ type: "pipelines_reloaded" }); // logs "pipelines_reloaded"
+ * unsubscribe();
+ * ```
+ */
+export function createEventHub(): EventHub {
+  const listeners = new Set<RunnerEventListener>();
+  return {
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    emit(event) {
+      for (const listener of listeners) {
+        try {
+          listener(event);
+        } catch (error) {
+          log.error("An event listener failed on {type}: {error}", { type: event.type, error });
+        }
+      }
+    },
+  };
+}
