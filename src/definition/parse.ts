@@ -40,12 +40,22 @@ const PIPELINE_KEYS = [
   "continue_running_tasks_after_failure",
   "retention_period",
   "retention_count",
+  "timeout",
   "env",
   "tasks",
   "on_error",
 ];
-const TASK_KEYS = ["script", "depends_on", "allow_failure", "env"];
-const ON_ERROR_KEYS = ["script", "env"];
+const TASK_KEYS = [
+  "script",
+  "depends_on",
+  "allow_failure",
+  "env",
+  "timeout",
+  "retries",
+  "retry_delay",
+  "retry_on_timeout",
+];
+const ON_ERROR_KEYS = ["script", "env", "timeout"];
 const QUEUE_STRATEGIES: readonly QueueStrategy[] = ["append", "replace", "partitioned_replace"];
 
 /** The pipelines of one file, the line each is declared on, and every issue found. */
@@ -170,6 +180,7 @@ function parsePipeline(scope: Scope, entry: Entry): PipelineDefinition | null {
       read(fields, "continue_running_tasks_after_failure", (e) => readBoolean(scope, e)) ?? false,
     retentionPeriodMs: read(fields, "retention_period", (e) => readDuration(scope, e)) || null,
     retentionCount: read(fields, "retention_count", (e) => readInteger(scope, e, 0)) || null,
+    timeoutMs: read(fields, "timeout", (e) => readDuration(scope, e)) || null,
     env: read(fields, "env", (e) => readEnv(scope, e)) ?? {},
     tasks: Object.fromEntries(tasks.map((task) => [task.definition.name, task.definition])),
     onError: read(fields, "on_error", (e) => parseOnError(scope, e)),
@@ -210,6 +221,10 @@ function parseTasks(scope: Scope, tasksEntry: Entry): ParsedTask[] {
       dependsOn: read(fields, "depends_on", (e) => readStringList(taskScope, e)) ?? [],
       allowFailure: read(fields, "allow_failure", (e) => readBoolean(taskScope, e)) ?? false,
       env: read(fields, "env", (e) => readEnv(taskScope, e)) ?? {},
+      timeoutMs: read(fields, "timeout", (e) => readDuration(taskScope, e)) || null,
+      retries: read(fields, "retries", (e) => readInteger(taskScope, e, 0)) ?? 0,
+      retryDelayMs: read(fields, "retry_delay", (e) => readDuration(taskScope, e)) ?? 0,
+      retryOnTimeout: read(fields, "retry_on_timeout", (e) => readBoolean(taskScope, e)) ?? false,
     };
     tasks.push({ definition, entry, fields });
   }
@@ -219,12 +234,13 @@ function parseTasks(scope: Scope, tasksEntry: Entry): ParsedTask[] {
 function parseOnError(scope: Scope, entry: Entry): OnErrorDefinition | null {
   if (isNull(entry.value)) return null;
   const section: Scope = { ...scope, section: "on_error" };
-  const fields = fieldsOf(section, entry, "script and env");
+  const fields = fieldsOf(section, entry, "script, env and timeout");
   if (fields === null) return null;
   checkKeys(section, fields, ON_ERROR_KEYS);
   return {
     script: read(fields, "script", (e) => readStringList(section, e)) ?? [],
     env: read(fields, "env", (e) => readEnv(section, e)) ?? {},
+    timeoutMs: read(fields, "timeout", (e) => readDuration(section, e)) || null,
   };
 }
 

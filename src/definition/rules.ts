@@ -7,7 +7,7 @@
 import { topologicalOrder } from "../engine/dag.ts";
 import { ON_ERROR_TASK } from "../engine/task_graph.ts";
 import { closest } from "./suggest.ts";
-import type { PipelineDefinition } from "./types.ts";
+import type { PipelineDefinition, TaskDefinition } from "./types.ts";
 
 /** A broken rule: the field it is reported at (of a task, if `task` is set). */
 export interface RuleViolation {
@@ -67,6 +67,33 @@ function queueViolations(p: PipelineDefinition): RuleViolation[] {
   return found;
 }
 
+/** Retry settings that would have no effect: most likely a mistake. */
+function retryViolations(task: TaskDefinition): RuleViolation[] {
+  const found: RuleViolation[] = [];
+  if (task.retries === 0 && task.retryDelayMs > 0) {
+    found.push(violation(
+      "retry_delay",
+      "has no effect without retries; set retries to at least 1 or remove retry_delay",
+      task.name,
+    ));
+  }
+  if (task.retryOnTimeout && task.retries === 0) {
+    found.push(violation(
+      "retry_on_timeout",
+      "has no effect without retries; set retries to at least 1 or remove retry_on_timeout",
+      task.name,
+    ));
+  } else if (task.retryOnTimeout && task.timeoutMs === null) {
+    found.push(violation(
+      "retry_on_timeout",
+      "needs a timeout on the task (a pipeline timeout ends the job and is never retried); " +
+        "set timeout or remove retry_on_timeout",
+      task.name,
+    ));
+  }
+  return found;
+}
+
 function taskViolations(p: PipelineDefinition): RuleViolation[] {
   const found: RuleViolation[] = [];
   const names = Object.keys(p.tasks);
@@ -79,6 +106,7 @@ function taskViolations(p: PipelineDefinition): RuleViolation[] {
     ));
   }
   for (const task of Object.values(p.tasks)) {
+    found.push(...retryViolations(task));
     task.dependsOn.forEach((dependency, item) => {
       if (names.includes(dependency)) return;
       const suggestion = closest(dependency, names);

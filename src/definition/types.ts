@@ -22,12 +22,22 @@ export interface TaskDefinition {
   readonly allowFailure: boolean;
   /** Task-level environment, overriding the pipeline's. */
   readonly env: EnvMap;
+  /** Longest time one attempt may run; `null` means no limit. */
+  readonly timeoutMs: number | null;
+  /** How many more times a failed task runs again (`0`: it does not). */
+  readonly retries: number;
+  /** Time between a failed attempt and the next one. */
+  readonly retryDelayMs: number;
+  /** Whether an attempt that timed out is retried too. */
+  readonly retryOnTimeout: boolean;
 }
 
 /** The `on_error` script of a pipeline, run when a task failed the job. */
 export interface OnErrorDefinition {
   readonly script: readonly string[];
   readonly env: EnvMap;
+  /** Longest time the `on_error` script may run; `null` means no limit. */
+  readonly timeoutMs: number | null;
 }
 
 /** One pipeline, with defaults applied. Durations are in milliseconds. */
@@ -49,6 +59,8 @@ export interface PipelineDefinition {
   readonly retentionPeriodMs: number | null;
   /** Only the newest N finished jobs are kept; `null` keeps them all. */
   readonly retentionCount: number | null;
+  /** Longest time a job may run, from its start; `null` means no limit. */
+  readonly timeoutMs: number | null;
   readonly env: EnvMap;
   /** Tasks by name. */
   readonly tasks: Readonly<Record<string, TaskDefinition>>;

@@ -38,6 +38,12 @@ Deno.test("a change in one nested field makes definitions differ", () => {
     ["CHANNEL: ops", "CHANNEL: dev"],
     ["start_delay: 1m30s", "start_delay: 1m31s"],
     ["queue_limit: 5", "queue_limit: 6"],
+    ["timeout: 1h", "timeout: 2h"],
+    ["timeout: 10m", "timeout: 11m"],
+    ["timeout: 5m", "timeout: 6m"],
+    ["retries: 2", "retries: 3"],
+    ["retry_delay: 30s", "retry_delay: 31s"],
+    ["retry_on_timeout: true", "retry_on_timeout: false"],
     ["STAGE: production", "STAGE: production\n      EXTRA: x"],
   ];
   for (const [from, to] of changes) {

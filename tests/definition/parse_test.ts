@@ -13,12 +13,15 @@ const DEFAULTS = {
   continueRunningTasksAfterFailure: false,
   retentionPeriodMs: null,
   retentionCount: null,
+  timeoutMs: null,
   env: {},
   onError: null,
 } as const;
 
+const NO_LIMITS = { timeoutMs: null, retries: 0, retryDelayMs: 0, retryOnTimeout: false };
+
 function task(name: string, script: string[] = []) {
-  return { name, script, dependsOn: [], allowFailure: false, env: {} };
+  return { name, script, dependsOn: [], allowFailure: false, env: {}, ...NO_LIMITS };
 }
 
 Deno.test("defaults apply to every field left out, and a missing script means no lines", () => {
@@ -58,6 +61,10 @@ Deno.test("every field is read into the typed definition", () => {
         dependsOn: [],
         allowFailure: false,
         env: { TARGET: "linux" },
+        timeoutMs: 600_000,
+        retries: 2,
+        retryDelayMs: 30_000,
+        retryOnTimeout: true,
       },
       test: {
         name: "test",
@@ -65,9 +72,15 @@ Deno.test("every field is read into the typed definition", () => {
         dependsOn: ["build"],
         allowFailure: true,
         env: {},
+        ...NO_LIMITS,
       },
     },
-    onError: { script: ['echo "{{ .failedTaskName }} failed"'], env: { CHANNEL: "ops" } },
+    timeoutMs: 3_600_000,
+    onError: {
+      script: ['echo "{{ .failedTaskName }} failed"'],
+      env: { CHANNEL: "ops" },
+      timeoutMs: 300_000,
+    },
   };
   assertEquals(pipelines.get("full"), expected);
   const partitioned = pipelines.get("partitioned")!;
@@ -95,6 +108,7 @@ Deno.test("values are read as Go's YAML decoder reads them, merge keys included"
     dependsOn: [],
     allowFailure: true,
     env: {},
+    ...NO_LIMITS,
   });
   assertEquals(compat.tasks.derived, {
     name: "derived",
@@ -102,6 +116,7 @@ Deno.test("values are read as Go's YAML decoder reads them, merge keys included"
     dependsOn: ["base"],
     allowFailure: true,
     env: { ...env, RETRIES: "5" },
+    ...NO_LIMITS,
   });
 });
 

@@ -1,3 +1,4 @@
+import { parseDefinitions } from "../../src/definition/mod.ts";
 import { assertEquals } from "../assert.ts";
 import { assertFixtureErrors, parseFixture } from "./support.ts";
 
@@ -90,6 +91,32 @@ Deno.test("start_delay must be a non-negative duration with a unit", () => {
   ]);
 });
 
+Deno.test("timeouts and retries are checked for type and range", () => {
+  assertFixtureErrors("timeouts_invalid.yml", [
+    'fixtures/timeouts_invalid.yml:3: pipeline "deploy", field "timeout": must be a duration with a unit, such as "300ms", "10s", "1m30s" or "48h", got 600',
+    'fixtures/timeouts_invalid.yml:6: pipeline "deploy", task "ship", field "timeout": must not be negative, got "-1m"',
+    'fixtures/timeouts_invalid.yml:7: pipeline "deploy", task "ship", field "retries": must be an integer ≥ 0, got "three"',
+    'fixtures/timeouts_invalid.yml:8: pipeline "deploy", task "ship", field "retry_delay": must be a duration with a unit, such as "300ms", "10s", "1m30s" or "48h", got "later"',
+    'fixtures/timeouts_invalid.yml:9: pipeline "deploy", task "ship", field "retry_on_timeout": must be true or false, got "maybe"',
+    'fixtures/timeouts_invalid.yml:12: pipeline "deploy", field "on_error.timeout": must be a duration with a unit, such as "300ms", "10s", "1m30s" or "48h", got a list',
+  ]);
+});
+
+Deno.test("retry settings without effect are rejected", () => {
+  assertFixtureErrors("retry_without_retries.yml", [
+    'fixtures/retry_without_retries.yml:6: pipeline "deploy", task "ship", field "retry_delay": has no effect without retries; set retries to at least 1 or remove retry_delay',
+    'fixtures/retry_without_retries.yml:7: pipeline "deploy", task "ship", field "retry_on_timeout": has no effect without retries; set retries to at least 1 or remove retry_on_timeout',
+    'fixtures/retry_without_retries.yml:12: pipeline "deploy", task "fetch", field "retry_on_timeout": needs a timeout on the task (a pipeline timeout ends the job and is never retried); set timeout or remove retry_on_timeout',
+  ]);
+});
+
+Deno.test("a zero timeout means no limit", () => {
+  const text = "pipelines:\n  p:\n    timeout: 0\n    tasks:\n      t:\n        timeout: 0s\n";
+  const p = parseDefinitions(text, "p.yml").get("p")!;
+  assertEquals(p.timeoutMs, null);
+  assertEquals(p.tasks.t.timeoutMs, null);
+});
+
 Deno.test("start_delay needs a wait list", () => {
   assertFixtureErrors("start_delay_without_queue.yml", [
     'fixtures/start_delay_without_queue.yml:4: pipeline "deploy", field "start_delay": needs a wait list, but queue_limit is 0: delayed jobs wait on it; remove start_delay or set queue_limit to at least 1',
@@ -142,7 +169,7 @@ Deno.test("unknown keys at every level are reported with the closest valid key",
   assertFixtureErrors("unknown_keys.yml", [
     'fixtures/unknown_keys.yml:1: unknown key "pipeline_defaults"; valid keys are pipelines',
     'fixtures/unknown_keys.yml:4: pipeline "release": unknown key "concurency", did you mean "concurrency"?',
-    'fixtures/unknown_keys.yml:5: pipeline "release": unknown key "colour"; valid keys are concurrency, queue_limit, queue_partition_limit, queue_strategy, start_delay, continue_running_tasks_after_failure, retention_period, retention_count, env, tasks, on_error',
+    'fixtures/unknown_keys.yml:5: pipeline "release": unknown key "colour"; valid keys are concurrency, queue_limit, queue_partition_limit, queue_strategy, start_delay, continue_running_tasks_after_failure, retention_period, retention_count, timeout, env, tasks, on_error',
     'fixtures/unknown_keys.yml:10: pipeline "release", task "test": unknown key "depends-on", did you mean "depends_on"?',
     'fixtures/unknown_keys.yml:11: pipeline "release", task "test": unknown key "allowFailure", did you mean "allow_failure"?',
     'fixtures/unknown_keys.yml:14: pipeline "release", field "on_error": unknown key "scripts", did you mean "script"?',

@@ -8,7 +8,18 @@ export function pipeline(
 ): PipelineDefinition {
   const tasks: Record<string, TaskDefinition> = {};
   for (const [name, task] of Object.entries(fields.tasks ?? { only: {} })) {
-    tasks[name] = { name, script: [], dependsOn: [], allowFailure: false, env: {}, ...task };
+    tasks[name] = {
+      name,
+      script: [],
+      dependsOn: [],
+      allowFailure: false,
+      env: {},
+      timeoutMs: null,
+      retries: 0,
+      retryDelayMs: 0,
+      retryOnTimeout: false,
+      ...task,
+    };
   }
   return {
     name: "p",
@@ -21,6 +32,7 @@ export function pipeline(
     continueRunningTasksAfterFailure: false,
     retentionPeriodMs: null,
     retentionCount: null,
+    timeoutMs: null,
     env: {},
     onError: null,
     ...fields,

@@ -260,6 +260,7 @@ Deno.test("on_error runs with the failed task's details", async () => {
         "echo $TASK_NAME $HOOK",
       ],
       env: { HOOK: "hook-env" },
+      timeoutMs: null,
     },
   })]);
   const job = await completed(
@@ -282,7 +283,7 @@ Deno.test("on_error does not run for a canceled job", async () => {
   await using t = await testRunner([pipeline({
     name: "cancelme",
     tasks: { a: { script: ["sleep 30"] } },
-    onError: { script: ["echo should not run"], env: {} },
+    onError: { script: ["echo should not run"], env: {}, timeoutMs: null },
   })]);
   const job = await t.runner.schedule(schedule("cancelme"));
   await waitFor("the task to start", async () => (await t.runner.getJob(job.id))?.tasks[0].start);
