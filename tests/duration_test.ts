@@ -1,4 +1,9 @@
-import { DurationError, formatDuration, parseDuration } from "../src/definition/duration.ts";
+import {
+  DurationError,
+  formatDuration,
+  formatDurationShort,
+  parseDuration,
+} from "../src/definition/duration.ts";
 import { assertEquals, assertThrows } from "./assert.ts";
 
 Deno.test("parseDuration reads Go durations into milliseconds", () => {
@@ -28,4 +33,16 @@ Deno.test("formatDuration writes Go durations", () => {
   assertEquals(formatDuration(300), "300ms");
   assertEquals(formatDuration(90_000), "1m30s");
   assertEquals(formatDuration(172_800_000), "48h0m0s");
+});
+
+Deno.test("formatDurationShort leaves out zero trailing units", () => {
+  assertEquals(formatDurationShort(600_000), "10m");
+  assertEquals(formatDurationShort(3_600_000), "1h");
+  assertEquals(formatDurationShort(5_400_000), "1h30m");
+  assertEquals(formatDurationShort(3_600_000 + 5_000), "1h0m5s");
+  assertEquals(formatDurationShort(90_000), "1m30s");
+  assertEquals(formatDurationShort(1500), "1.5s");
+  assertEquals(formatDurationShort(250), "250ms");
+  assertEquals(formatDurationShort(0), "0s");
+  assertEquals(formatDurationShort(10_000), "10s");
 });

@@ -75,3 +75,17 @@ export function formatDuration(ms: number): string {
   const seconds = rest / 1000;
   return `${sign}${hours ? `${hours}h` : ""}${hours || minutes ? `${minutes}m` : ""}${seconds}s`;
 }
+
+/**
+ * Formats milliseconds as a Go duration without zero trailing units, for messages a person
+ * reads.
+ *
+ * @example
+ * ```ts
+ * formatDurationShort(600_000); // "10m" (formatDuration gives "10m0s")
+ * formatDurationShort(5_400_000); // "1h30m"
+ * ```
+ */
+export function formatDurationShort(ms: number): string {
+  return formatDuration(ms).replace(/(\d[hm])0s$/, "$1").replace(/(\dh)0m$/, "$1");
+}

@@ -19,6 +19,26 @@ export interface Task {
   exitCode: number;
   errored: boolean;
   error: string | null;
+  /**
+   * The attempt that runs or ran last, from 1; `start` and `end` are this attempt's. Absent
+   * before the first start (and in records written before retries existed).
+   */
+  attempt?: number;
+  /**
+   * Set while the task waits out its retry delay (its status is `waiting`): when the next
+   * attempt may start, epoch ms. `error` and `exitCode` are the failed attempt's meanwhile.
+   */
+  retryAt?: number;
+  /** Set once the task's time is up and it is being stopped: why it ends `error`. */
+  timeout?: TaskTimeout;
+}
+
+/** Why a task is stopped for running out of time. */
+export interface TaskTimeout {
+  /** Whose limit passed: the task's own `timeout` or its pipeline's. */
+  readonly by: "task" | "pipeline";
+  /** The error the task ends with, e.g. `timed out after 10m`. */
+  readonly error: string;
 }
 
 /** Variables sent when scheduling a job: a decoded JSON object. */

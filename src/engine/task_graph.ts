@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { Job, Task } from "./job.ts";
+import type { TaskDefinition } from "../definition/types.ts";
+import type { Job, Task, TaskTimeout } from "./job.ts";
 import { newTask } from "./create_job.ts";
 
 /** Name of the extra task that runs a pipeline's `on_error` script. */
@@ -20,22 +21,52 @@ export interface TaskOutcome {
   killed: boolean;
 }
 
-/** Waiting tasks whose dependencies have all finished successfully, in job order. */
-export function readyTasks(job: Job): Task[] {
+/** How a task is retried after it failed: its pipeline definition's settings. */
+export type RetryPolicy = Pick<TaskDefinition, "retries" | "retryDelayMs" | "retryOnTimeout">;
+
+/**
+ * Waiting tasks whose dependencies have all finished successfully, in job order. A task waiting
+ * out a retry delay is ready once `now` has reached its retry time.
+ */
+export function readyTasks(job: Job, now: number): Task[] {
   const done = new Set(job.tasks.filter((t) => t.status === "done").map((t) => t.name));
-  return job.tasks.filter((t) => t.status === "waiting" && t.dependsOn.every((d) => done.has(d)));
+  return job.tasks.filter((t) =>
+    t.status === "waiting" && (t.retryAt === undefined || t.retryAt <= now) &&
+    t.dependsOn.every((d) => done.has(d))
+  );
 }
 
-/** Marks a task as running. */
+/** When the first task waiting out a retry delay may start again, or `null`. */
+export function nextRetryAt(job: Job): number | null {
+  let next: number | null = null;
+  for (const task of job.tasks) {
+    if (task.status !== "waiting" || task.retryAt === undefined) continue;
+    next = next === null ? task.retryAt : Math.min(next, task.retryAt);
+  }
+  return next;
+}
+
+/** Marks a task as running: its first attempt, or the next one after a failed attempt. */
 export function markTaskStarted(task: Task, now: number): void {
   task.status = "running";
   task.start = now;
+  task.end = null;
+  task.exitCode = 0;
+  task.error = null;
+  task.attempt = (task.attempt ?? 0) + 1;
+  delete task.retryAt;
 }
 
 /**
- * Records a task's outcome. A failed task skips every task that depends on it, directly or not;
- * without `continueAfterFailure` (fail-fast) the job's other waiting tasks are canceled and the
- * names of its other running tasks are returned, for the caller to kill.
+ * Records a task's outcome. A task stopped because its time was up (see `checkDeadlines`) fails
+ * with its timeout as error; one stopped otherwise (cancel, fail-fast, shutdown) is canceled.
+ *
+ * A failed task with attempts left under `retry` goes back to waiting, with `retryAt` set to
+ * when the next attempt may start, unless the job is canceled or the task timed out (a task
+ * timeout is retried with `retryOnTimeout`, a pipeline timeout never). Once it has no attempts
+ * left, it skips every task that depends on it, directly or not; without
+ * `continueAfterFailure` (fail-fast) the job's other waiting tasks are canceled and the names
+ * of its other running tasks are returned, for the caller to kill.
  */
 export function finishTask(
   job: Job,
@@ -43,28 +74,61 @@ export function finishTask(
   outcome: TaskOutcome,
   continueAfterFailure: boolean,
   now: number,
+  retry: RetryPolicy | null = null,
 ): string[] {
   task.end = now;
   task.exitCode = outcome.exitCode;
-  if (outcome.killed) {
+  const timeout = task.timeout;
+  delete task.timeout;
+  const error = timeout?.error ?? outcome.error;
+  if (outcome.killed && timeout === undefined) {
     task.status = "canceled";
     return [];
   }
-  if (outcome.error === null) {
+  if (error === null) {
     task.status = "done";
     return [];
   }
+  if (retry !== null && mayRetry(job, task, retry, timeout?.by ?? null)) {
+    task.status = "waiting";
+    task.error = error;
+    task.retryAt = now + retry.retryDelayMs;
+    return [];
+  }
+  return failTask(job, task, error, continueAfterFailure);
+}
+
+function mayRetry(
+  job: Job,
+  task: Task,
+  retry: RetryPolicy,
+  timedOutBy: TaskTimeout["by"] | null,
+): boolean {
+  if (job.canceled || (task.attempt ?? 1) > retry.retries) return false;
+  return timedOutBy === null || (timedOutBy === "task" && retry.retryOnTimeout);
+}
+
+/** Fails a task for good: see {@linkcode finishTask}. */
+function failTask(job: Job, task: Task, error: string, continueAfterFailure: boolean): string[] {
+  delete task.retryAt;
   task.status = "error";
   task.errored = true;
-  task.error = outcome.error;
+  task.error = error;
   job.errored = true;
-  job.lastError ??= `task "${task.name}" failed: ${outcome.error}`;
+  job.lastError ??= `task "${task.name}" failed: ${error}`;
   skipDependents(job, task.name);
   if (continueAfterFailure) return [];
-  for (const other of job.tasks) {
-    if (other.status === "waiting") other.status = "canceled";
-  }
+  cancelWaiting(job);
   return job.tasks.filter((t) => t.status === "running").map((t) => t.name);
+}
+
+/** Cancels the waiting tasks, those waiting out a retry delay included. */
+function cancelWaiting(job: Job): void {
+  for (const task of job.tasks) {
+    if (task.status !== "waiting") continue;
+    task.status = "canceled";
+    delete task.retryAt;
+  }
 }
 
 function skipDependents(job: Job, failed: string): void {
@@ -83,9 +147,7 @@ function skipDependents(job: Job, failed: string): void {
  */
 export function cancelJobTasks(job: Job): string[] {
   job.canceled = true;
-  for (const task of job.tasks) {
-    if (task.status === "waiting") task.status = "canceled";
-  }
+  cancelWaiting(job);
   return job.tasks.filter((t) => t.status === "running").map((t) => t.name);
 }
 
@@ -140,12 +202,28 @@ export function markJobCompleted(job: Job, now: number): void {
  */
 export function markJobInterrupted(job: Job, reason: string, now: number): void {
   for (const task of job.tasks) {
-    if (task.status === "waiting" || task.status === "running") {
+    if (task.status === "running") {
       task.status = "canceled";
       task.end ??= task.start === null ? null : now;
     }
   }
+  cancelWaiting(job);
   job.canceled = true;
   job.lastError = reason;
   markJobCompleted(job, now);
+}
+
+/**
+ * Whether a job found unfinished at startup can go on where it stopped: it had started, none of
+ * its tasks was running (a running task's process is gone, so its outcome is unknown), and at
+ * least one task was waiting out a retry delay. Its waiting tasks can then simply run.
+ *
+ * @example
+ * ```ts
+ * if (job.start !== null && !canResume(job)) markJobInterrupted(job, "interrupted", now);
+ * ```
+ */
+export function canResume(job: Job): boolean {
+  return job.start !== null && !job.completed && !job.tasks.some((t) => t.status === "running") &&
+    nextRetryAt(job) !== null;
 }

@@ -40,6 +40,8 @@ export function taskToJson(task: Task): TaskJson {
     exitCode: task.exitCode,
     errored: task.errored,
     ...(task.error !== null ? { error: task.error } : {}),
+    ...((task.attempt ?? 1) > 1 ? { attempt: task.attempt } : {}),
+    ...(task.retryAt !== undefined ? { retryAt: formatTime(task.retryAt) } : {}),
   };
 }
 

@@ -35,7 +35,18 @@ export const TaskSchema = z.object({
   skipped: z.boolean().openapi({ description: "The task was skipped" }),
   exitCode: z.number().int().openapi({ description: "Exit code of the failing line, or 0" }),
   errored: z.boolean().openapi({ description: "The task failed" }),
-  error: z.string().optional().openapi({ description: "Why the task failed" }),
+  error: z.string().optional().openapi({
+    description:
+      "Why the task failed; while it waits out a retry delay, why its last attempt failed",
+  }),
+  attempt: z.number().int().optional().openapi({
+    description: "Which attempt of a task with `retries` runs or ran last; omitted for the first",
+    example: 2,
+  }),
+  retryAt: z.string().optional().openapi({
+    ...DATE_TIME,
+    description: "While the task waits out its retry delay: when its next attempt starts",
+  }),
 }).openapi("Task");
 
 /** A job. Optional fields are omitted when empty. */

@@ -53,14 +53,14 @@ Deno.test("createJob orders tasks topologically, ties by name", () => {
 
 Deno.test("a task is ready once all its dependencies are done", () => {
   const job = jobOf({ a: {}, b: {}, c: { dependsOn: ["a", "b"] } });
-  assertEquals(readyTasks(job).map((t) => t.name), ["a", "b"]);
+  assertEquals(readyTasks(job, 0).map((t) => t.name), ["a", "b"]);
   markTaskStarted(task(job, "a"), 1);
   markTaskStarted(task(job, "b"), 1);
-  assertEquals(readyTasks(job), []);
+  assertEquals(readyTasks(job, 0), []);
   finishTask(job, task(job, "a"), OK, false, 2);
-  assertEquals(readyTasks(job), []);
+  assertEquals(readyTasks(job, 0), []);
   finishTask(job, task(job, "b"), OK, false, 3);
-  assertEquals(readyTasks(job).map((t) => t.name), ["c"]);
+  assertEquals(readyTasks(job, 0).map((t) => t.name), ["c"]);
 });
 
 Deno.test("fail-fast: a failure cancels waiting tasks and asks to kill running ones", () => {
@@ -91,7 +91,7 @@ Deno.test("continue after failure: only dependents of the failed task are skippe
     d: "skipped",
     e: "waiting",
   });
-  assertEquals(readyTasks(job).map((t) => t.name), ["e"]);
+  assertEquals(readyTasks(job, 0).map((t) => t.name), ["e"]);
 });
 
 Deno.test("allow_failure: a task that succeeds with a failing line's code lets dependents run", () => {
@@ -102,7 +102,7 @@ Deno.test("allow_failure: a task that succeeds with a failing line's code lets d
   assertEquals(task(job, "a").exitCode, 3);
   assertEquals(job.errored, false);
   assertEquals(job.lastError, null);
-  assertEquals(readyTasks(job).map((t) => t.name), ["b"]);
+  assertEquals(readyTasks(job, 0).map((t) => t.name), ["b"]);
 });
 
 Deno.test("canceling a job cancels waiting tasks and names running ones", () => {

@@ -24,6 +24,7 @@ function sampleJobs() {
         status: "done",
         start: T0 + 1_250,
         end: T0 + 61_999,
+        attempt: 1,
       }),
       makeTask({
         name: "test",
@@ -34,6 +35,7 @@ function sampleJobs() {
         exitCode: 3,
         errored: true,
         error: "exit status 3",
+        attempt: 3,
       }),
       makeTask({ name: "publish", dependsOn: ["test"], status: "skipped" }),
       makeTask({ name: "on_error", status: "done", start: T0 + 64_000, end: T0 + 65_000 }),
@@ -63,6 +65,37 @@ Deno.test("GET /pipelines and /pipelines/ list the pipelines", async () => {
     assertMatch(response.headers.get("content-type") ?? "", /^application\/json/);
     assertEquals(await readJson(response), { pipelines: PIPELINES }, path);
   }
+});
+
+Deno.test("GET /job/detail shows when a task waiting out a retry delay runs again", async () => {
+  const job = makeJob({
+    start: T0,
+    tasks: [makeTask({
+      name: "fetch",
+      status: "waiting",
+      start: T0 + 1_000,
+      end: T0 + 2_000,
+      exitCode: 7,
+      error: "exit status 7",
+      attempt: 1,
+      retryAt: T0 + 32_000,
+    })],
+  });
+  await using server = await startTestServer(fakeRunner([job]));
+  const body = await readJson(await server.request(`/job/detail?id=${job.id}`)) as {
+    tasks: Record<string, unknown>[];
+  };
+  assertEquals(body.tasks[0], {
+    name: "fetch",
+    status: "waiting",
+    start: "2026-11-28T12:00:01Z",
+    end: "2026-11-28T12:00:02Z",
+    skipped: false,
+    exitCode: 7,
+    errored: false,
+    error: "exit status 7",
+    retryAt: "2026-11-28T12:00:32Z",
+  });
 });
 
 Deno.test("GET /job/detail maps every field, omits empty ones, formats times", async () => {
@@ -95,6 +128,7 @@ Deno.test("GET /job/detail maps every field, omits empty ones, formats times", a
         exitCode: 3,
         errored: true,
         error: "exit status 3",
+        attempt: 3,
       },
       {
         name: "publish",
