@@ -81,6 +81,11 @@ export interface TaskExecutorOptions {
   readonly processes?: number;
   /** The command line of an executor process (default {@linkcode executorCommand}). */
   readonly command?: ExecutorCommand;
+  /**
+   * Called when an executor process ended unexpectedly (the next task starts a new one), with
+   * the reason its tasks fail with; e.g. to count restarts.
+   */
+  readonly onUnexpectedExit?: (reason: string) => void;
 }
 
 interface Pending {
@@ -148,6 +153,7 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
         const reason = `the task executor process (pid ${child.pid}) ended unexpectedly: ` +
           describeStatus(status);
         log.error("{reason}; {count} running task(s) failed", { reason, count: pending.size });
+        options.onUnexpectedExit?.(reason);
         for (const task of pending.values()) {
           task.resolve({ exitCode: -1, error: reason, killed: task.killed });
         }

@@ -125,10 +125,14 @@ Deno.test({
 Deno.test({
   name: "task executor: a process that ends unexpectedly fails its tasks, saying so",
   ignore: !POSIX,
-  fn: () =>
-    withDir((dir) =>
+  fn: () => {
+    const exits: string[] = [];
+    return withDir((dir) =>
       withExecutor(
-        { command: { program: "sh", args: ["-c", "read request; exit 7"] } },
+        {
+          command: { program: "sh", args: ["-c", "read request; exit 7"] },
+          onUnexpectedExit: (reason) => exits.push(reason),
+        },
         async (executor) => {
           const outcome = await executor.run(spec(dir, ["true"])).done;
           assertEquals(outcome.exitCode, -1);
@@ -139,9 +143,12 @@ Deno.test({
           );
           // The next task starts a new process (which fails the same way here).
           assertMatch((await executor.run(spec(dir, ["true"])).done).error ?? "", /exit status 7/);
+          assertEquals(exits.length, 2, "the hook hears of each unexpected end");
+          assertMatch(exits[1], /ended unexpectedly: exit status 7$/);
         },
       )
-    ),
+    );
+  },
 });
 
 Deno.test({
