@@ -92,6 +92,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
       const queue = queueOf(state, definition.name);
       const admission = admit(definition, queue, request.queuePartition);
       if (admission.kind === "refuse") {
+        events.emit({ type: "job_refused", pipeline: definition.name, reason: admission.reason });
         throw admission.reason === "queue_full"
           ? new QueueFullError(definition.name, admission.limit)
           : new QueueDisabledError(definition.name);

@@ -10,13 +10,30 @@ import type { Job, Task } from "../engine/job.ts";
 /**
  * One change. Job and task objects are the runner's live records: a listener that keeps an
  * event for later must copy or serialize what it needs before returning.
+ *
+ * `task_finished` is published for every attempt: a failed attempt that will be retried is
+ * back to `waiting` with `retryAt` set. `task_timed_out` is published when a task's time is up
+ * and it is being stopped; its `task_finished` follows once it has stopped. `job_refused` is
+ * a schedule request the pipeline's wait list turned down.
  */
 export type RunnerEvent =
   | { readonly type: "job_scheduled"; readonly job: Job }
   | { readonly type: "job_started"; readonly job: Job }
   | { readonly type: "task_started"; readonly job: Job; readonly task: Task }
   | { readonly type: "task_finished"; readonly job: Job; readonly task: Task }
+  | {
+    readonly type: "task_timed_out";
+    readonly job: Job;
+    readonly task: Task;
+    /** Whose limit passed: the task's own `timeout` or its pipeline's. */
+    readonly by: "task" | "pipeline";
+  }
   | { readonly type: "job_completed"; readonly job: Job }
+  | {
+    readonly type: "job_refused";
+    readonly pipeline: string;
+    readonly reason: "queue_full" | "queue_disabled";
+  }
   | { readonly type: "jobs_removed"; readonly ids: readonly string[] }
   | { readonly type: "pipelines_reloaded" };
 

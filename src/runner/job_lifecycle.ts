@@ -1,11 +1,15 @@
 /**
  * The life of a started job: which tasks start, what a finished task means for the others,
- * `on_error`, cancellation and completion. The engine decides; this applies its decisions
- * through the executor, persists every change and publishes it as an event.
+ * timeouts, retries, `on_error`, cancellation and completion. The engine decides; this applies
+ * its decisions through the executor, persists every change and publishes it as an event.
+ *
+ * Each job has at most one timer, armed for the next moment something is due: a task's or the
+ * pipeline's deadline, or the end of a retry delay. When it fires, the job advances.
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { checkDeadlines } from "../engine/deadlines.ts";
 import type { Task } from "../engine/job.ts";
 import {
   addOnErrorTask,
@@ -17,10 +21,12 @@ import {
   markJobStarted,
   markTaskStarted,
   needsOnError,
+  nextRetryAt,
   ON_ERROR_TASK,
   readyTasks,
   type TaskOutcome,
 } from "../engine/task_graph.ts";
+import { formatDurationShort } from "../definition/duration.ts";
 import type { TaskRun } from "../executor/run_task.ts";
 import type { TaskExecutor } from "../executor/task_executor.ts";
 import type { LogStream } from "./api.ts";
@@ -29,11 +35,16 @@ import { onErrorVariables } from "./on_error.ts";
 import type { Persister } from "./persistence.ts";
 import { type ActiveJob, queueOf, type RunnerState } from "./state.ts";
 
-/** Where task output lives. */
+/** Where task output lives: one file per stream and attempt (`attempt` defaults to 1). */
 export interface RunnerLogs {
   /** The file a task's stream is written to (created, with its directory, on first output). */
-  path(jobId: string, task: string, stream: LogStream): string;
-  open(jobId: string, task: string, stream: LogStream): Promise<ReadableStream<Uint8Array> | null>;
+  path(jobId: string, task: string, stream: LogStream, attempt?: number): string;
+  open(
+    jobId: string,
+    task: string,
+    stream: LogStream,
+    attempt?: number,
+  ): Promise<ReadableStream<Uint8Array> | null>;
 }
 
 /** What the job lifecycle acts through. */
@@ -50,6 +61,8 @@ export interface JobLifecycleOptions {
   readonly now: () => number;
   /** Called once a job has ended and left the active jobs. */
   readonly onCompleted: (entry: ActiveJob) => void;
+  /** Called once shutdown has set aside a job that waits out a retry delay (see `park`). */
+  readonly onParked: (entry: ActiveJob) => void;
 }
 
 /** Drives started jobs. */
@@ -57,10 +70,21 @@ export interface JobLifecycle {
   /** Starts a job whose slot is taken: marks it started and launches its first tasks. */
   start(entry: ActiveJob, at: number): void;
   /**
+   * Goes on with a started job restored from the store (see `canResume`): its slot is taken;
+   * its tasks waiting out a retry delay run when the delay ends.
+   */
+  resume(entry: ActiveJob): void;
+  /**
    * Cancels a job: a waiting one ends at once (the caller takes it off its wait list first), a
    * running one has its tasks killed and ends when they have stopped.
    */
   cancel(entry: ActiveJob): void;
+  /**
+   * At shutdown: sets aside every started job that runs nothing and waits out a retry delay.
+   * It leaves the active jobs and its slot, unfinished in the store, and goes on after the next
+   * start. Jobs that still run something are set aside once it has stopped.
+   */
+  parkRetryWaits(): void;
 }
 
 /** What a task process is started with, besides what every task shares. */
@@ -85,6 +109,25 @@ const log = getLogger(["prunner", "runner"]);
  */
 export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
   const { state, executor, logs, persister, events, now } = options;
+  const timers = new Map<string, ReturnType<typeof setTimeout>>();
+
+  const clearTimer = (jobId: string): void => {
+    clearTimeout(timers.get(jobId));
+    timers.delete(jobId);
+  };
+
+  /** Arms the job's timer for `at` (epoch ms), or clears it for `null`. */
+  const wakeAt = (entry: ActiveJob, at: number | null): void => {
+    clearTimer(entry.job.id);
+    if (at === null) return;
+    timers.set(
+      entry.job.id,
+      setTimeout(() => {
+        timers.delete(entry.job.id);
+        if (state.active.get(entry.job.id) === entry) advance(entry);
+      }, Math.max(0, at - now())),
+    );
+  };
 
   const start = (entry: ActiveJob, at: number): void => {
     markJobStarted(entry.job, at);
@@ -96,11 +139,19 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
     advance(entry);
   };
 
-  /** Starts whatever may start, and completes the job when nothing is left. */
+  /**
+   * Stops tasks whose time is up, starts whatever may start, and completes the job when
+   * nothing is left; at shutdown, sets it aside when it only waits out a retry delay.
+   */
   const advance = (entry: ActiveJob): void => {
     const { job, definition } = entry;
+    const at = now();
+    const deadlines = checkDeadlines(job, definition, at);
+    for (const name of deadlines.stop) stopForTimeout(entry, name);
     if (!job.canceled) {
-      for (const task of readyTasks(job)) {
+      for (const task of readyTasks(job, at)) {
+        // Shutdown interrupts retry delays: the next attempt runs after the restart.
+        if (state.shuttingDown && task.retryAt !== undefined) continue;
         const taskDefinition = definition.tasks[task.name];
         launch(entry, task, {
           lines: taskDefinition.script,
@@ -118,7 +169,39 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
         return;
       }
     }
+    if (state.shuttingDown && entry.runs.size === 0 && nextRetryAt(job) !== null) {
+      park(entry);
+      return;
+    }
+    // Deadlines of tasks started just now count from now.
+    const next = checkDeadlines(job, definition, at).nextAt;
+    const retry = nextRetryAt(job);
+    wakeAt(entry, next === null ? retry : retry === null ? next : Math.min(next, retry));
     persister.persist(job);
+  };
+
+  const stopForTimeout = (entry: ActiveJob, name: string): void => {
+    const task = entry.job.tasks.find((t) => t.name === name)!;
+    log.info("Task {task} of job {jobId} {error}; stopping it", {
+      task: name,
+      jobId: entry.job.id,
+      error: task.timeout?.error,
+    });
+    events.emit({ type: "task_timed_out", job: entry.job, task, by: task.timeout!.by });
+    entry.runs.get(name)?.kill();
+  };
+
+  const park = (entry: ActiveJob): void => {
+    const { job } = entry;
+    clearTimer(job.id);
+    state.active.delete(job.id);
+    queueOf(state, job.pipeline).running--;
+    log.info("Job {jobId} of {pipeline} waits out a retry delay; it goes on after the restart", {
+      jobId: job.id,
+      pipeline: job.pipeline,
+    });
+    persister.persist(job);
+    options.onParked(entry);
   };
 
   const launch = (entry: ActiveJob, task: Task, what: Launch | Promise<Launch>): void => {
@@ -132,8 +215,8 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
         const run = executor.run({
           ...resolved,
           cwd: options.cwd,
-          stdoutPath: logs.path(job.id, task.name, "stdout"),
-          stderrPath: logs.path(job.id, task.name, "stderr"),
+          stdoutPath: logs.path(job.id, task.name, "stdout", task.attempt),
+          stderrPath: logs.path(job.id, task.name, "stderr", task.attempt),
           killTimeoutMs: options.killTimeoutMs,
         });
         pending.kill = run.kill;
@@ -156,8 +239,17 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
       outcome,
       definition.continueRunningTasksAfterFailure,
       now(),
+      definition.tasks[task.name] ?? null,
     );
-    if (task.errored) {
+    if (task.retryAt !== undefined) {
+      log.info("Task {task} of job {jobId} failed: {error}; attempt {attempt} runs in {delay}", {
+        task: task.name,
+        jobId: job.id,
+        error: task.error,
+        attempt: (task.attempt ?? 1) + 1,
+        delay: formatDurationShort(task.retryAt - (task.end ?? task.retryAt)),
+      });
+    } else if (task.errored) {
       log.info("Task {task} of job {jobId} failed: {error}", {
         task: task.name,
         jobId: job.id,
@@ -179,7 +271,7 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
       variables: await onErrorVariables(
         job,
         failed,
-        (name, stream) => logs.path(job.id, name, stream),
+        (name, stream) => logs.path(job.id, name, stream, failed?.attempt),
       ),
       env: { ...definition.env, ...onError.env, TASK_NAME: ON_ERROR_TASK },
       allowFailure: false,
@@ -189,6 +281,7 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
 
   const complete = (entry: ActiveJob): void => {
     const { job } = entry;
+    clearTimer(job.id);
     markJobCompleted(job, now());
     state.active.delete(job.id);
     if (job.start !== null) queueOf(state, job.pipeline).running--;
@@ -213,5 +306,16 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
     advance(entry);
   };
 
-  return { start, cancel };
+  return {
+    start,
+    resume: advance,
+    cancel,
+    parkRetryWaits() {
+      for (const entry of [...state.active.values()]) {
+        if (entry.job.start !== null && entry.runs.size === 0 && nextRetryAt(entry.job) !== null) {
+          park(entry);
+        }
+      }
+    },
+  };
 }

@@ -8,10 +8,10 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { Definitions } from "../definition/types.ts";
+import type { Definitions, PipelineDefinition } from "../definition/types.ts";
 import { createTasks } from "../engine/create_job.ts";
 import type { Job } from "../engine/job.ts";
-import { markJobInterrupted } from "../engine/task_graph.ts";
+import { canResume, markJobInterrupted, ON_ERROR_TASK } from "../engine/task_graph.ts";
 import { isSchedulable } from "../engine/wait_list.ts";
 import {
   JobCompletedError,
@@ -26,7 +26,7 @@ import type { LogStream, PipelineInfo, RunnerApi, ScheduleRequest } from "./api.
 import { createEventHub, type EventHub } from "./events.ts";
 import { createJobLifecycle, type RunnerLogs } from "./job_lifecycle.ts";
 import { createPersister, type RunnerStore } from "./persistence.ts";
-import { createRunnerState, queueOf, runningCount } from "./state.ts";
+import { type ActiveJob, createRunnerState, queueOf, runningCount } from "./state.ts";
 
 export type { RunnerLogs } from "./job_lifecycle.ts";
 export type { RunnerStore } from "./persistence.ts";
@@ -54,6 +54,13 @@ export interface RunnerOptions {
   now?: () => number;
 }
 
+/** How many jobs of a pipeline run (retry delays included) and wait right now. */
+export interface PipelineLoad {
+  readonly pipeline: string;
+  readonly running: number;
+  readonly waiting: number;
+}
+
 /** How to shut down: let running jobs finish, or cancel them. */
 export type ShutdownMode = "graceful" | "cancel";
 
@@ -63,9 +70,13 @@ export interface Runner extends RunnerApi {
   readonly events: EventHub;
   /**
    * Takes over the unfinished jobs found in the store at startup, oldest first: jobs that were
-   * running are recorded as canceled, waiting jobs go back on their wait lists.
+   * running are recorded as canceled, waiting jobs go back on their wait lists, and started jobs
+   * that ran nothing while they waited out a retry delay go on (unless their pipeline is gone
+   * or no longer has their tasks).
    */
   restore(unfinished: Job[]): Promise<void>;
+  /** How many jobs of each pipeline with jobs run and wait, e.g. for metrics. */
+  load(): PipelineLoad[];
   /** Replaces the definitions used for new jobs. */
   setDefinitions(definitions: Definitions): void;
   /** The definitions used for new jobs. */
@@ -74,7 +85,8 @@ export interface Runner extends RunnerApi {
   isShuttingDown(): boolean;
   /**
    * Stops accepting jobs and starting waiting ones, then waits until no job runs — after
-   * killing them with `cancel`. Waiting jobs stay waiting in the store.
+   * killing them with `cancel`. Waiting jobs stay waiting in the store, and so do started jobs
+   * that only wait out a retry delay (in both modes): they go on after the next start.
    */
   shutdown(mode: ShutdownMode): Promise<void>;
   /** Resolves when no job is running. */
@@ -126,6 +138,7 @@ export function createRunner(options: RunnerOptions): Runner {
       options.onJobCompleted?.(job);
       notifyIdle();
     },
+    onParked: notifyIdle,
   });
   const admission = createAdmission({ state, lifecycle, events, now });
 
@@ -184,16 +197,46 @@ export function createRunner(options: RunnerOptions): Runner {
       if (!job.canceled && job.completed) throw new JobCompletedError(id);
     },
 
-    openLog(jobId: string, task: string, stream: LogStream) {
-      return logs.open(jobId, task, stream);
+    async openLog(jobId: string, task: string, stream: LogStream) {
+      const job = state.active.get(jobId)?.job ?? await store.get(jobId);
+      const attempt = job?.tasks.find((t) => t.name === task)?.attempt;
+      return logs.open(jobId, task, stream, attempt);
+    },
+
+    load(): PipelineLoad[] {
+      return [...state.queues].map(([pipeline, queue]) => ({
+        pipeline,
+        running: queue.running,
+        waiting: queue.waiting.length,
+      }));
     },
 
     async restore(unfinished: Job[]): Promise<void> {
       const at = now();
       const saves: Promise<void>[] = [];
+      const resumed: ActiveJob[] = [];
       for (const job of unfinished) {
         const definition = state.definitions.get(job.pipeline);
-        if (job.start !== null) {
+        if (canResume(job) && definition && hasTasksOf(definition, job)) {
+          const entry = { job, definition, runs: new Map() };
+          state.active.set(job.id, entry);
+          queueOf(state, job.pipeline).running++;
+          resumed.push(entry);
+          log.info("Job {jobId} of {pipeline} goes on: it was waiting out a retry delay", {
+            jobId: job.id,
+            pipeline: job.pipeline,
+          });
+          continue;
+        }
+        if (canResume(job)) {
+          markJobInterrupted(
+            job,
+            definition
+              ? `interrupted: pipeline "${job.pipeline}" no longer has the job's tasks`
+              : `canceled: pipeline "${job.pipeline}" no longer exists`,
+            at,
+          );
+        } else if (job.start !== null) {
           markJobInterrupted(job, "interrupted: prunner stopped while the job was running", at);
           log.warn("Job {jobId} was running when prunner stopped; marked canceled", {
             jobId: job.id,
@@ -215,6 +258,7 @@ export function createRunner(options: RunnerOptions): Runner {
         saves.push(store.save(job));
       }
       await Promise.all(saves);
+      for (const entry of resumed) lifecycle.resume(entry);
       for (const pipeline of state.queues.keys()) admission.startDue(pipeline);
     },
 
@@ -231,6 +275,7 @@ export function createRunner(options: RunnerOptions): Runner {
     async shutdown(mode: ShutdownMode): Promise<void> {
       state.shuttingDown = true;
       admission.stopTimers();
+      lifecycle.parkRetryWaits();
       if (mode === "cancel") {
         for (const entry of [...state.active.values()]) {
           if (entry.job.start !== null && !entry.job.canceled) admission.cancel(entry);
@@ -245,4 +290,11 @@ export function createRunner(options: RunnerOptions): Runner {
     },
   };
   return runner;
+}
+
+/** Whether the definition still has every task of the job (a reload may have changed it). */
+function hasTasksOf(definition: PipelineDefinition, job: Job): boolean {
+  return job.tasks.every((task) =>
+    task.name === ON_ERROR_TASK || Object.hasOwn(definition.tasks, task.name)
+  );
 }

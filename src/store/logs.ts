@@ -1,6 +1,8 @@
 /**
  * Task output files: `<logs>/<jobId>/<task>.<stream>.log`, one file per task and stream, written
- * by the executor as output arrives and streamed by the logs API.
+ * by the executor as output arrives and streamed by the logs API. A task's second and later
+ * attempts (see `retries`) write `<task>~<attempt>.<stream>.log`, so every attempt's output is
+ * kept.
  *
  * Names are made safe for any file system: the job id and the task name are percent-encoded
  * with `encodeURIComponent` (lone surrogates become U+FFFD), plus `*` and `~` (so `/`, `\`, `:` and control characters never
@@ -19,10 +21,18 @@ export const MAX_TASK_FILE_NAME = 200;
 
 /** The task output files of a data directory, as the runner uses them. */
 export interface LogStore {
-  /** The file a task's stream is written to; its writer creates it and its directory. */
-  path(jobId: string, task: string, stream: LogStream): string;
-  /** A task's output read in chunks, or `null` when nothing was written. */
-  open(jobId: string, task: string, stream: LogStream): Promise<ReadableStream<Uint8Array> | null>;
+  /**
+   * The file a task's stream is written to (of its first attempt unless `attempt` says
+   * otherwise); its writer creates it and its directory.
+   */
+  path(jobId: string, task: string, stream: LogStream, attempt?: number): string;
+  /** A task attempt's output read in chunks, or `null` when nothing was written. */
+  open(
+    jobId: string,
+    task: string,
+    stream: LogStream,
+    attempt?: number,
+  ): Promise<ReadableStream<Uint8Array> | null>;
 }
 
 /**
@@ -36,8 +46,8 @@ export interface LogStore {
  */
 export function createLogStore(logsDir: string): LogStore {
   return {
-    path: (jobId, task, stream) => logPath(logsDir, jobId, task, stream),
-    open: (jobId, task, stream) => openLog(logsDir, jobId, task, stream),
+    path: (jobId, task, stream, attempt) => logPath(logsDir, jobId, task, stream, attempt),
+    open: (jobId, task, stream, attempt) => openLog(logsDir, jobId, task, stream, attempt),
   };
 }
 
@@ -52,30 +62,40 @@ export function jobLogDir(logsDir: string, jobId: string): string {
 }
 
 /**
- * The file a task's output stream is written to.
+ * The file an attempt's output stream is written to.
  *
  * @example
  * ```ts
  * logPath("/data/logs", "6f1c…", "build / test", "stderr");
  * // "/data/logs/6f1c…/build%20%2F%20test.stderr.log"
+ * logPath("/data/logs", "6f1c…", "build", "stdout", 2);
+ * // "/data/logs/6f1c…/build~2.stdout.log"
  * ```
  */
-export function logPath(logsDir: string, jobId: string, task: string, stream: LogStream): string {
-  return `${jobLogDir(logsDir, jobId)}/${taskFileName(task)}.${stream}.log`;
+export function logPath(
+  logsDir: string,
+  jobId: string,
+  task: string,
+  stream: LogStream,
+  attempt = 1,
+): string {
+  const suffix = attempt > 1 ? `~${attempt}` : "";
+  return `${jobLogDir(logsDir, jobId)}/${taskFileName(task)}${suffix}.${stream}.log`;
 }
 
 /**
- * Opens a task's output for reading in chunks; `null` when the file does not exist. Closing or
- * canceling the stream closes the file.
+ * Opens an attempt's output for reading in chunks; `null` when the file does not exist. Closing
+ * or canceling the stream closes the file.
  */
 export async function openLog(
   logsDir: string,
   jobId: string,
   task: string,
   stream: LogStream,
+  attempt = 1,
 ): Promise<ReadableStream<Uint8Array> | null> {
   try {
-    return (await Deno.open(logPath(logsDir, jobId, task, stream))).readable;
+    return (await Deno.open(logPath(logsDir, jobId, task, stream, attempt))).readable;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;
     throw error;

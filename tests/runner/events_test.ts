@@ -30,7 +30,7 @@ Deno.test("events: a job's changes are published in order", async () => {
   await using t = await testRunner([pipeline({
     name: "build",
     tasks: { a: { script: ["true"] }, b: { script: ["false"], dependsOn: ["a"] } },
-    onError: { script: ["true"], env: {} },
+    onError: { script: ["true"], env: {}, timeoutMs: null },
   })]);
   const seen: string[] = [];
   t.runner.events.subscribe((event) => seen.push(describe(event)));

@@ -29,13 +29,13 @@ export function memoryStore(): RunnerStore & { saved: Map<string, Job> } {
 
 /** Log files in a directory. */
 export function dirLogs(dir: string): RunnerLogs {
-  const path = (jobId: string, task: string, stream: LogStream) =>
-    `${dir}/${jobId}/${encodeURIComponent(task)}.${stream}.log`;
+  const path = (jobId: string, task: string, stream: LogStream, attempt = 1) =>
+    `${dir}/${jobId}/${encodeURIComponent(task)}${attempt > 1 ? `~${attempt}` : ""}.${stream}.log`;
   return {
     path,
-    async open(jobId, task, stream) {
+    async open(jobId, task, stream, attempt) {
       try {
-        return (await Deno.open(path(jobId, task, stream))).readable;
+        return (await Deno.open(path(jobId, task, stream, attempt))).readable;
       } catch {
         return null;
       }
