@@ -13,6 +13,8 @@ import { formatDuration } from "./definition/duration.ts";
 import { createRunner, type Runner, type ShutdownMode } from "./runner/runner.ts";
 import { startTaskExecutor } from "./executor/task_executor.ts";
 import { createApp, type RunningServer, startServer } from "./server/mod.ts";
+import { countSaveFailures, createMetrics } from "./metrics/metrics.ts";
+import { observeRunner } from "./metrics/observe.ts";
 import { openDataDir } from "./store/data_dir.ts";
 import { applyRetention } from "./store/retention.ts";
 import { backgroundTask } from "./app/background.ts";
@@ -76,21 +78,23 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
     RETENTION_PERIOD_MS,
     (error) => log.error("Retention failed: {error}", { error: String(error) }),
   );
-  const executor = startTaskExecutor();
+  const metrics = createMetrics({ load: () => runner.load() });
+  const executor = startTaskExecutor({ onUnexpectedExit: () => metrics.executorRestarted() });
   const runner = createRunner({
     definitions,
-    store: dataDir.store,
+    store: countSaveFailures(dataDir.store, () => metrics.storeWriteFailed()),
     logs: dataDir.logs,
     executor,
     cwd: Deno.cwd(),
     onJobCompleted: () => retention.request(),
   });
+  observeRunner(metrics, runner.events);
 
   let server: RunningServer;
   try {
     await runner.restore(await dataDir.store.listUnfinished());
     retention.request();
-    const app = createApp({ runner, secret, isShuttingDown: runner.isShuttingDown });
+    const app = createApp({ runner, secret, isShuttingDown: runner.isShuttingDown, metrics });
     server = await startServer(app, options.address);
   } catch (error) {
     await executor.close();

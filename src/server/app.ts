@@ -25,6 +25,7 @@ import {
   jobLogsRoute,
   listPipelinesJobsRoute,
   listPipelinesRoute,
+  metricsRoute,
   openApiRoute,
   ROUTES,
   scheduleRoute,
@@ -43,8 +44,17 @@ export interface AppOptions {
   secret: string;
   /** While true, scheduling answers 503; reading still works. */
   isShuttingDown: () => boolean;
+  /** What `GET /metrics` serves. */
+  metrics: MetricsSource;
   /** Access and error log; defaults to the `["prunner", "http"]` category. */
   logger?: Logger;
+}
+
+/** Metrics in a text format, e.g. prunner's `Metrics`. */
+export interface MetricsSource {
+  /** The `Content-Type` of the text. */
+  readonly contentType: string;
+  text(): Promise<string>;
 }
 
 /** Values handlers share through the context. */
@@ -61,12 +71,13 @@ const JSON_CONTENT_TYPE = { "content-type": "application/json" };
  *
  * @example
  * ```ts
- * const app = createApp({ runner, secret, isShuttingDown: () => false });
+ * const metrics = createMetrics({ load: () => [] });
+ * const app = createApp({ runner, secret, isShuttingDown: () => false, metrics });
  * const server = await startServer(app, "localhost:9009");
  * ```
  */
 export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
-  const { runner, secret, isShuttingDown } = options;
+  const { runner, secret, isShuttingDown, metrics } = options;
   const logger = options.logger ?? getLogger(["prunner", "http"]);
   const app = new OpenAPIHono<AppEnv>({
     strict: false,
@@ -151,6 +162,10 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     await runner.cancel(id);
     logger.info("Job {jobId} canceled by {user}", { jobId: id, user: c.get("user") });
     return c.json(true as const, 200);
+  });
+
+  app.openapi(metricsRoute, async (c) => {
+    return c.text(await metrics.text(), 200, { "content-type": metrics.contentType });
   });
 
   app.openAPIRegistry.registerComponent("securitySchemes", BEARER_AUTH, {

@@ -5,7 +5,9 @@
  * ```ts
  * import { createApp, startServer } from "./src/server/mod.ts";
  *
- * const app = createApp({ runner, secret, isShuttingDown: () => runner.isShuttingDown() });
+ * const app = createApp({
+ *   runner, secret, isShuttingDown: () => runner.isShuttingDown(), metrics,
+ * });
  * const server = await startServer(app, "localhost:9009");
  * ```
  *

@@ -151,6 +151,32 @@ export const jobCancelRoute = createRoute({
   },
 });
 
+/** `GET /metrics`. */
+export const metricsRoute = createRoute({
+  operationId: "metrics",
+  method: "get",
+  path: "/metrics",
+  summary: "Metrics for Prometheus",
+  description: "prunner's metrics in the Prometheus text format (version 0.0.4): jobs, tasks, " +
+    "wait lists, timeouts, retries, store and executor failures, and process metrics. " +
+    "Prometheus sends the token with `authorization: {credentials: …}` in its scrape config.",
+  security,
+  responses: {
+    200: {
+      description: "The metrics",
+      content: {
+        "text/plain": {
+          schema: z.string().openapi({
+            example: "# TYPE prunner_jobs_scheduled_total counter\n" +
+              'prunner_jobs_scheduled_total{pipeline="build"} 3\n',
+          }),
+        },
+      },
+    },
+    401: unauthorized,
+  },
+});
+
 /** `GET /openapi.json`: public, see `createApp`. */
 export const openApiRoute = createRoute({
   operationId: "openapi",
@@ -173,5 +199,6 @@ export const ROUTES: readonly RouteConfig[] = [
   jobDetailRoute,
   jobLogsRoute,
   jobCancelRoute,
+  metricsRoute,
   openApiRoute,
 ];

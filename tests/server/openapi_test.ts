@@ -3,7 +3,7 @@
  * documented status is produced (and nothing else), every body matches its documented schema, and
  * requests are validated by exactly what the document says.
  */
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { createApp } from "../../src/server/mod.ts";
 import {
   fakeRunner,
@@ -12,6 +12,7 @@ import {
   readJson,
   SECRET,
   startTestServer,
+  testMetrics,
   type TestServer,
 } from "./support.ts";
 
@@ -165,11 +166,20 @@ const PROBES: Record<string, Probe[]> = {
     { status: 404, path: `/job/cancel?id=${UNKNOWN}` },
     { status: 409, path: `/job/cancel?id=${DONE.id}` },
   ],
+  "GET /metrics": [
+    { status: 200, path: "/metrics" },
+    { status: 401, path: "/metrics", token: false },
+  ],
   "GET /openapi.json": [{ status: 200, path: "/openapi.json", token: false }],
 };
 
 Deno.test("every registered route is documented, and every documented route is registered", async () => {
-  const app = createApp({ runner: fakeRunner(), secret: SECRET, isShuttingDown: () => false });
+  const app = createApp({
+    runner: fakeRunner(),
+    secret: SECRET,
+    isShuttingDown: () => false,
+    metrics: testMetrics(),
+  });
   const document = await (await app.request("/openapi.json")).json() as Document;
   assert(document.openapi.startsWith("3.1."), `OpenAPI ${document.openapi}`);
   const registered = new Set(
@@ -210,6 +220,11 @@ Deno.test("each route produces exactly its documented statuses, with documented 
         : await server.request(probe.path, init);
       const where = `${route} → ${probe.status} (${probe.path.slice(0, 60)})`;
       assertEquals(response.status, probe.status, where);
+      if (operation.responses[String(probe.status)].content?.["text/plain"]) {
+        assertMatch(response.headers.get("content-type") ?? "", /^text\/plain/, where);
+        assert((await response.text()).length > 0, `${where}: a body`);
+        continue;
+      }
       const body = await readJson(response);
       const schema = operation.responses[String(probe.status)].content?.["application/json"]
         ?.schema;

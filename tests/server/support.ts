@@ -15,6 +15,7 @@ import {
 import type { LogStream, PipelineInfo, RunnerApi, ScheduleRequest } from "../../src/runner/api.ts";
 import { createApp, type RunningServer, startServer } from "../../src/server/mod.ts";
 import { newTask } from "../../src/engine/create_job.ts";
+import { createMetrics, type Metrics } from "../../src/metrics/metrics.ts";
 
 /** The secret the test servers verify tokens with. */
 export const SECRET = "test-secret-0123456789";
@@ -126,10 +127,25 @@ export interface TestServer extends AsyncDisposable {
   request(path: string, init?: RequestInit & { sub?: string }): Promise<Response>;
 }
 
+/** Metrics with one scheduled job of `build` and no process metrics. */
+export function testMetrics(): Metrics {
+  const metrics = createMetrics({
+    load: () => [{ pipeline: "build", running: 1, waiting: 0 }],
+    processMetrics: false,
+  });
+  metrics.jobScheduled(makeJob());
+  return metrics;
+}
+
 /** Starts the real server on a free port with a fake runner. */
 export async function startTestServer(runner = fakeRunner()): Promise<TestServer> {
   const shuttingDown = { value: false };
-  const app = createApp({ runner, secret: SECRET, isShuttingDown: () => shuttingDown.value });
+  const app = createApp({
+    runner,
+    secret: SECRET,
+    isShuttingDown: () => shuttingDown.value,
+    metrics: testMetrics(),
+  });
   const server = await startServer(app, "127.0.0.1:0");
   return {
     url: server.url,
