@@ -146,4 +146,9 @@ Deno.test("the examples load without error", async () => {
   assertEquals(get("cleanup").retentionCount, 10);
   assertEquals(get("cleanup").retentionPeriodMs, 48 * 3_600_000);
   assert(get("notify_on_error").onError!.script[0].includes("{{ .failedTaskName }}"));
+  assertEquals(get("with_timeouts").timeoutMs, 3_600_000);
+  assertEquals(get("with_timeouts").tasks.hangs.timeoutMs, 3000);
+  assertEquals(get("with_timeouts").onError!.timeoutMs, 60_000);
+  const download = get("retry_flaky").tasks.download;
+  assertEquals([download.retries, download.retryDelayMs, download.retryOnTimeout], [3, 2000, true]);
 });
