@@ -19,6 +19,16 @@ Deno.test("log files are one per task and stream below the job's directory", () 
   );
 });
 
+Deno.test("later attempts of a task get files of their own", () => {
+  assertEquals(logPath("/l", ID, "build", "stdout", 1), `/l/${ID}/build.stdout.log`);
+  assertEquals(logPath("/l", ID, "build", "stdout", 2), `/l/${ID}/build~2.stdout.log`);
+  const names = ["build", "build~2", "build.2", "x".repeat(300)];
+  const files = names.flatMap((name) =>
+    [1, 2, 3].map((attempt) => logPath("/l", ID, name, "stderr", attempt))
+  );
+  assertEquals(new Set(files).size, files.length, "distinct for every name and attempt");
+});
+
 Deno.test("any task name becomes one safe, distinct file name", () => {
   const names = [
     "a/b",
