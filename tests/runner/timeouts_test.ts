@@ -143,19 +143,26 @@ Deno.test("a task that keeps failing fails the job after its last retry", async 
 });
 
 Deno.test("a timed-out attempt runs again with retry_on_timeout", async () => {
-  await using t = await testRunner([pipeline({
-    name: "hangs_once",
-    tasks: {
-      a: {
-        script: ["if [ -f marker ]; then echo ok; else touch marker; sleep 300; fi"],
-        timeoutMs: 300,
-        retries: 1,
-        retryOnTimeout: true,
+  await using t = await testRunner([
+    pipeline({
+      name: "hangs_once",
+      tasks: {
+        a: {
+          script: ["if [ -f marker ]; then echo ok; else touch marker; sleep 300; fi"],
+          timeoutMs: 1500,
+          retries: 1,
+          retryOnTimeout: true,
+        },
       },
-    },
-  })]);
+    }),
+    pipeline({ name: "warm_up", tasks: { a: { script: ["true"] } } }),
+  ]);
+  // With the executor process running, the first attempt has long touched its marker when its
+  // time is up.
+  await completed(t.runner, (await t.runner.schedule(schedule("warm_up"))).id);
   const done = await completed(t.runner, (await t.runner.schedule(schedule("hangs_once"))).id);
   assertEquals([done.tasks[0].status, done.tasks[0].attempt], ["done", 2]);
+  assertEquals(await logText(t.runner, done.id, "a"), "ok\n");
 });
 
 Deno.test("cancel interrupts a retry delay at once", async () => {
