@@ -21,7 +21,9 @@
  * bigger ones go to their own parts, written once, so a state change rewrites only the small
  * head. In that case the head JSON has `variables: null` and `variableParts: n`. `list()` is one
  * range scan over `["jobs"]` in reverse (newest first); `listUnfinished()` scans only the
- * unfinished index, so startup cost does not grow with the number of finished jobs.
+ * unfinished index, so startup cost does not grow with the number of finished jobs. `page()`
+ * reads one page: a reverse scan of `["jobs"]` (or of `["by_pipeline", pipeline]`) that ends
+ * before the cursor's key and stops after the page, so its cost does not grow with the store.
  *
  * Writes: every `save` of the same moment is written in one atomic commit, split only where Deno
  * KV's limits force it (1000 mutations, 800 KiB of keys and values, 80 KiB of keys, 64 KiB per
@@ -62,6 +64,30 @@ export interface JobSummary {
   end: number | null;
 }
 
+/** A position in the newest-first job order: the last job of the previous page. */
+export interface JobCursor {
+  created: number;
+  id: string;
+}
+
+/** Which page of jobs to read. */
+export interface JobPageQuery {
+  /** Most jobs on the page (at least 1). */
+  limit: number;
+  /** Only jobs after this one in the newest-first order; from the newest when `null`. */
+  before: JobCursor | null;
+  /** Only jobs of this pipeline; all when `null`. */
+  pipeline: string | null;
+}
+
+/** One page of jobs. */
+export interface JobPage {
+  /** Newest first. */
+  jobs: Job[];
+  /** Where the following page starts; `null` when no job follows. */
+  next: JobCursor | null;
+}
+
 /** Persistence of jobs. */
 export interface JobStore {
   /**
@@ -74,6 +100,11 @@ export interface JobStore {
   get(id: string): Promise<Job | null>;
   /** All jobs, newest first (by `created`, ties by id), read in batches. */
   list(): AsyncIterable<Job>;
+  /**
+   * One page of jobs, newest first (by `created`, ties by id), optionally of one pipeline.
+   * Reads at most `limit + 1` index entries and `limit` jobs.
+   */
+  page(query: JobPageQuery): Promise<JobPage>;
   /** The jobs of one pipeline, newest first. */
   listByPipeline(pipeline: string): AsyncIterable<Job>;
   /** The summaries of one pipeline's jobs, newest first, from the pipeline index only. */
@@ -414,6 +445,41 @@ function createJobStore(kv: Deno.Kv): JobStore {
       for await (const entry of entries) yield await readJob(entry);
     },
 
+    async page({ limit, before, pipeline }) {
+      ensureOpen();
+      if (!Number.isInteger(limit) || limit < 1) {
+        throw new RangeError(`a page holds at least 1 job, not ${limit}`);
+      }
+      const prefix: Deno.KvKey = pipeline === null ? ["jobs"] : ["by_pipeline", pipeline];
+      if (keySize([...prefix, 0, before?.id ?? ""]) > KV_LIMITS.keyBytes) {
+        return { jobs: [], next: null };
+      }
+      const selector: Deno.KvListSelector = before === null
+        ? { prefix }
+        : { prefix, end: [...prefix, before.created, before.id] };
+      const entries: Deno.KvEntry<unknown>[] = [];
+      let more = false;
+      for await (const entry of kv.list(selector, { reverse: true, limit: limit + 1 })) {
+        if (entries.length === limit) {
+          more = true;
+          break;
+        }
+        entries.push(entry);
+      }
+      const jobs: Job[] = [];
+      if (pipeline === null) {
+        for (const entry of entries) jobs.push(await readJob(entry));
+      } else {
+        const heads = entries.map(({ key }) => ["jobs", key[2], key[3]]);
+        for await (const job of readHeads(fromArray(heads))) jobs.push(job);
+      }
+      const last = entries.at(-1)?.key;
+      const next = more && last
+        ? { created: last.at(-2) as number, id: last.at(-1) as string }
+        : null;
+      return { jobs, next };
+    },
+
     async *listByPipeline(pipeline) {
       ensureOpen();
       yield* readHeads(indexKeys(["by_pipeline", pipeline], true));
@@ -496,6 +562,10 @@ function createJobStore(kv: Deno.Kv): JobStore {
       kv.close();
     },
   };
+}
+
+async function* fromArray<T>(items: T[]): AsyncGenerator<T> {
+  yield* items;
 }
 
 function parseJson<T>(id: string, what: string, bytes: Uint8Array): T {

@@ -294,3 +294,53 @@ Deno.test("a job missing one of its parts is a StoreReadError naming it", async 
   await assertRejects(() => t.store.get(j.id), StoreReadError, `${j.id}`);
   await assertRejects(() => collect(t.store.list()), StoreReadError, "part 1 of its variables");
 });
+
+Deno.test("page() walks every job exactly once, newest first, ties by id", async () => {
+  await using t = await testStore();
+  const jobs: Job[] = [];
+  for (let i = 0; i < 23; i++) {
+    // Groups of three share a creation time, so the cursor must break ties by id.
+    jobs.push(job({ created: 1_800_000_000_000 + Math.floor(i / 3), pipeline: `p${i % 2}` }));
+  }
+  await Promise.all(jobs.map((j) => t.store.save(j)));
+  const expected = (await collect(t.store.list())).map((j) => j.id);
+  assertEquals(expected.length, 23);
+
+  for (const limit of [1, 5, 23, 50]) {
+    const seen: string[] = [];
+    let before = null;
+    for (let pages = 0; pages < 100; pages++) {
+      const page: Awaited<ReturnType<JobStore["page"]>> = await t.store.page({
+        limit,
+        before,
+        pipeline: null,
+      });
+      assert(page.jobs.length <= limit, `a page of ${limit} held ${page.jobs.length}`);
+      seen.push(...page.jobs.map((j) => j.id));
+      if (page.next === null) break;
+      assertEquals(page.jobs.length, limit, "only the last page is short");
+      before = page.next;
+    }
+    assertEquals(seen, expected, `limit ${limit}`);
+  }
+});
+
+Deno.test("page() filters by pipeline and returns full jobs", async () => {
+  await using t = await testStore();
+  const jobs = Array.from({ length: 9 }, (_, i) => job({ pipeline: i % 3 === 0 ? "a" : "b" }));
+  await Promise.all(jobs.map((j) => t.store.save(j)));
+  const first = await t.store.page({ limit: 2, before: null, pipeline: "a" });
+  assertEquals(first.jobs, [jobs[6], jobs[3]]);
+  assertEquals(first.next, { created: jobs[3].created, id: jobs[3].id });
+  const second = await t.store.page({ limit: 2, before: first.next, pipeline: "a" });
+  assertEquals(second.jobs, [jobs[0]]);
+  assertEquals(second.next, null);
+  assertEquals(await t.store.page({ limit: 2, before: null, pipeline: "none" }), {
+    jobs: [],
+    next: null,
+  });
+  const all = await t.store.page({ limit: 9, before: null, pipeline: null });
+  assertEquals(all.jobs.length, 9);
+  assertEquals(all.next, null, "no next when the page ends exactly at the last job");
+  await assertRejects(() => t.store.page({ limit: 0, before: null, pipeline: null }), RangeError);
+});
