@@ -5,6 +5,8 @@
  * @module
  */
 import type { Job, JobVariables } from "../engine/job.ts";
+import type { JobPage, JobPageQuery } from "../store/job_store.ts";
+import type { EventHub } from "./events.ts";
 
 /** A pipeline as listed by the API. */
 export interface PipelineInfo {
@@ -13,6 +15,10 @@ export interface PipelineInfo {
   schedulable: boolean;
   /** At least one job of the pipeline runs. */
   running: boolean;
+  /** How many jobs of the pipeline run. */
+  runningJobs: number;
+  /** How many jobs of the pipeline wait on its wait list. */
+  waitingJobs: number;
 }
 
 /** A request to schedule a job. */
@@ -32,6 +38,8 @@ export interface RunnerApi {
   listPipelines(): PipelineInfo[];
   /** All jobs, newest first. */
   listJobs(): AsyncIterable<Job>;
+  /** One page of jobs, newest first, optionally of one pipeline (see `JobStore.page`). */
+  pageJobs(query: JobPageQuery): Promise<JobPage>;
   /** One job, or `null` when no job has this id. */
   getJob(id: string): Promise<Job | null>;
   /**
@@ -51,4 +59,8 @@ export interface RunnerApi {
     task: string,
     stream: LogStream,
   ): Promise<ReadableStream<Uint8Array> | null>;
+  /** The file a task's stream is written to; it exists once the task wrote to the stream. */
+  logPath(jobId: string, task: string, stream: LogStream): string;
+  /** Every change to jobs and pipelines, as it happens. */
+  readonly events: Pick<EventHub, "subscribe">;
 }

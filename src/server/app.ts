@@ -16,21 +16,33 @@ import type { RunnerApi } from "../runner/api.ts";
 import { VERSION } from "../version.ts";
 import { accessLog } from "./access_log.ts";
 import { authenticate } from "./auth.ts";
-import { statusFor, TaskNotFoundError } from "./errors.ts";
-import { jobToJson, pipelineToJson } from "./json.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { InvalidCursorError, statusFor, TaskNotFoundError } from "./errors.ts";
+import { createEventFeed } from "./events.ts";
+import { jobToJson, pipelineStatusToJson, pipelineToJson } from "./json.ts";
+import { followLog, taskEnded } from "./log_follow.ts";
 import {
   BEARER_AUTH,
+  eventsRoute,
   jobCancelRoute,
   jobDetailRoute,
+  jobLogsRawRoute,
   jobLogsRoute,
+  jobLogsStreamRoute,
   listPipelinesJobsRoute,
   listPipelinesRoute,
   metricsRoute,
   openApiRoute,
+  pipelinesStatusRoute,
   ROUTES,
   scheduleRoute,
 } from "./routes.ts";
-import type { LogsResponseSchema, PipelinesJobsResponseSchema } from "./schemas.ts";
+import {
+  DEFAULT_PAGE,
+  type LogsResponseSchema,
+  type PipelinesJobsResponseSchema,
+} from "./schemas.ts";
+import { SSE_HEADERS } from "./sse.ts";
 import { logsBody, pipelinesJobsBody } from "./stream.ts";
 
 /** Largest accepted request body, in bytes. */
@@ -48,6 +60,23 @@ export interface AppOptions {
   metrics: MetricsSource;
   /** Access and error log; defaults to the `["prunner", "http"]` category. */
   logger?: Logger;
+  /**
+   * Aborted when the server stops: ends the open `/events` and `/job/logs/stream` responses,
+   * which would otherwise keep the server's shutdown waiting.
+   */
+  signal?: AbortSignal;
+  /** Timings of the streaming routes (tests shorten them). */
+  streams?: StreamOptions;
+}
+
+/** Timings and sizes of `/events` and `/job/logs/stream`. */
+export interface StreamOptions {
+  /** Events kept for clients reconnecting to `/events` (default 4096). */
+  eventRingSize?: number;
+  /** Idle time before a keepalive comment, in ms (default 15 s). */
+  keepaliveMs?: number;
+  /** How often a followed log file is looked at while its task runs, in ms (default 200). */
+  logPollMs?: number;
 }
 
 /** Metrics in a text format, e.g. prunner's `Metrics`. */
@@ -77,7 +106,7 @@ const JSON_CONTENT_TYPE = { "content-type": "application/json" };
  * ```
  */
 export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
-  const { runner, secret, isShuttingDown, metrics } = options;
+  const { runner, secret, isShuttingDown, metrics, signal, streams = {} } = options;
   const logger = options.logger ?? getLogger(["prunner", "http"]);
   const app = new OpenAPIHono<AppEnv>({
     strict: false,
@@ -102,7 +131,25 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     return c.json({ pipelines: runner.listPipelines().map(pipelineToJson) }, 200);
   });
 
-  app.openapi(listPipelinesJobsRoute, async () => {
+  const feed = createEventFeed(runner.events, {
+    capacity: streams.eventRingSize,
+    keepaliveMs: streams.keepaliveMs,
+    signal,
+  });
+
+  app.openapi(listPipelinesJobsRoute, async (c) => {
+    const query = c.req.valid("query");
+    const pipeline = query.pipeline || null;
+    if (query.limit !== undefined || query.before || pipeline !== null) {
+      const before = query.before ? decodeCursor(query.before) : null;
+      if (query.before && before === null) throw new InvalidCursorError(query.before);
+      const page = await runner.pageJobs({ limit: query.limit ?? DEFAULT_PAGE, before, pipeline });
+      return c.json({
+        pipelines: runner.listPipelines().map(pipelineToJson),
+        jobs: page.jobs.map(jobToJson),
+        ...(page.next !== null ? { next: encodeCursor(page.next) } : {}),
+      }, 200);
+    }
     const body = await pipelinesJobsBody(
       runner.listPipelines(),
       runner.listJobs(),
@@ -155,6 +202,54 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     return streamedJson<z.infer<typeof LogsResponseSchema>>(
       logsBody(stdout, stderr, reportStreamError),
     );
+  });
+
+  app.openapi(pipelinesStatusRoute, (c) => {
+    return c.json({ pipelines: runner.listPipelines().map(pipelineStatusToJson) }, 200);
+  });
+
+  app.openapi(eventsRoute, (c) => {
+    const body = feed.open(c.req.header("last-event-id") ?? null);
+    return new Response(body, { headers: SSE_HEADERS });
+  });
+
+  const findTask = async (id: string, task: string) => {
+    const job = await runner.getJob(id);
+    if (job === null) throw new JobNotFoundError(id);
+    if (!job.tasks.some((t) => t.name === task)) throw new TaskNotFoundError(id, task);
+  };
+
+  app.openapi(jobLogsStreamRoute, async (c) => {
+    const query = c.req.valid("query");
+    const id = query.id.toLowerCase();
+    await findTask(id, query.task);
+    const body = followLog({
+      paths: {
+        stdout: runner.logPath(id, query.task, "stdout"),
+        stderr: runner.logPath(id, query.task, "stderr"),
+      },
+      ended: taskEnded(runner, id, query.task, signal),
+      signal,
+      pollMs: streams.logPollMs,
+      keepaliveMs: streams.keepaliveMs,
+      onError: reportStreamError,
+    });
+    return new Response(body, { headers: SSE_HEADERS });
+  });
+
+  app.openapi(jobLogsRawRoute, async (c) => {
+    const query = c.req.valid("query");
+    const id = query.id.toLowerCase();
+    await findTask(id, query.task);
+    const log = await runner.openLog(id, query.task, query.stream);
+    const name = `${id}-${query.task}.${query.stream}.log`;
+    return new Response(log, {
+      headers: {
+        "content-type": "text/plain; charset=utf-8",
+        "content-disposition": `attachment; filename="${asciiFileName(name)}"; ` +
+          `filename*=UTF-8''${encodeURIComponent(name)}`,
+      },
+    }) as Response & TypedResponse<string, 200, "text">;
   });
 
   app.openapi(jobCancelRoute, async (c) => {
@@ -233,6 +328,11 @@ function streamedJson<T>(
 ): Response & TypedResponse<JSONParsed<T>, 200, "json"> {
   const response = new Response(body, { headers: JSON_CONTENT_TYPE });
   return response as Response & TypedResponse<JSONParsed<T>, 200, "json">;
+}
+
+/** A file name for the `filename=` fallback: ASCII letters, digits, `.`, `-` and `_` only. */
+function asciiFileName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, "_");
 }
 
 function errorResponse(error: Error, c: Context, logger: Logger): Response {

@@ -22,6 +22,16 @@ export class TaskNotFoundError extends PrunnerError {
   }
 }
 
+/** `GET /pipelines/jobs?before=` got something that is no cursor of this API. */
+export class InvalidCursorError extends PrunnerError {
+  constructor(readonly cursor: string) {
+    super(
+      `invalid cursor ${JSON.stringify(cursor.slice(0, 100))}: pass the "next" value of the ` +
+        "previous page as before",
+    );
+  }
+}
+
 // deno-lint-ignore no-explicit-any
 type ErrorClass = new (...args: any[]) => PrunnerError;
 
@@ -30,6 +40,7 @@ const STATUS_BY_CLASS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]
   [QueueFullError, 400],
   [QueueDisabledError, 400],
   [VariablesTooLargeError, 400],
+  [InvalidCursorError, 400],
   [JobNotFoundError, 404],
   [TaskNotFoundError, 404],
   [JobCompletedError, 409],

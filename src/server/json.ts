@@ -65,6 +65,18 @@ export function jobToJson(job: Job): JobJson {
 }
 
 /** Maps a pipeline to its API JSON, fields in prunner's order. */
-export function pipelineToJson(info: PipelineInfo): PipelineInfo {
+export function pipelineToJson(info: PipelineInfo): Pick<
+  PipelineInfo,
+  "pipeline" | "schedulable" | "running"
+> {
   return { pipeline: info.pipeline, schedulable: info.schedulable, running: info.running };
+}
+
+/** Maps a pipeline to its `GET /pipelines/status` JSON: prunner's fields plus job counts. */
+export function pipelineStatusToJson(info: PipelineInfo): PipelineInfo {
+  return {
+    ...pipelineToJson(info),
+    runningJobs: info.runningJobs,
+    waitingJobs: info.waitingJobs,
+  };
 }

@@ -12,8 +12,11 @@ import {
   JobSchema,
   LogsQuerySchema,
   LogsResponseSchema,
+  PipelinesJobsQuerySchema,
   PipelinesJobsResponseSchema,
   PipelinesResponseSchema,
+  PipelinesStatusResponseSchema,
+  RawLogQuerySchema,
   ScheduleBodySchema,
   ScheduleResponseSchema,
 } from "./schemas.ts";
@@ -25,6 +28,13 @@ const security = [{ [BEARER_AUTH]: [] }];
 
 function json<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { "application/json": { schema } } };
+}
+
+function eventStream(description: string) {
+  return {
+    description,
+    content: { "text/event-stream": { schema: z.string().openapi({ format: "event-stream" }) } },
+  };
 }
 
 function error(description: string) {
@@ -62,10 +72,55 @@ export const listPipelinesJobsRoute = createRoute({
   method: "get",
   path: "/pipelines/jobs",
   summary: "List pipelines and jobs",
-  description: "Pipelines and all jobs, newest job first, in one request. The body is streamed.",
+  description: "Pipelines and all jobs, newest job first, in one request. The body is streamed. " +
+    "With `limit`, `before` or `pipeline` the jobs are paged instead: at most `limit` of them, " +
+    "and `next` (pass it as `before`) when more follow.",
   security,
+  request: { query: PipelinesJobsQuerySchema },
   responses: {
     200: json(PipelinesJobsResponseSchema, "Pipelines and jobs"),
+    400: error("A `limit` out of range or a `before` that is no cursor of this API"),
+    401: unauthorized,
+  },
+});
+
+/** `GET /pipelines/status`. */
+export const pipelinesStatusRoute = createRoute({
+  operationId: "pipelinesStatus",
+  method: "get",
+  path: "/pipelines/status",
+  summary: "List pipelines with job counts",
+  description: "Like `GET /pipelines`, plus how many jobs of each pipeline run and wait.",
+  security,
+  responses: {
+    200: json(PipelinesStatusResponseSchema, "The pipelines, sorted by name"),
+    401: unauthorized,
+  },
+});
+
+/** `GET /events`. */
+export const eventsRoute = createRoute({
+  operationId: "events",
+  method: "get",
+  path: "/events",
+  summary: "Follow every change (Server-Sent Events)",
+  description: 'Events `job_scheduled`, `job_started`, `job_completed` (`{"job"}`), ' +
+    '`task_started`, `task_finished` (`{"job","task"}`), `jobs_removed` (`{"ids"}`) and ' +
+    "`pipelines_reloaded` (`{}`); jobs are shown as by `/job/detail` without `variables`. Every " +
+    "event has an id: a client reconnecting with `Last-Event-ID` gets the events it missed while " +
+    "the server still keeps them, otherwise `reload` (`{}`), after which it should fetch its " +
+    "state again. Idle connections get a `: keepalive` comment every 15 s. Browsers read it " +
+    "with `fetch` (EventSource cannot send the token).",
+  security,
+  request: {
+    headers: z.object({
+      "last-event-id": z.string().optional().openapi({
+        description: "The id of the last event received before the connection broke",
+      }),
+    }),
+  },
+  responses: {
+    200: eventStream("The event stream; it ends only when the server stops"),
     401: unauthorized,
   },
 });
@@ -127,6 +182,47 @@ export const jobLogsRoute = createRoute({
   responses: {
     200: json(LogsResponseSchema, "The task's output"),
     400: error("Missing or invalid job id, or missing task name"),
+    401: unauthorized,
+    404: error("No job has this id, or the job has no task of this name"),
+  },
+});
+
+/** `GET /job/logs/stream?id=&task=`. */
+export const jobLogsStreamRoute = createRoute({
+  operationId: "jobLogsStream",
+  method: "get",
+  path: "/job/logs/stream",
+  summary: "Follow a task's output (Server-Sent Events)",
+  description: "What the task has written, then new output as it arrives, as `stdout` and " +
+    '`stderr` events (`{"text"}`, UTF-8, invalid bytes U+FFFD), then `end` ' +
+    '(`{"status","exitCode"}`) when the task has ended, and the response ends. For an ' +
+    "ended task everything comes at once; for a task that has not started, the stream waits.",
+  security,
+  request: { query: LogsQuerySchema },
+  responses: {
+    200: eventStream("The task's output"),
+    400: error("Missing or invalid job id, or missing task name"),
+    401: unauthorized,
+    404: error("No job has this id, or the job has no task of this name"),
+  },
+});
+
+/** `GET /job/logs/raw?id=&task=&stream=`. */
+export const jobLogsRawRoute = createRoute({
+  operationId: "jobLogsRaw",
+  method: "get",
+  path: "/job/logs/raw",
+  summary: "Download a task's log file",
+  description: "The bytes of one output stream of the task, as written (empty when nothing " +
+    "was written), as an attachment.",
+  security,
+  request: { query: RawLogQuerySchema },
+  responses: {
+    200: {
+      description: "The log file",
+      content: { "text/plain": { schema: z.string() } },
+    },
+    400: error("Missing or invalid job id, task name or stream"),
     401: unauthorized,
     404: error("No job has this id, or the job has no task of this name"),
   },
@@ -195,10 +291,14 @@ export const openApiRoute = createRoute({
 export const ROUTES: readonly RouteConfig[] = [
   listPipelinesRoute,
   listPipelinesJobsRoute,
+  pipelinesStatusRoute,
   scheduleRoute,
   jobDetailRoute,
   jobLogsRoute,
+  jobLogsStreamRoute,
+  jobLogsRawRoute,
   jobCancelRoute,
   metricsRoute,
+  eventsRoute,
   openApiRoute,
 ];

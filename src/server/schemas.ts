@@ -73,13 +73,65 @@ export const JobSchema = z.object({
   }),
 }).openapi("Job");
 
+/** A pipeline with its job counts, in `GET /pipelines/status`. */
+export const PipelineStatusSchema = PipelineSchema.extend({
+  runningJobs: z.number().int().openapi({ description: "How many jobs of the pipeline run" }),
+  waitingJobs: z.number().int().openapi({
+    description: "How many jobs of the pipeline wait on its wait list",
+  }),
+}).openapi("PipelineStatus");
+
+/** `GET /pipelines/status`. */
+export const PipelinesStatusResponseSchema = z.object({
+  pipelines: z.array(PipelineStatusSchema).openapi({ description: "Sorted by name" }),
+});
+
 /** `GET /pipelines/`. */
 export const PipelinesResponseSchema = z.object({ pipelines: z.array(PipelineSchema) });
 
 /** `GET /pipelines/jobs`. */
 export const PipelinesJobsResponseSchema = z.object({
   pipelines: z.array(PipelineSchema),
-  jobs: z.array(JobSchema).openapi({ description: "All jobs, newest first" }),
+  jobs: z.array(JobSchema).openapi({
+    description: "All jobs, newest first; with paging parameters, one page of them",
+  }),
+  next: z.string().optional().openapi({
+    description: "With paging parameters, when more jobs follow: the `before` of the next page",
+  }),
+});
+
+/** Largest page of `GET /pipelines/jobs`. */
+export const MAX_PAGE = 1000;
+
+/** Page size of `GET /pipelines/jobs` when `before` or `pipeline` is given without `limit`. */
+export const DEFAULT_PAGE = 50;
+
+const limitError = `limit must be a whole number from 1 to ${MAX_PAGE}`;
+
+/** `?limit=&before=&pipeline=` of `GET /pipelines/jobs`; all optional. */
+export const PipelinesJobsQuerySchema = z.object({
+  limit: z.string().regex(/^\d{1,7}$/, { error: limitError })
+    .transform(Number).pipe(
+      z.number().min(1, { error: limitError }).max(MAX_PAGE, {
+        error: limitError,
+      }),
+    )
+    .optional().openapi({
+      param: { name: "limit", in: "query" },
+      description: `Page size, 1 to ${MAX_PAGE} (default ${DEFAULT_PAGE} when \`before\` or ` +
+        "`pipeline` is given). Without any paging parameter all jobs are listed.",
+      type: "integer",
+      example: "50",
+    }),
+  before: z.string().optional().openapi({
+    param: { name: "before", in: "query" },
+    description: "The `next` of the previous page: list the jobs after it",
+  }),
+  pipeline: z.string().optional().openapi({
+    param: { name: "pipeline", in: "query" },
+    description: "Only jobs of this pipeline",
+    example: "my_pipeline",
+  }),
 });
 
 /** `POST /pipelines/schedule` request body. */
@@ -135,10 +187,22 @@ const jobId = z.guid({
 /** `?id=` of the job routes. */
 export const JobQuerySchema = z.object({ id: jobId });
 
-/** `?id=&task=` of `GET /job/logs`. */
-export const LogsQuerySchema = z.object({
+const taskName = z.string({ error: "missing task name: pass ?task=<task name>" })
+  .min(1, { error: "missing task name: pass ?task=<task name>" })
+  .openapi({ param: { name: "task", in: "query" }, description: "Task name", example: "build" });
+
+/** `?id=&task=` of `GET /job/logs` and `GET /job/logs/stream`. */
+export const LogsQuerySchema = z.object({ id: jobId, task: taskName });
+
+/** `?id=&task=&stream=` of `GET /job/logs/raw`. */
+export const RawLogQuerySchema = z.object({
   id: jobId,
-  task: z.string({ error: "missing task name: pass ?task=<task name>" })
-    .min(1, { error: "missing task name: pass ?task=<task name>" })
-    .openapi({ param: { name: "task", in: "query" }, description: "Task name", example: "build" }),
+  task: taskName,
+  stream: z.enum(["stdout", "stderr"], {
+    error: "stream must be stdout or stderr: pass ?stream=stdout or ?stream=stderr",
+  }).openapi({
+    param: { name: "stream", in: "query" },
+    description: "Which output of the task",
+    example: "stdout",
+  }),
 });

@@ -3,7 +3,7 @@ import {
   fakeRunner,
   makeJob,
   makeTask,
-  PIPELINES,
+  PIPELINES_JSON,
   readJson,
   SECRET,
   signToken,
@@ -63,7 +63,7 @@ Deno.test("GET /pipelines and /pipelines/ list the pipelines", async () => {
     const response = await server.request(path);
     assertEquals(response.status, 200, path);
     assertMatch(response.headers.get("content-type") ?? "", /^application\/json/);
-    assertEquals(await readJson(response), { pipelines: PIPELINES }, path);
+    assertEquals(await readJson(response), { pipelines: PIPELINES_JSON }, path);
   }
 });
 
@@ -209,7 +209,7 @@ Deno.test("GET /pipelines/jobs streams pipelines and all jobs, newest first", as
     jobs: Array<{ id: string; created: string; variables: { index: number } }>;
   };
   assertEquals(Object.keys(body), ["pipelines", "jobs"]);
-  assertEquals(body.pipelines, PIPELINES);
+  assertEquals(body.pipelines, PIPELINES_JSON);
   assertEquals(body.jobs.length, 5000);
   assertEquals(body.jobs.map((job) => job.variables.index), jobs.map((_, i) => 4999 - i));
   assertEquals(body.jobs[0].created, "2026-11-28T13:23:19Z");
@@ -219,7 +219,7 @@ Deno.test("GET /pipelines/jobs streams pipelines and all jobs, newest first", as
 Deno.test("GET /pipelines/jobs with no jobs sends an empty list", async () => {
   await using server = await startTestServer();
   assertEquals(await readJson(await server.request("/pipelines/jobs")), {
-    pipelines: PIPELINES,
+    pipelines: PIPELINES_JSON,
     jobs: [],
   });
 });

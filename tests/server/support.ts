@@ -16,17 +16,28 @@ import type { LogStream, PipelineInfo, RunnerApi, ScheduleRequest } from "../../
 import { createApp, type RunningServer, startServer } from "../../src/server/mod.ts";
 import { newTask } from "../../src/engine/create_job.ts";
 import { createMetrics, type Metrics } from "../../src/metrics/metrics.ts";
+import { createEventHub, type EventHub } from "../../src/runner/events.ts";
+import type { StreamOptions } from "../../src/server/app.ts";
+import type { JobCursor } from "../../src/store/job_store.ts";
+import { logPath } from "../../src/store/logs.ts";
 
 /** The secret the test servers verify tokens with. */
 export const SECRET = "test-secret-0123456789";
 
 /** Pipelines the fake knows; `full` and `disabled` refuse jobs like a full or disabled queue. */
 export const PIPELINES: PipelineInfo[] = [
-  { pipeline: "build", schedulable: true, running: true },
-  { pipeline: "deploy", schedulable: true, running: false },
-  { pipeline: "disabled", schedulable: false, running: true },
-  { pipeline: "full", schedulable: false, running: true },
+  { pipeline: "build", schedulable: true, running: true, runningJobs: 1, waitingJobs: 0 },
+  { pipeline: "deploy", schedulable: true, running: false, runningJobs: 0, waitingJobs: 0 },
+  { pipeline: "disabled", schedulable: false, running: true, runningJobs: 1, waitingJobs: 0 },
+  { pipeline: "full", schedulable: false, running: true, runningJobs: 1, waitingJobs: 2 },
 ];
+
+/** The fields `GET /pipelines` shows of `PIPELINES`. */
+export const PIPELINES_JSON = PIPELINES.map(({ pipeline, schedulable, running }) => ({
+  pipeline,
+  schedulable,
+  running,
+}));
 
 /** A fake runner that keeps jobs in memory and records what it was asked. */
 export interface FakeRunner extends RunnerApi {
@@ -37,19 +48,56 @@ export interface FakeRunner extends RunnerApi {
   logs: Map<string, () => ReadableStream<Uint8Array>>;
   /** When set, `getJob` throws this (a server fault). */
   failGetJob: Error | null;
+  /** The hub the fake's events go through; tests emit on it. */
+  events: EventHub;
+  /** Directory of the files `logPath` names; created on first use, removed by the server. */
+  readonly logsDir: string;
+  /** Removes `logsDir` when it was created. */
+  removeLogs(): Promise<void>;
+}
+
+/** Newest first by creation time, ties by id (the store's order). */
+function newestFirst(a: { created: number; id: string }, b: { created: number; id: string }) {
+  return b.created - a.created || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
+function isAfter(job: Job, cursor: JobCursor): boolean {
+  return newestFirst(cursor, job) < 0;
 }
 
 /** Creates the fake runner, optionally with jobs. */
 export function fakeRunner(jobs: Job[] = []): FakeRunner {
+  let logsDir: string | undefined;
   const runner: FakeRunner = {
     jobs: new Map(jobs.map((job) => [job.id, job])),
     scheduled: [],
     canceled: [],
     logs: new Map(),
     failGetJob: null,
+    events: createEventHub(),
+    get logsDir() {
+      logsDir ??= Deno.makeTempDirSync({ prefix: "prunner-test-logs-" });
+      return logsDir;
+    },
     listPipelines: () => PIPELINES.map((p) => ({ ...p })),
     async *listJobs() {
-      yield* [...runner.jobs.values()].sort((a, b) => b.created - a.created);
+      yield* [...runner.jobs.values()].sort(newestFirst);
+    },
+    pageJobs({ limit, before, pipeline }) {
+      const matching = [...runner.jobs.values()].sort(newestFirst)
+        .filter((job) => pipeline === null || job.pipeline === pipeline)
+        .filter((job) => before === null || isAfter(job, before));
+      const jobs = matching.slice(0, limit);
+      const last = jobs.at(-1);
+      const next = matching.length > limit && last ? { created: last.created, id: last.id } : null;
+      return Promise.resolve({ jobs, next });
+    },
+    async removeLogs() {
+      if (logsDir !== undefined) await Deno.remove(logsDir, { recursive: true });
+      logsDir = undefined;
+    },
+    logPath(jobId, task, stream) {
+      return logPath(runner.logsDir, jobId, task, stream);
     },
     getJob(id) {
       if (runner.failGetJob) return Promise.reject(runner.failGetJob);
@@ -138,13 +186,19 @@ export function testMetrics(): Metrics {
 }
 
 /** Starts the real server on a free port with a fake runner. */
-export async function startTestServer(runner = fakeRunner()): Promise<TestServer> {
+export async function startTestServer(
+  runner = fakeRunner(),
+  streams: StreamOptions = {},
+): Promise<TestServer> {
   const shuttingDown = { value: false };
+  const stopping = new AbortController();
   const app = createApp({
     runner,
     secret: SECRET,
     isShuttingDown: () => shuttingDown.value,
     metrics: testMetrics(),
+    signal: stopping.signal,
+    streams,
   });
   const server = await startServer(app, "127.0.0.1:0");
   return {
@@ -160,7 +214,11 @@ export async function startTestServer(runner = fakeRunner()): Promise<TestServer
       }
       return fetch(server.url + path, { ...rest, headers });
     },
-    [Symbol.asyncDispose]: () => server.shutdown(),
+    async [Symbol.asyncDispose]() {
+      stopping.abort();
+      await server.shutdown();
+      await runner.removeLogs();
+    },
   };
 }
 
