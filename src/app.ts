@@ -71,6 +71,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
         dataDir.logsDir,
         runner.definitions(),
         Date.now(),
+        (ids) => runner.events.emit({ type: "jobs_removed", ids }),
       );
       if (removed > 0) log.info("Retention removed {removed} job(s)", { removed });
     },
@@ -90,11 +91,19 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
   });
   observeRunner(metrics, runner.events);
 
+  /** Ends the open event and log streams, which would keep the server's shutdown waiting. */
+  const closeStreams = new AbortController();
   let server: RunningServer;
   try {
     await runner.restore(await dataDir.store.listUnfinished());
     retention.request();
-    const app = createApp({ runner, secret, isShuttingDown: runner.isShuttingDown, metrics });
+    const app = createApp({
+      runner,
+      secret,
+      isShuttingDown: runner.isShuttingDown,
+      metrics,
+      signal: closeStreams.signal,
+    });
     server = await startServer(app, options.address);
   } catch (error) {
     await executor.close();
@@ -128,6 +137,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
         watcher?.stop();
         await stopped;
         await executor.close();
+        closeStreams.abort();
         await server.shutdown();
         await retention.stop();
         await dataDir.close();

@@ -5,6 +5,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Job } from "../engine/job.ts";
+import type { JobPage, JobPageQuery } from "../store/job_store.ts";
 
 /** The persistence the runner needs. */
 export interface RunnerStore {
@@ -13,6 +14,8 @@ export interface RunnerStore {
   get(id: string): Promise<Job | null>;
   /** All jobs, newest first. */
   list(): AsyncIterable<Job>;
+  /** One page of jobs, newest first (see `JobStore.page`). */
+  page(query: JobPageQuery): Promise<JobPage>;
 }
 
 /** Writes a job's changes in the background. */

@@ -154,12 +154,19 @@ export function createRunner(options: RunnerOptions): Runner {
             pipeline: definition.name,
             schedulable: !state.shuttingDown && isSchedulable(definition, queue),
             running: queue.running > 0,
+            runningJobs: queue.running,
+            waitingJobs: queue.waiting.length,
           };
         });
     },
 
     async *listJobs(): AsyncIterable<Job> {
       for await (const job of store.list()) yield state.active.get(job.id)?.job ?? job;
+    },
+
+    async pageJobs(query) {
+      const page = await store.page(query);
+      return { ...page, jobs: page.jobs.map((job) => state.active.get(job.id)?.job ?? job) };
     },
 
     async getJob(id: string): Promise<Job | null> {
@@ -210,6 +217,8 @@ export function createRunner(options: RunnerOptions): Runner {
         waiting: queue.waiting.length,
       }));
     },
+
+    logPath: (jobId, task, stream) => logs.path(jobId, task, stream),
 
     async restore(unfinished: Job[]): Promise<void> {
       const at = now();

@@ -15,7 +15,8 @@ const REMOVE_BATCH = 100;
  * Removes the jobs retention selects (see `retentionFilter`) in every pipeline that has jobs:
  * first their log directories, then their records. Pipelines missing from `definitions` lose
  * all completed jobs. Reads the pipeline index in batches and removes as it goes, so memory does
- * not grow with the store. Returns how many jobs were removed.
+ * not grow with the store. `onRemoved` is called with the ids of each batch once it is removed.
+ * Returns how many jobs were removed.
  *
  * @example
  * ```ts
@@ -27,12 +28,14 @@ export async function applyRetention(
   logsDir: string,
   definitions: Definitions,
   now: number,
+  onRemoved?: (ids: readonly string[]) => void,
 ): Promise<number> {
   let removed = 0;
   let batch: string[] = [];
   const remove = async () => {
     for (const id of batch) await removeJobLogs(logsDir, id);
     await store.delete(batch);
+    onRemoved?.(batch);
     removed += batch.length;
     batch = [];
   };

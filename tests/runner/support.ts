@@ -9,6 +9,11 @@ import {
   type RunnerStore,
 } from "../../src/runner/runner.ts";
 
+/** Newest first by creation time, ties by id (the job store's order). */
+function newestFirst(a: { created: number; id: string }, b: { created: number; id: string }) {
+  return b.created - a.created || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
 /** An in-memory store that keeps JSON copies, as a real store would. */
 export function memoryStore(): RunnerStore & { saved: Map<string, Job> } {
   const saved = new Map<string, Job>();
@@ -22,7 +27,16 @@ export function memoryStore(): RunnerStore & { saved: Map<string, Job> } {
       return Promise.resolve(saved.get(id) ?? null);
     },
     async *list() {
-      yield* [...saved.values()].sort((a, b) => b.created - a.created);
+      yield* [...saved.values()].sort(newestFirst);
+    },
+    page({ limit, before, pipeline }) {
+      const matching = [...saved.values()].sort(newestFirst)
+        .filter((job) => pipeline === null || job.pipeline === pipeline)
+        .filter((job) => before === null || newestFirst(before, job) < 0);
+      const jobs = matching.slice(0, limit);
+      const last = jobs.at(-1);
+      const next = matching.length > limit && last ? { created: last.created, id: last.id } : null;
+      return Promise.resolve({ jobs, next });
     },
   };
 }

@@ -114,7 +114,14 @@ Deno.test("applyRetention removes records and log files of expired jobs only", a
       ["kept", pipeline({ name: "kept" })],
     ]);
 
-    const count = await applyRetention(data.store, data.logsDir, definitions, NOW);
+    const reported: string[] = [];
+    const count = await applyRetention(
+      data.store,
+      data.logsDir,
+      definitions,
+      NOW,
+      (ids) => reported.push(...ids),
+    );
 
     const remaining = (await collect(data.store.list())).map((j) => j.lastError).sort();
     const expected = [
@@ -136,6 +143,8 @@ Deno.test("applyRetention removes records and log files of expired jobs only", a
     ].sort();
     assertEquals(remaining, expected);
     assertEquals(count, made.length - expected.length);
+    const removedIds = made.filter((j) => !expected.includes(j.lastError!)).map((j) => j.id);
+    assertEquals(reported.sort(), removedIds.sort(), "every removed id is reported once");
     const logDirs: string[] = [];
     for await (const entry of Deno.readDir(data.logsDir)) logDirs.push(entry.name);
     const remainingIds = made.filter((j) => expected.includes(j.lastError!)).map((j) => j.id);
