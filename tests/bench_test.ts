@@ -67,7 +67,10 @@ Deno.test("bench --quick runs every case and writes numbers to --json", async ()
     }
     const withTargets = report.results.flatMap((result) => result.metrics)
       .filter((metric) => metric.pass !== undefined);
-    assert(withTargets.length >= 6, "the targets of the issue are evaluated");
+    assert(withTargets.length >= 7, "the targets of the issues are evaluated");
+    const page = report.results.find((result) => result.id === 6)?.metrics
+      .find((metric) => metric.name === "GET /pipelines/jobs?limit=50, median");
+    assert(page?.pass !== undefined, "case 6 measures a page of 50 against its 50 ms target");
     assert(stdout.includes("| case"), "the table is printed");
     assertEquals(await tempDirs(), before, "temporary directories are removed");
   } finally {

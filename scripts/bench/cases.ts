@@ -10,7 +10,7 @@ import { type CaseResult, type Metric, metric } from "./report.ts";
 import { binary, ours } from "./server.ts";
 import type { Sizes } from "./sizes.ts";
 import { gnuParallel, spawnLimit } from "./spawn.ts";
-import { stateScale } from "./state.ts";
+import { PAGE_SIZE, stateScale } from "./state.ts";
 import { endToEnd } from "./throughput.ts";
 
 /** What the cases take from the command line. */
@@ -212,10 +212,16 @@ export async function runCases(
         metric("GET /pipelines/jobs, median", result.listMedianMs, "ms"),
         metric("GET /pipelines/jobs, body", result.listMiB, "MiB"),
         metric("peak RSS while listing", result.listPeakRss, "MiB"),
+        metric(`GET /pipelines/jobs?limit=${PAGE_SIZE}, median`, result.pageMedianMs, "ms", {
+          op: "<",
+          bound: 50,
+        }),
+        metric(`GET /pipelines/jobs?limit=${PAGE_SIZE}, max`, result.pageMaxMs, "ms"),
       ],
       note: `store filled through src/store by scripts/bench/populate.ts in ` +
         `${result.populateSeconds.toFixed(1)} s; startup is from spawning \`deno run\` to the ` +
-        `first answer of GET /pipelines/`,
+        `first answer of GET /pipelines/; ${result.pages} pages walked with \`before\`, every ` +
+        `other one filtered by \`pipeline\``,
     };
   });
 

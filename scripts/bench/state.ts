@@ -1,7 +1,8 @@
 /**
  * Case 6: state scale. A data directory holding many finished jobs (written by
  * `populate.ts` through the project's job store) → how long the server takes until its API
- * first answers, how long `GET /pipelines/jobs` takes, and the server's memory.
+ * first answers, how long `GET /pipelines/jobs` takes (all jobs, and one page of
+ * {@linkcode PAGE_SIZE} walking through them with `before`), and the server's memory.
  *
  * @module
  */
@@ -27,7 +28,18 @@ export interface StateScale {
   listMiB: number;
   /** Peak RSS during the listings. */
   listPeakRss: number;
+  /** Latency of `GET /pipelines/jobs?limit=50&before=…`: median and maximum over the pages. */
+  pageMedianMs: number;
+  pageMaxMs: number;
+  /** Pages requested (alternating with and without `pipeline`). */
+  pages: number;
 }
+
+/** Jobs per page in the paged listing. */
+export const PAGE_SIZE = 50;
+
+/** Pages requested, walking from the newest job on and starting over at the end. */
+const PAGE_REQUESTS = 40;
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const POPULATE = new URL("./populate.ts", import.meta.url).pathname;
@@ -96,6 +108,7 @@ export async function stateScale(
     }
   }
   const { peak } = await watch.stop();
+  const pageTimes = await pageLatencies(server);
   return {
     storedJobs: sizes.storedJobs,
     populateSeconds,
@@ -106,5 +119,42 @@ export async function stateScale(
     listMedianMs: percentile(times, 0.5),
     listMiB: mib(bytes),
     listPeakRss: mib(peak),
+    pageMedianMs: percentile(pageTimes, 0.5),
+    pageMaxMs: Math.max(...pageTimes),
+    pages: pageTimes.length,
   };
+}
+
+/**
+ * Walks the paged listing from the newest job, every other page filtered by pipeline, and
+ * returns each page's latency.
+ *
+ * @throws {Error} when a page is not full (before the last) or repeats a job.
+ */
+async function pageLatencies(
+  server: { request(method: string, path: string): Promise<Response> },
+): Promise<number[]> {
+  const times: number[] = [];
+  const seen = new Set<string>();
+  let next: string | undefined;
+  for (let i = 0; i < PAGE_REQUESTS; i++) {
+    const filter = i % 2 === 0 ? "" : `&pipeline=${PIPELINE.state}`;
+    const path = `/pipelines/jobs?limit=${PAGE_SIZE}${filter}${next ? `&before=${next}` : ""}`;
+    const started = performance.now();
+    const response = await server.request("GET", path);
+    const text = await response.text();
+    times.push(performance.now() - started);
+    if (!response.ok) throw new Error(`GET ${path} answered ${response.status}: ${text}`);
+    const page = JSON.parse(text) as { jobs: { id: string }[]; next?: string };
+    if (page.next !== undefined && page.jobs.length !== PAGE_SIZE) {
+      throw new Error(`GET ${path} sent ${page.jobs.length} jobs and a next cursor`);
+    }
+    for (const { id } of page.jobs) {
+      if (seen.has(id)) throw new Error(`GET ${path} repeated job ${id}`);
+      seen.add(id);
+    }
+    next = page.next;
+    if (next === undefined) seen.clear();
+  }
+  return times;
 }

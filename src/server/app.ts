@@ -228,7 +228,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
         stdout: runner.logPath(id, query.task, "stdout"),
         stderr: runner.logPath(id, query.task, "stderr"),
       },
-      ended: taskEnded(runner, id, query.task, signal),
+      ended: (stopped) => taskEnded(runner, id, query.task, stopped),
       signal,
       pollMs: streams.logPollMs,
       keepaliveMs: streams.keepaliveMs,

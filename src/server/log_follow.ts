@@ -26,8 +26,12 @@ export interface TaskEnd {
 export interface FollowOptions {
   /** The task's log files. */
   paths: Readonly<Record<LogStream, string>>;
-  /** Resolves once the task has ended (at once for an ended task). */
-  ended: Promise<TaskEnd>;
+  /**
+   * Resolves once the task has ended (at once for an ended task). Called once; its `signal`
+   * aborts when the stream ends first (the client went away, the server stops), so it can stop
+   * listening.
+   */
+  ended: (signal: AbortSignal) => Promise<TaskEnd>;
   /** Ends the stream without `end` when aborted (server shutdown). */
   signal?: AbortSignal;
   /** Time between looks at the files while the task runs, in ms (default 200). */
@@ -57,7 +61,7 @@ const STREAMS: readonly LogStream[] = ["stdout", "stderr"];
  * ```ts
  * const body = followLog({
  *   paths: { stdout: "/data/logs/…/build.stdout.log", stderr: "/data/logs/…/build.stderr.log" },
- *   ended: Promise.resolve({ status: "done", exitCode: 0 }),
+ *   ended: (signal) => taskEnded(runner, jobId, "build", signal),
  * });
  * return new Response(body, { headers: SSE_HEADERS });
  * ```
@@ -74,7 +78,8 @@ export function followLog(options: FollowOptions): ReadableStream<Uint8Array> {
   }));
   let end: TaskEnd | null = null;
   let endFailed: unknown = null;
-  options.ended.then((value) => {
+  const stopped = new AbortController();
+  options.ended(stopped.signal).then((value) => {
     end = value;
     wake?.();
   }, (error) => {
@@ -86,11 +91,15 @@ export function followLog(options: FollowOptions): ReadableStream<Uint8Array> {
   let idleSince = Date.now();
   let done = false;
   let wake: (() => void) | null = null;
-  const onAbort = () => wake?.();
+  const onAbort = () => {
+    stopped.abort();
+    wake?.();
+  };
   options.signal?.addEventListener("abort", onAbort, { once: true });
 
   const closeFiles = () => {
     done = true;
+    stopped.abort();
     options.signal?.removeEventListener("abort", onAbort);
     for (const source of sources) {
       try {

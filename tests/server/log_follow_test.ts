@@ -2,6 +2,7 @@ import { assert, assertEquals } from "../assert.ts";
 import type { Job } from "../../src/engine/job.ts";
 import { fakeRunner, makeJob, makeTask, startTestServer, type TestServer } from "./support.ts";
 import { readSse, type SseMessage } from "./sse.ts";
+import { waitFor } from "../runner/support.ts";
 
 const MiB = 1024 * 1024;
 const encoder = new TextEncoder();
@@ -266,4 +267,19 @@ Deno.test("GET /job/logs/raw sends the log file as a text attachment", async () 
   const empty = await server.request(`/job/logs/raw?id=${job.id}&task=${task}&stream=stdout`);
   assertEquals(empty.status, 200);
   assertEquals(await empty.text(), "", "nothing written is an empty file");
+});
+
+Deno.test("followers that go away stop listening for their task's end", async () => {
+  const job = makeJob();
+  await using server = await startTestServer(fakeRunner([job]), { logPollMs: 10 });
+  const before = server.runner.listeners();
+  const followers = await Promise.all(
+    Array.from(
+      { length: 10 },
+      async () => readSse(await server.request(`/job/logs/stream?id=${job.id}&task=build`)),
+    ),
+  );
+  await waitFor("the followers to listen", () => server.runner.listeners() === before + 10);
+  await Promise.all(followers.map((follower) => follower.cancel()));
+  await waitFor("the followers to stop listening", () => server.runner.listeners() === before);
 });

@@ -50,6 +50,8 @@ export interface FakeRunner extends RunnerApi {
   failGetJob: Error | null;
   /** The hub the fake's events go through; tests emit on it. */
   events: EventHub;
+  /** How many listeners are subscribed to `events` right now. */
+  listeners(): number;
   /** Directory of the files `logPath` names; created on first use, removed by the server. */
   readonly logsDir: string;
   /** Removes `logsDir` when it was created. */
@@ -68,13 +70,31 @@ function isAfter(job: Job, cursor: JobCursor): boolean {
 /** Creates the fake runner, optionally with jobs. */
 export function fakeRunner(jobs: Job[] = []): FakeRunner {
   let logsDir: string | undefined;
+  let subscribed = 0;
+  const countingHub = (): EventHub => {
+    const hub = createEventHub();
+    return {
+      emit: hub.emit,
+      subscribe(listener) {
+        subscribed++;
+        const unsubscribe = hub.subscribe(listener);
+        let once = true;
+        return () => {
+          if (once) subscribed--;
+          once = false;
+          unsubscribe();
+        };
+      },
+    };
+  };
   const runner: FakeRunner = {
     jobs: new Map(jobs.map((job) => [job.id, job])),
     scheduled: [],
     canceled: [],
     logs: new Map(),
     failGetJob: null,
-    events: createEventHub(),
+    events: countingHub(),
+    listeners: () => subscribed,
     get logsDir() {
       logsDir ??= Deno.makeTempDirSync({ prefix: "prunner-test-logs-" });
       return logsDir;
