@@ -121,7 +121,9 @@ export const PipelinesJobsQuerySchema = z.object({
       description: `Page size, 1 to ${MAX_PAGE} (default ${DEFAULT_PAGE} when \`before\` or ` +
         "`pipeline` is given). Without any paging parameter all jobs are listed.",
       type: "integer",
-      example: "50",
+      minimum: 1,
+      maximum: MAX_PAGE,
+      example: DEFAULT_PAGE,
     }),
   before: z.string().optional().openapi({
     param: { name: "before", in: "query" },
