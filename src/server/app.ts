@@ -73,6 +73,8 @@ export interface AppOptions {
 export interface StreamOptions {
   /** Events kept for clients reconnecting to `/events` (default 4096). */
   eventRingSize?: number;
+  /** Most bytes of events kept for them (default 16 MiB). */
+  eventRingBytes?: number;
   /** Idle time before a keepalive comment, in ms (default 15 s). */
   keepaliveMs?: number;
   /** How often a followed log file is looked at while its task runs, in ms (default 200). */
@@ -133,6 +135,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
 
   const feed = createEventFeed(runner.events, {
     capacity: streams.eventRingSize,
+    maxBytes: streams.eventRingBytes,
     keepaliveMs: streams.keepaliveMs,
     signal,
   });

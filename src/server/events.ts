@@ -17,6 +17,9 @@ import { KEEPALIVE, sseEvent } from "./sse.ts";
 /** Events kept for reconnecting clients. */
 export const EVENT_RING_SIZE = 4096;
 
+/** Most bytes of events kept: jobs with many tasks make big events. */
+export const EVENT_RING_BYTES = 16 * 1024 * 1024;
+
 /** Idle time after which a comment is sent, in ms. */
 export const KEEPALIVE_MS = 15_000;
 
@@ -27,6 +30,8 @@ const BATCH = 64;
 export interface EventFeedOptions {
   /** Events kept for reconnecting clients (default {@linkcode EVENT_RING_SIZE}). */
   capacity?: number;
+  /** Most bytes of events kept (default {@linkcode EVENT_RING_BYTES}); the newest always is. */
+  maxBytes?: number;
   /** Idle time before a keepalive comment (default {@linkcode KEEPALIVE_MS}). */
   keepaliveMs?: number;
   /** Ends every stream and stops listening when aborted (server shutdown). */
@@ -61,11 +66,14 @@ export function createEventFeed(
   options: EventFeedOptions = {},
 ): EventFeed {
   const capacity = options.capacity ?? EVENT_RING_SIZE;
+  const maxBytes = options.maxBytes ?? EVENT_RING_BYTES;
   const keepaliveMs = options.keepaliveMs ?? KEEPALIVE_MS;
   const signal = options.signal;
   const bootId = crypto.randomUUID().slice(0, 8);
-  /** Encoded events by sequence number modulo `capacity`. */
-  const ring: Uint8Array[] = new Array(capacity);
+  /** The encoded events kept, oldest first: `ring[i]` has sequence number `first + i`. */
+  const ring: Uint8Array[] = [];
+  let first = 1;
+  let ringBytes = 0;
   /** Sequence number of the newest event; 0 before the first. */
   let last = 0;
   /** Wakes the connections waiting for an event. */
@@ -80,7 +88,13 @@ export function createEventFeed(
     const message = toMessage(event);
     last++;
     const id = `${bootId}.${last}`;
-    ring[last % capacity] = encoder.encode(sseEvent(message.name, message.data, id));
+    const bytes = encoder.encode(sseEvent(message.name, message.data, id));
+    ring.push(bytes);
+    ringBytes += bytes.length;
+    while (ring.length > capacity || (ringBytes > maxBytes && ring.length > 1)) {
+      ringBytes -= ring.shift()!.length;
+      first++;
+    }
     wakeAll();
   });
   const close = () => {
@@ -91,14 +105,12 @@ export function createEventFeed(
   if (closed) close();
   else signal?.addEventListener("abort", close, { once: true });
 
-  const oldest = () => Math.max(1, last - capacity + 1);
-
   /** The sequence number a client continues after, or `null` when it must reload. */
   const resumeAfter = (lastEventId: string): number | null => {
     const match = /^([0-9a-f]{8})\.(\d{1,15})$/.exec(lastEventId.trim());
     if (!match || match[1] !== bootId) return null;
     const seq = Number(match[2]);
-    return seq <= last && seq >= oldest() - 1 ? seq : null;
+    return seq <= last && seq >= first - 1 ? seq : null;
   };
 
   return {
@@ -116,7 +128,7 @@ export function createEventFeed(
       return new ReadableStream<Uint8Array>({
         async pull(controller) {
           while (!ended) {
-            if (reload || next < oldest()) {
+            if (reload || next < first) {
               reload = false;
               next = last + 1;
               controller.enqueue(encoder.encode(sseEvent("reload", {}, `${bootId}.${last}`)));
@@ -125,7 +137,7 @@ export function createEventFeed(
             if (next <= last) {
               const parts: Uint8Array[] = [];
               while (next <= last && parts.length < BATCH) {
-                parts.push(ring[next++ % capacity]);
+                parts.push(ring[next++ - first]);
               }
               controller.enqueue(concat(parts));
               return;

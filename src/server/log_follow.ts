@@ -89,6 +89,8 @@ export function followLog(options: FollowOptions): ReadableStream<Uint8Array> {
   /** Set once the task has ended: the next time both files are at their end, `end` follows. */
   let draining = false;
   let idleSince = Date.now();
+  /** The source read first on the next pull. */
+  let turn = 0;
   let done = false;
   let wake: (() => void) | null = null;
   const onAbort = () => {
@@ -144,10 +146,13 @@ export function followLog(options: FollowOptions): ReadableStream<Uint8Array> {
             return;
           }
           let progressed = false;
-          for (const source of sources) {
+          for (let i = 0; i < sources.length; i++) {
+            // Take turns, so that a task flooding one stream does not hold back the other.
+            const source = sources[(turn + i) % sources.length];
             const n = await read(source);
             if (n === 0) continue;
             progressed = true;
+            turn = (turn + i + 1) % sources.length;
             const text = source.decoder.decode(buffer.subarray(0, n), { stream: true });
             if (text === "") continue;
             idleSince = Date.now();

@@ -122,6 +122,29 @@ Deno.test("a Last-Event-ID no longer buffered, or of another start, gets reload 
   }
 });
 
+Deno.test("the events kept are bounded in bytes too: the newest one always is", async () => {
+  await using server = await startTestServer(fakeRunner(), { eventRingBytes: 1 });
+  const sse = readSse(await server.request("/events"));
+  const ids: string[] = [];
+  for (let i = 1; i <= 3; i++) {
+    server.runner.events.emit({ type: "jobs_removed", ids: [`${i}`] });
+    const [event] = (await sse.collect(isEvent)).filter(isEvent);
+    assertEquals(event.data, `{"ids":["${i}"]}`);
+    ids.push(event.id!);
+  }
+  await sse.cancel();
+
+  const old = readSse(await server.request("/events", { headers: { "last-event-id": ids[0] } }));
+  assertEquals((await old.next())?.event, "reload", "the first event is no longer kept");
+  await old.cancel();
+  const recent = readSse(
+    await server.request("/events", { headers: { "last-event-id": ids[1] } }),
+  );
+  const replayed = await recent.next();
+  assertEquals([replayed?.id, replayed?.data], [ids[2], '{"ids":["3"]}'], "the newest is");
+  await recent.cancel();
+});
+
 Deno.test("idle event streams get keepalive comments", async () => {
   await using server = await startTestServer(fakeRunner(), { keepaliveMs: 50 });
   const sse = readSse(await server.request("/events"));

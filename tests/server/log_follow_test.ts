@@ -80,6 +80,21 @@ Deno.test("a finished task's log stream sends everything, then end, and closes",
   });
 });
 
+Deno.test("stdout and stderr take turns: a flood on one does not hold back the other", async () => {
+  const job = makeJob({ completed: true, tasks: [makeTask({ name: "build", status: "done" })] });
+  await using server = await startTestServer(fakeRunner([job]));
+  await append(server, job, "build", "stdout", "o".repeat(MiB));
+  await append(server, job, "build", "stderr", "e".repeat(MiB));
+  const messages = (await readSse(
+    await server.request(`/job/logs/stream?id=${job.id}&task=build`),
+  ).collect()).filter((m) => m.event !== null);
+  const kinds = messages.map((m) => m.event);
+  assert(kinds.length > 4, `${kinds.length} events`);
+  assertEquals(kinds.slice(0, 4), ["stdout", "stderr", "stdout", "stderr"]);
+  assertEquals(summarize(messages).stderr.length, MiB);
+  assertEquals(summarize(messages).stdout.length, MiB);
+});
+
 Deno.test("a running task's log stream follows new output until the task ends", async () => {
   const job = runningJob();
   await using server = await startTestServer(fakeRunner([job]), { logPollMs: 20 });

@@ -18,7 +18,10 @@ export interface SseMessage {
 export interface SseReader {
   /** The next message, or `null` when the stream ended; fails after `timeoutMs` (default 20 s). */
   next(timeoutMs?: number): Promise<SseMessage | null>;
-  /** Messages until one satisfies `until` (included), or until the stream ends. */
+  /**
+   * Messages until one satisfies `until` (included), or until the stream ends; fails after
+   * `timeoutMs` in all (default 20 s), keepalive comments or not.
+   */
   collect(until?: (message: SseMessage) => boolean, timeoutMs?: number): Promise<SseMessage[]>;
   cancel(): Promise<void>;
 }
@@ -80,8 +83,12 @@ export function readSse(response: Response): SseReader {
     next,
     async collect(until = () => false, timeoutMs = 20_000) {
       const messages: SseMessage[] = [];
+      const deadline = Date.now() + timeoutMs;
       while (true) {
-        const message = await next(timeoutMs);
+        if (Date.now() > deadline) {
+          throw new Error(`collected for ${timeoutMs} ms without the awaited message`);
+        }
+        const message = await next(deadline - Date.now());
         if (message === null) return messages;
         messages.push(message);
         if (until(message)) return messages;
