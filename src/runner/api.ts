@@ -59,8 +59,11 @@ export interface RunnerApi {
     task: string,
     stream: LogStream,
   ): Promise<ReadableStream<Uint8Array> | null>;
-  /** The file a task's stream is written to; it exists once the task wrote to the stream. */
-  logPath(jobId: string, task: string, stream: LogStream): string;
+  /**
+   * The file an attempt of a task (the first unless `attempt` says otherwise) writes the stream
+   * to; it exists once the attempt wrote to the stream.
+   */
+  logPath(jobId: string, task: string, stream: LogStream, attempt?: number): string;
   /** Every change to jobs and pipelines, as it happens. */
   readonly events: Pick<EventHub, "subscribe">;
 }

@@ -218,7 +218,7 @@ export function createRunner(options: RunnerOptions): Runner {
       }));
     },
 
-    logPath: (jobId, task, stream) => logs.path(jobId, task, stream),
+    logPath: (jobId, task, stream, attempt) => logs.path(jobId, task, stream, attempt),
 
     async restore(unfinished: Job[]): Promise<void> {
       const at = now();

@@ -20,7 +20,7 @@ import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { InvalidCursorError, statusFor, TaskNotFoundError } from "./errors.ts";
 import { createEventFeed } from "./events.ts";
 import { jobToJson, pipelineStatusToJson, pipelineToJson } from "./json.ts";
-import { followLog, taskEnded } from "./log_follow.ts";
+import { followLog, watchTask } from "./log_follow.ts";
 import {
   BEARER_AUTH,
   eventsRoute,
@@ -220,18 +220,19 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     const job = await runner.getJob(id);
     if (job === null) throw new JobNotFoundError(id);
     if (!job.tasks.some((t) => t.name === task)) throw new TaskNotFoundError(id, task);
+    return job;
   };
 
   app.openapi(jobLogsStreamRoute, async (c) => {
     const query = c.req.valid("query");
     const id = query.id.toLowerCase();
-    await findTask(id, query.task);
+    const job = await findTask(id, query.task);
     const body = followLog({
-      paths: {
-        stdout: runner.logPath(id, query.task, "stdout"),
-        stderr: runner.logPath(id, query.task, "stderr"),
-      },
-      ended: (stopped) => taskEnded(runner, id, query.task, stopped),
+      paths: (attempt) => ({
+        stdout: runner.logPath(id, query.task, "stdout", attempt),
+        stderr: runner.logPath(id, query.task, "stderr", attempt),
+      }),
+      watch: (stopped) => watchTask(runner, job, query.task, stopped),
       signal,
       pollMs: streams.logPollMs,
       keepaliveMs: streams.keepaliveMs,

@@ -86,6 +86,7 @@ export function createEventFeed(
 
   const unsubscribe = hub.subscribe((event) => {
     const message = toMessage(event);
+    if (message === null) return;
     last++;
     const id = `${bootId}.${last}`;
     const bytes = encoder.encode(sseEvent(message.name, message.data, id));
@@ -174,8 +175,11 @@ export function createEventFeed(
   };
 }
 
-/** The event's name and JSON data as the API sends them. */
-function toMessage(event: RunnerEvent): { name: string; data: unknown } {
+/**
+ * The event's name and JSON data as the API sends them, or `null` for events the API does not
+ * send: a timeout shows in the `task_finished` that follows, and a refused job never existed.
+ */
+function toMessage(event: RunnerEvent): { name: string; data: unknown } | null {
   switch (event.type) {
     case "job_scheduled":
     case "job_started":
@@ -191,6 +195,9 @@ function toMessage(event: RunnerEvent): { name: string; data: unknown } {
       return { name: event.type, data: { ids: event.ids } };
     case "pipelines_reloaded":
       return { name: event.type, data: {} };
+    case "task_timed_out":
+    case "job_refused":
+      return null;
   }
 }
 

@@ -6,7 +6,9 @@
  * the client asks for more (the stream is pull-based), so memory stays flat whatever the size
  * of the output and the number of followers. At the end of what is written it waits, polling
  * the files, until more is written or the task ends; after the end it reads what is left and
- * sends `end`.
+ * sends `end`. A task with retries is followed from the attempt it is on when the stream starts
+ * (the one `GET /job/logs` shows) into every later attempt: once an attempt's files are read to
+ * their end and a later attempt has started, the follower goes on with that attempt's files.
  *
  * @module
  */
@@ -22,16 +24,23 @@ export interface TaskEnd {
   exitCode: number;
 }
 
+/** What is known about a followed task as it runs. */
+export interface TaskWatch {
+  /** Resolves once the task has ended (at once for an ended task). */
+  ended: Promise<TaskEnd>;
+  /** The task's latest attempt (1 before it started). */
+  attempt(): number;
+}
+
 /** What a follower follows. */
 export interface FollowOptions {
-  /** The task's log files. */
-  paths: Readonly<Record<LogStream, string>>;
+  /** The log files of one attempt of the task. */
+  paths: (attempt: number) => Readonly<Record<LogStream, string>>;
   /**
-   * Resolves once the task has ended (at once for an ended task). Called once; its `signal`
-   * aborts when the stream ends first (the client went away, the server stops), so it can stop
-   * listening.
+   * Watches the task. Called once; its `signal` aborts when the stream ends first (the client
+   * went away, the server stops), so the watch can stop listening.
    */
-  ended: (signal: AbortSignal) => Promise<TaskEnd>;
+  watch: (signal: AbortSignal) => TaskWatch;
   /** Ends the stream without `end` when aborted (server shutdown). */
   signal?: AbortSignal;
   /** Time between looks at the files while the task runs, in ms (default 200). */
@@ -60,8 +69,11 @@ const STREAMS: readonly LogStream[] = ["stdout", "stderr"];
  * @example
  * ```ts
  * const body = followLog({
- *   paths: { stdout: "/data/logs/…/build.stdout.log", stderr: "/data/logs/…/build.stderr.log" },
- *   ended: (signal) => taskEnded(runner, jobId, "build", signal),
+ *   paths: (attempt) => ({
+ *     stdout: runner.logPath(job.id, "build", "stdout", attempt),
+ *     stderr: runner.logPath(job.id, "build", "stderr", attempt),
+ *   }),
+ *   watch: (signal) => watchTask(runner, job, "build", signal),
  * });
  * return new Response(body, { headers: SSE_HEADERS });
  * ```
@@ -70,16 +82,18 @@ export function followLog(options: FollowOptions): ReadableStream<Uint8Array> {
   const pollMs = options.pollMs ?? 200;
   const keepaliveMs = options.keepaliveMs ?? 15_000;
   const buffer = new Uint8Array(options.chunkBytes ?? 64 * 1024);
+  const stopped = new AbortController();
+  const watch = options.watch(stopped.signal);
+  let attempt = watch.attempt();
   const sources: Source[] = STREAMS.map((name) => ({
     name,
-    path: options.paths[name],
+    path: options.paths(attempt)[name],
     file: null,
     decoder: new TextDecoder("utf-8", { ignoreBOM: true }),
   }));
   let end: TaskEnd | null = null;
   let endFailed: unknown = null;
-  const stopped = new AbortController();
-  options.ended(stopped.signal).then((value) => {
+  watch.ended.then((value) => {
     end = value;
     wake?.();
   }, (error) => {
@@ -103,6 +117,10 @@ export function followLog(options: FollowOptions): ReadableStream<Uint8Array> {
     done = true;
     stopped.abort();
     options.signal?.removeEventListener("abort", onAbort);
+    closeSources();
+  };
+
+  const closeSources = () => {
     for (const source of sources) {
       try {
         source.file?.close();
@@ -111,6 +129,16 @@ export function followLog(options: FollowOptions): ReadableStream<Uint8Array> {
       }
       source.file = null;
     }
+  };
+
+  /** Events for the characters the decoders hold back (an incomplete one becomes U+FFFD). */
+  const flushDecoders = (): string => {
+    let tail = "";
+    for (const source of sources) {
+      const rest = source.decoder.decode();
+      if (rest !== "") tail += sseEvent(source.name, { text: rest });
+    }
+    return tail;
   };
 
   /** Reads the next chunk of a source; 0 at the end of what is written (or no file yet). */
@@ -160,12 +188,22 @@ export function followLog(options: FollowOptions): ReadableStream<Uint8Array> {
             return;
           }
           if (progressed) continue;
-          if (draining) {
-            let tail = "";
-            for (const source of sources) {
-              const rest = source.decoder.decode();
-              if (rest !== "") tail += sseEvent(source.name, { text: rest });
+          const latest = watch.attempt();
+          if (latest > attempt) {
+            // A later attempt started, so this one has ended and its files are complete.
+            const tail = flushDecoders();
+            closeSources();
+            attempt = latest;
+            const paths = options.paths(attempt);
+            for (const source of sources) source.path = paths[source.name];
+            if (tail !== "") {
+              controller.enqueue(encoder.encode(tail));
+              return;
             }
+            continue;
+          }
+          if (draining) {
+            const tail = flushDecoders();
             closeFiles();
             controller.enqueue(encoder.encode(tail + sseEvent("end", end)));
             controller.close();
@@ -197,58 +235,66 @@ export function followLog(options: FollowOptions): ReadableStream<Uint8Array> {
   }, { highWaterMark: 0 });
 }
 
-/** What `taskEnded` needs from the runner. */
-export interface TaskEndSource {
+/** What `watchTask` needs from the runner. */
+export interface TaskWatchSource {
   getJob(id: string): Promise<Job | null>;
   readonly events: Pick<EventHub, "subscribe">;
 }
 
 /**
- * Resolves when the task has ended: its status is final or its job completed. Listens to the
- * runner's events, so nothing is polled; at once for a task that already ended. Rejects with
- * `JobNotFoundError` when the job is gone. Stops listening when `signal` aborts (the promise then
- * stays pending).
+ * Watches a task of a job through the runner's events, so nothing is polled: its latest attempt
+ * and its end (its status is final or its job completed; at once for a task that already ended).
+ * `ended` rejects with `JobNotFoundError` when the job is gone. Stops listening when `signal`
+ * aborts (`ended` then stays pending).
  *
  * @example
  * ```ts
- * const { status, exitCode } = await taskEnded(runner, job.id, "build");
+ * const watch = watchTask(runner, job, "build", signal);
+ * const { status, exitCode } = await watch.ended;
  * ```
  */
-export function taskEnded(
-  runner: TaskEndSource,
-  jobId: string,
+export function watchTask(
+  runner: TaskWatchSource,
+  job: Job,
   task: string,
-  signal?: AbortSignal,
-): Promise<TaskEnd> {
+  signal: AbortSignal,
+): TaskWatch {
+  const jobId = job.id;
   const { promise, resolve, reject } = Promise.withResolvers<TaskEnd>();
+  let attempt = 1;
   let settled = false;
-  const settle = (job: Job | null): void => {
+  const update = (current: Job | null): void => {
     if (settled) return;
-    if (job === null) {
+    if (current === null) {
       finish();
       reject(new JobNotFoundError(jobId));
       return;
     }
-    const found = job.tasks.find((t) => t.name === task);
-    if (found && !job.completed && (found.status === "waiting" || found.status === "running")) {
+    const found = current.tasks.find((t) => t.name === task);
+    attempt = Math.max(attempt, found?.attempt ?? 1);
+    if (
+      found && !current.completed && (found.status === "waiting" || found.status === "running")
+    ) {
       return;
     }
     finish();
     resolve({ status: found?.status ?? "canceled", exitCode: found?.exitCode ?? 0 });
   };
   const unsubscribe = runner.events.subscribe((event) => {
-    if ("job" in event && event.job.id === jobId) settle(event.job);
+    if ("job" in event && event.job.id === jobId) update(event.job);
   });
   const finish = () => {
     settled = true;
     unsubscribe();
-    signal?.removeEventListener("abort", finish);
+    signal.removeEventListener("abort", finish);
   };
-  signal?.addEventListener("abort", finish, { once: true });
-  runner.getJob(jobId).then(settle, (error) => {
+  signal.addEventListener("abort", finish, { once: true });
+  update(job);
+  // The job may have changed between reading it and subscribing.
+  runner.getJob(jobId).then(update, (error) => {
     if (settled) return;
     finish();
     reject(error);
   });
-  return promise;
+  return { ended: promise, attempt: () => attempt };
 }

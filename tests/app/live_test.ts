@@ -40,6 +40,14 @@ pipelines:
       wait:
         script:
           - sleep 1
+  flaky:
+    tasks:
+      retried:
+        retries: 1
+        retry_delay: 0s
+        script:
+          - "test -f failed-once || { echo first; while [ ! -f go ]; do sleep 0.05; done; touch failed-once; exit 1; }"
+          - echo second
 `;
 
 async function open(
@@ -117,6 +125,20 @@ Deno.test("events and log streams follow a real job from schedule to completion"
   const raw = await prunner.request("GET", `/job/logs/raw?id=${failing}&task=fail&stream=stdout`);
   assertEquals(await raw.text(), "about to fail\n");
   await events.cancel();
+});
+
+Deno.test("a log stream follows a retried task into its next attempt", async () => {
+  await using ws = await workspace(PIPELINES);
+  await using prunner = await startPrunner(ws);
+  const id = await prunner.schedule("flaky");
+  const follower = await open(prunner, `/job/logs/stream?id=${id}&task=retried`);
+  const [first] = await follower.collect((m) => m.event === "stdout");
+  assertEquals(JSON.parse(first.data), { text: "first\n" });
+  await Deno.writeTextFile(`${ws.root}/go`, "");
+  const rest = summarize(await follower.collect());
+  assertEquals(rest, { stdout: "second\n", stderr: "", end: { status: "done", exitCode: 0 } });
+  const job = await prunner.completed(id);
+  assertEquals(job.tasks[0].status, "done");
 });
 
 Deno.test("a client reconnecting with Last-Event-ID gets what it missed; retention is an event", async () => {

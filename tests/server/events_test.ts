@@ -29,6 +29,9 @@ Deno.test("GET /events sends every runner event with an id, jobs without variabl
     { type: "jobs_removed", ids: [job.id, "other"] },
     { type: "pipelines_reloaded" },
   ];
+  // Events outside the live API's contract are not sent.
+  server.runner.events.emit({ type: "task_timed_out", job, task, by: "task" });
+  server.runner.events.emit({ type: "job_refused", pipeline: "full", reason: "queue_full" });
   for (const event of events) server.runner.events.emit(event);
 
   const messages = (await sse.collect((m) => m.event === "pipelines_reloaded")).filter(isEvent);

@@ -124,6 +124,35 @@ Deno.test("a running task's log stream follows new output until the task ends", 
   });
 });
 
+Deno.test("a retried task is followed from its current attempt into the next ones", async () => {
+  const job = runningJob();
+  job.tasks[0].attempt = 1;
+  await using server = await startTestServer(fakeRunner([job]), { logPollMs: 10 });
+  const write = async (attempt: number, text: string) => {
+    const path = server.runner.logPath(job.id, "build", "stdout", attempt);
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    await Deno.writeTextFile(path, text, { append: true });
+  };
+  await write(1, "attempt one\n");
+  const sse = readSse(await server.request(`/job/logs/stream?id=${job.id}&task=build`));
+  assertEquals(JSON.parse((await sse.next())!.data), { text: "attempt one\n" });
+
+  // The attempt fails and waits out its retry delay: the stream goes on.
+  const task = job.tasks[0];
+  Object.assign(task, { status: "waiting", exitCode: 1, errored: true, retryAt: Date.now() });
+  server.runner.events.emit({ type: "task_finished", job, task });
+  Object.assign(task, { status: "running", attempt: 2, exitCode: 0, errored: false });
+  delete task.retryAt;
+  server.runner.events.emit({ type: "task_started", job, task });
+  await write(2, "attempt two\n");
+  finish(server, job, "build", "done");
+  const all = summarize(await sse.collect());
+  assertEquals(all, { stdout: "attempt two\n", stderr: "", end: { status: "done", exitCode: 0 } });
+
+  const later = readSse(await server.request(`/job/logs/stream?id=${job.id}&task=build`));
+  assertEquals(summarize(await later.collect()).stdout, "attempt two\n", "the last attempt");
+});
+
 Deno.test("a task that never prints gets keepalives, then end without output", async () => {
   const job = runningJob();
   await using server = await startTestServer(fakeRunner([job]), {

@@ -116,8 +116,8 @@ export function fakeRunner(jobs: Job[] = []): FakeRunner {
       if (logsDir !== undefined) await Deno.remove(logsDir, { recursive: true });
       logsDir = undefined;
     },
-    logPath(jobId, task, stream) {
-      return logPath(runner.logsDir, jobId, task, stream);
+    logPath(jobId, task, stream, attempt) {
+      return logPath(runner.logsDir, jobId, task, stream, attempt);
     },
     getJob(id) {
       if (runner.failGetJob) return Promise.reject(runner.failGetJob);
