@@ -223,6 +223,8 @@ export function followLog(options: FollowOptions): ReadableStream<Uint8Array> {
           await pause(Math.min(pollMs, keepaliveMs - idle));
         }
       } catch (error) {
+        // A read cut short by the client going away is no failure.
+        if (done) return;
         closeFiles();
         options.onError?.(error);
         controller.error(error);
