@@ -31,6 +31,8 @@ export interface Task {
   retryAt?: number;
   /** Set once the task's time is up and it is being stopped: why it ends `error`. */
   timeout?: TaskTimeout;
+  /** Output the task printed that is missing from its log files; absent when none. */
+  droppedOutput?: DroppedOutput;
 }
 
 /** Why a task is stopped for running out of time. */
@@ -39,6 +41,20 @@ export interface TaskTimeout {
   readonly by: "task" | "pipeline";
   /** The error the task ends with, e.g. `timed out after 10m`. */
   readonly error: string;
+}
+
+/** Output of a task that was read but could not be written to its log files, per stream. */
+export interface DroppedOutput {
+  stdout?: StreamLoss;
+  stderr?: StreamLoss;
+}
+
+/** How much of one output stream was dropped, and why. */
+export interface StreamLoss {
+  /** Bytes read from the task and not written to the log file. */
+  bytes: number;
+  /** Why, e.g. `No space left on device (os error 28)`. */
+  reason: string;
 }
 
 /** Variables sent when scheduling a job: a decoded JSON object. */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { TaskDefinition } from "../definition/types.ts";
-import type { Job, Task, TaskTimeout } from "./job.ts";
+import type { DroppedOutput, Job, Task, TaskTimeout } from "./job.ts";
 import { newTask } from "./create_job.ts";
 
 /** Name of the extra task that runs a pipeline's `on_error` script. */
@@ -19,6 +19,8 @@ export interface TaskOutcome {
   error: string | null;
   /** True when prunner stopped the task (cancel, fail-fast or shutdown). */
   killed: boolean;
+  /** Output that could not be written to the task's log files; omitted when none. */
+  dropped?: DroppedOutput;
 }
 
 /** How a task is retried after it failed: its pipeline definition's settings. */
@@ -78,6 +80,9 @@ export function finishTask(
 ): string[] {
   task.end = now;
   task.exitCode = outcome.exitCode;
+  // Of this attempt: each attempt has its own log files.
+  if (outcome.dropped) task.droppedOutput = outcome.dropped;
+  else delete task.droppedOutput;
   const timeout = task.timeout;
   delete task.timeout;
   const error = timeout?.error ?? outcome.error;

@@ -33,7 +33,14 @@ export async function serveExecutor(
         continue;
       }
       const { id } = request;
-      const run = runTask(request.spec);
+      if (request.type === "ping") {
+        writer.send({ type: "pong", id });
+        continue;
+      }
+      const run = runTask(request.spec, {
+        // At once: should this process die, prunner must know the group to end it.
+        started: (pid) => writer.sendNow({ type: "started", id, pid }),
+      });
       runs.set(id, run);
       run.done.then((outcome: TaskOutcome) => {
         runs.delete(id);
@@ -54,10 +61,20 @@ export async function runExecutorProcess(): Promise<void> {
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, ignore);
   try {
-    await serveExecutor(Deno.stdin.readable, Deno.stdout.writable);
+    // Written synchronously, so a message is in the pipe before the next task line runs.
+    const output = new WritableStream<Uint8Array>({
+      write(chunk) {
+        while (chunk.length > 0) chunk = chunk.subarray(Deno.stdout.writeSync(chunk));
+      },
+    });
+    await serveExecutor(Deno.stdin.readable, output);
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, ignore);
   }
 }
 
-if (import.meta.main) await runExecutorProcess();
+if (import.meta.main) {
+  await runExecutorProcess();
+  // A log file operation given up on a hung file system would keep the process alive.
+  Deno.exit(0);
+}

@@ -10,22 +10,27 @@ import type { TaskSpec } from "./run_task.ts";
 /** The argument that makes prunner's entry point run as the task executor process. */
 export const EXECUTOR_ARG = "__task-executor";
 
-/** prunner → executor: start a task, or kill a started one. */
+/** prunner → executor: start a task, kill a started one, or answer to show it is alive. */
 export type ExecutorRequest =
   | { readonly type: "run"; readonly id: number; readonly spec: TaskSpec }
-  | { readonly type: "kill"; readonly id: number };
+  | { readonly type: "kill"; readonly id: number }
+  | { readonly type: "ping"; readonly id: number };
 
-/** executor → prunner: a task has finished. */
-export interface ExecutorResult {
-  readonly type: "done";
-  readonly id: number;
-  readonly outcome: TaskOutcome;
-}
+/**
+ * executor → prunner: a line of a task started (its pid is its process group's id, which prunner
+ * signals itself should the executor die), a task has finished, or the answer to a ping.
+ */
+export type ExecutorResult =
+  | { readonly type: "started"; readonly id: number; readonly pid: number }
+  | { readonly type: "done"; readonly id: number; readonly outcome: TaskOutcome }
+  | { readonly type: "pong"; readonly id: number };
 
 /** Writes messages as JSON lines. */
 export interface LineWriter {
   /** Queues a message; queued messages are written together at the end of the microtask turn. */
   send(message: unknown): void;
+  /** Writes what is queued and `message` at once, without waiting for the microtask turn. */
+  sendNow(message: unknown): void;
   /** Writes what is queued and closes the stream. */
   close(): Promise<void>;
 }
@@ -52,6 +57,11 @@ export function lineWriter(stream: WritableStream<Uint8Array>): LineWriter {
       if (failed) return;
       if (pending.length === 0) queueMicrotask(flush);
       pending.push(JSON.stringify(message) + "\n");
+    },
+    sendNow(message) {
+      if (failed) return;
+      pending.push(JSON.stringify(message) + "\n");
+      flush();
     },
     close() {
       flush();

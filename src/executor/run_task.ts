@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { DroppedOutput, StreamLoss } from "../engine/job.ts";
 import type { TaskOutcome } from "../engine/task_graph.ts";
 import { renderTemplate } from "../template/mod.ts";
 import { describeStatus, shellCommand, signalGroup } from "./shell.ts";
@@ -37,8 +38,18 @@ export interface TaskRun {
   kill(): void;
 }
 
+/** Callbacks of a running task. */
+export interface TaskHooks {
+  /** A script line's process started; its pid is also the id of its process group. */
+  started?(pid: number): void;
+}
+
 /**
- * Starts a task.
+ * Starts a task. Output is read as it arrives whatever the log files do: when writing a log
+ * file fails (no space, I/O error), the rest of that stream is read and dropped, and the
+ * outcome's `dropped` says how much and why. A log file operation that has not finished
+ * `killTimeoutMs` after the line's process ended is given up the same way, so a hung file
+ * system never keeps a task from ending.
  *
  * @example
  * ```ts
@@ -49,7 +60,7 @@ export interface TaskRun {
  * const outcome = await run.done; // { exitCode: 0, error: null, killed: false }
  * ```
  */
-export function runTask(spec: TaskSpec): TaskRun {
+export function runTask(spec: TaskSpec, hooks: TaskHooks = {}): TaskRun {
   let killed = false;
   let current: Deno.ChildProcess | null = null;
 
@@ -64,37 +75,45 @@ export function runTask(spec: TaskSpec): TaskRun {
   };
 
   const run = async (): Promise<TaskOutcome> => {
-    const stdout = lazyLogFile(spec.stdoutPath);
-    const stderr = lazyLogFile(spec.stderrPath);
+    const stdout = logSink(spec.stdoutPath);
+    const stderr = logSink(spec.stderrPath);
+    const withLoss = (outcome: TaskOutcome): TaskOutcome => {
+      const dropped: DroppedOutput = {};
+      if (stdout.loss) dropped.stdout = stdout.loss;
+      if (stderr.loss) dropped.stderr = stderr.loss;
+      return dropped.stdout || dropped.stderr ? { ...outcome, dropped } : outcome;
+    };
     try {
       let failure: TaskOutcome | null = null;
       let lastCode = 0;
       for (const line of spec.lines) {
-        if (killed) return { exitCode: -1, error: null, killed: true };
+        if (killed) return withLoss({ exitCode: -1, error: null, killed: true });
         let rendered: string;
         try {
           rendered = renderTemplate(line, spec.variables);
         } catch (error) {
-          return { exitCode: -1, error: messageOf(error), killed: false };
+          return withLoss({ exitCode: -1, error: messageOf(error), killed: false });
         }
         const result = await runLine(rendered, spec, stdout, stderr, (child) => {
           current = child;
+          hooks.started?.(child.pid);
         });
         current = null;
-        if (killed) return { exitCode: result.code, error: null, killed: true };
+        if (killed) return withLoss({ exitCode: result.code, error: null, killed: true });
         lastCode = result.code;
         if (result.error !== null) {
           if (!spec.allowFailure) {
-            return { exitCode: result.code, error: result.error, killed: false };
+            return withLoss({ exitCode: result.code, error: result.error, killed: false });
           }
           failure ??= { exitCode: result.code, error: null, killed: false };
         }
       }
-      return failure ?? { exitCode: lastCode, error: null, killed: false };
+      return withLoss(failure ?? { exitCode: lastCode, error: null, killed: false });
     } catch (error) {
-      return { exitCode: -1, error: messageOf(error), killed };
+      return withLoss({ exitCode: -1, error: messageOf(error), killed });
     } finally {
-      await Promise.all([stdout.close(), stderr.close()]);
+      stdout.close();
+      stderr.close();
     }
   };
 
@@ -112,8 +131,8 @@ interface LineResult {
 async function runLine(
   line: string,
   spec: TaskSpec,
-  stdout: LazyLogFile,
-  stderr: LazyLogFile,
+  stdout: LogSink,
+  stderr: LogSink,
   started: (child: Deno.ChildProcess) => void,
 ): Promise<LineResult> {
   const { program, args } = shellCommand(line);
@@ -132,33 +151,96 @@ async function runLine(
     return { code: -1, error: `cannot start ${program}: ${messageOf(error)}` };
   }
   started(child);
-  const [status] = await Promise.all([
-    child.status,
-    copyToFile(child.stdout, stdout),
-    copyToFile(child.stderr, stderr),
-  ]);
+  const copies = Promise.all([copyToLog(child.stdout, stdout), copyToLog(child.stderr, stderr)]);
+  const status = await child.status;
+  // Output still in the pipes (or held open by a background process) is copied on; only a
+  // file operation that stalls is given up.
+  const watch = setInterval(() => {
+    stdout.giveUpIfStalled(spec.killTimeoutMs);
+    stderr.giveUpIfStalled(spec.killTimeoutMs);
+  }, Math.max(10, spec.killTimeoutMs / 4));
+  try {
+    await copies;
+  } finally {
+    clearInterval(watch);
+  }
   if (status.success) return { code: 0, error: null };
   return { code: status.signal ? -1 : status.code, error: describeStatus(status) };
 }
 
 /**
- * A task's log file, created (with its directory) when the first output arrives: a task that
- * prints nothing costs no file operations, which matters when jobs are many and short.
+ * Where a task's stream goes: its log file, created (with its directory) when the first output
+ * arrives, so a task that prints nothing costs no file operations. After a file operation
+ * failed or was given up, further output is counted and dropped.
  */
-interface LazyLogFile {
-  get(): Promise<Deno.FsFile>;
-  close(): Promise<void>;
+interface LogSink {
+  /** Writes a chunk (or drops it); settles when written, failed or given up. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Gives up the file operation in progress when it started more than `ms` ago. */
+  giveUpIfStalled(ms: number): void;
+  /** What was dropped, or `null`. */
+  readonly loss: StreamLoss | null;
+  /** Closes the file without waiting for anything (a pending open closes it when it ends). */
+  close(): void;
 }
 
-function lazyLogFile(path: string): LazyLogFile {
-  let file: Promise<Deno.FsFile> | null = null;
+function logSink(path: string): LogSink {
+  let file: Deno.FsFile | null = null;
+  let opening: Promise<Deno.FsFile> | null = null;
+  let closed = false;
+  let loss: StreamLoss | null = null;
+  /** The operation in progress: since when, and how to stop waiting for it. */
+  let busy: { since: number; giveUp: (reason: string) => void } | null = null;
+
+  const open = (): Promise<Deno.FsFile> =>
+    opening ??= Deno.mkdir(parentDir(path), { recursive: true })
+      .then(() => Deno.open(path, { write: true, create: true, truncate: true }))
+      .then((opened) => {
+        if (closed) opened.close();
+        else file = opened;
+        return opened;
+      });
+
+  const drop = (bytes: number, reason: string) => {
+    loss = { bytes: (loss?.bytes ?? 0) + bytes, reason: loss?.reason ?? reason };
+  };
+
   return {
-    get: () =>
-      file ??= Deno.mkdir(parentDir(path), { recursive: true }).then(() =>
-        Deno.open(path, { write: true, create: true, truncate: true })
-      ),
-    async close() {
-      (await file?.catch(() => null))?.close();
+    get loss() {
+      return loss;
+    },
+    async write(chunk) {
+      if (loss !== null) return drop(chunk.length, loss.reason);
+      let written = 0;
+      const writing = (async () => {
+        const target = file ?? await open();
+        while (written < chunk.length) written += await target.write(chunk.subarray(written));
+      })();
+      const { promise: givenUp, resolve } = Promise.withResolvers<string>();
+      busy = { since: Date.now(), giveUp: resolve };
+      try {
+        const reason = await Promise.race([
+          writing.then(() => null, (error) => messageOf(error)),
+          givenUp,
+        ]);
+        if (reason !== null) drop(chunk.length - written, reason);
+      } finally {
+        busy = null;
+      }
+    },
+    giveUpIfStalled(ms) {
+      if (busy && Date.now() - busy.since >= ms) {
+        busy.giveUp(`writing the log file ${path} did not finish within ${ms} ms`);
+      }
+    },
+    close() {
+      closed = true;
+      try {
+        file?.close();
+      } catch {
+        // Already closed.
+      }
+      file = null;
     },
   };
 }
@@ -168,19 +250,22 @@ function parentDir(path: string): string {
 }
 
 /**
- * Writes output to the file as it arrives, so logs can be read while the task runs. Reads into
- * one reused buffer, so output of any size costs the same memory.
+ * Reads output as it arrives and hands it to the log sink, so logs can be read while the task
+ * runs. Reads into one reused buffer, so output of any size costs the same memory; the reading
+ * never stops before the stream ends, whatever the sink does.
  */
-async function copyToFile(source: ReadableStream<Uint8Array>, log: LazyLogFile): Promise<void> {
+async function copyToLog(source: ReadableStream<Uint8Array>, sink: LogSink): Promise<void> {
   const reader = source.getReader({ mode: "byob" });
   let buffer = new Uint8Array(COPY_BUFFER_BYTES);
   while (true) {
     const { done, value } = await reader.read(buffer);
     if (done || !value) return;
-    const file = await log.get();
-    let written = 0;
-    while (written < value.length) written += await file.write(value.subarray(written));
-    buffer = new Uint8Array(value.buffer);
+    const writing = sink.loss === null;
+    await sink.write(value);
+    // A write given up may still use the buffer: the next reads go to a new one.
+    buffer = writing && sink.loss !== null
+      ? new Uint8Array(COPY_BUFFER_BYTES)
+      : new Uint8Array(value.buffer);
   }
 }
 

@@ -14,12 +14,17 @@ import {
   readLines,
 } from "./protocol.ts";
 import { runTask, type TaskRun, type TaskSpec } from "./run_task.ts";
-import { describeStatus } from "./shell.ts";
+import { describeStatus, signalGroup } from "./shell.ts";
 
 /** Runs tasks. */
 export interface TaskExecutor {
   /** Starts a task. */
   run(spec: TaskSpec): TaskRun;
+  /**
+   * Whether tasks can run: resolves `null` when they can, else what is wrong (e.g. an executor
+   * process that does not answer within `timeoutMs`).
+   */
+  check(timeoutMs: number): Promise<string | null>;
   /**
    * Stops the executor once its tasks have finished; tasks still running are killed. Call it
    * after the runner is idle.
@@ -29,7 +34,8 @@ export interface TaskExecutor {
 
 /** Runs tasks in the calling process. */
 export const inProcessExecutor: TaskExecutor = {
-  run: runTask,
+  run: (spec) => runTask(spec),
+  check: () => Promise.resolve(null),
   close: () => Promise.resolve(),
 };
 
@@ -91,19 +97,26 @@ export interface TaskExecutorOptions {
 interface Pending {
   resolve(outcome: TaskOutcome): void;
   killed: boolean;
+  /** The process group of the task's current line, once the executor has reported it. */
+  group: number | null;
+  readonly killTimeoutMs: number;
 }
 
 interface ExecutorProcess {
+  readonly pid: number;
   readonly requests: LineWriter;
   readonly pending: Map<number, Pending>;
+  /** Pings waiting for their answer: `true` when it came, `false` when the process ended. */
+  readonly pings: Map<number, (answered: boolean) => void>;
   /** Settles once the process has exited and its output has been read. */
   readonly ended: Promise<void>;
 }
 
 /**
  * Starts the task executor process and returns an executor that sends it tasks. When the
- * process ends unexpectedly, its tasks fail with a message saying so and the next task starts
- * a new one. When it cannot be started at all (e.g. no permission to run Deno), tasks run in
+ * process ends unexpectedly (killed, out of memory), the process groups of its tasks are ended
+ * (SIGINT, then SIGKILL after the task's kill timeout), the tasks fail with a message saying
+ * why, and the next task starts a new process. When it cannot be started at all (e.g. no permission to run Deno), tasks run in
  * prunner's own process and a warning says why.
  *
  * @example
@@ -142,19 +155,28 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
       return null;
     }
     const pending = new Map<number, Pending>();
+    const pings = new Map<number, (answered: boolean) => void>();
     const requests = lineWriter(child.stdin);
-    const received = receive(child.stdout, pending, () => requests.close());
+    const received = receive(child.stdout, pending, pings, () => requests.close());
     const process: ExecutorProcess = {
+      pid: child.pid,
       pending,
+      pings,
       requests,
       ended: Promise.all([child.status, received]).then(([status]) => {
         if (slots[slot] === process) slots[slot] = null;
+        for (const answer of pings.values()) answer(false);
+        pings.clear();
         if (closed && pending.size === 0) return;
         const reason = `the task executor process (pid ${child.pid}) ended unexpectedly: ` +
           describeStatus(status);
-        log.error("{reason}; {count} running task(s) failed", { reason, count: pending.size });
+        log.error("{reason}; {count} running task(s) failed, their processes are stopped", {
+          reason,
+          count: pending.size,
+        });
         options.onUnexpectedExit?.(reason);
         for (const task of pending.values()) {
+          if (task.group !== null) endGroup(task.group, task.killTimeoutMs);
           task.resolve({ exitCode: -1, error: reason, killed: task.killed });
         }
         pending.clear();
@@ -179,6 +201,21 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
     return slots[empty] = start(empty);
   };
 
+  const ping = async (process: ExecutorProcess, timeoutMs: number): Promise<string | null> => {
+    const id = nextId++;
+    const { promise, resolve } = Promise.withResolvers<boolean | null>();
+    process.pings.set(id, resolve);
+    process.requests.send({ type: "ping", id });
+    const timer = setTimeout(() => resolve(null), timeoutMs);
+    const answered = await promise;
+    clearTimeout(timer);
+    process.pings.delete(id);
+    if (answered) return null;
+    return answered === null
+      ? `the task executor process (pid ${process.pid}) did not answer within ${timeoutMs} ms`
+      : `the task executor process (pid ${process.pid}) ended`;
+  };
+
   slots[0] = start(0);
   return {
     run(spec: TaskSpec): TaskRun {
@@ -186,7 +223,12 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
       if (process === null) return runTask(spec);
       const id = nextId++;
       const { promise, resolve } = Promise.withResolvers<TaskOutcome>();
-      const task: Pending = { resolve, killed: false };
+      const task: Pending = {
+        resolve,
+        killed: false,
+        group: null,
+        killTimeoutMs: spec.killTimeoutMs,
+      };
       process.pending.set(id, task);
       process.requests.send({ type: "run", id, spec });
       return {
@@ -197,6 +239,19 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
           process.requests.send({ type: "kill", id });
         },
       };
+    },
+
+    async check(timeoutMs: number): Promise<string | null> {
+      if (closed) return "the task executor is stopped";
+      if (fallback) return null;
+      const running = slots.filter((process) => process !== null);
+      if (running.length === 0) {
+        const started = pick();
+        if (started === null) return fallback ? null : "no task executor process could start";
+        running.push(started);
+      }
+      const answers = await Promise.all(running.map((process) => ping(process, timeoutMs)));
+      return answers.find((answer) => answer !== null) ?? null;
     },
 
     async close(): Promise<void> {
@@ -211,17 +266,34 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
   };
 }
 
-/** Resolves the pending tasks whose results arrive on `stdout`. */
+/**
+ * Ends a process group left behind by a dead executor: SIGINT, then SIGKILL after the kill
+ * timeout.
+ */
+function endGroup(group: number, killTimeoutMs: number): void {
+  signalGroup(group, "SIGINT");
+  setTimeout(() => signalGroup(group, "SIGKILL"), killTimeoutMs);
+}
+
+/** Applies the results that arrive on `stdout` to the pending tasks and pings. */
 async function receive(
   stdout: ReadableStream<Uint8Array>,
   pending: Map<number, Pending>,
+  pings: Map<number, (answered: boolean) => void>,
   stop: () => Promise<void>,
 ): Promise<void> {
   try {
     for await (const value of readLines(stdout)) {
       const result = value as ExecutorResult;
-      pending.get(result.id)?.resolve(result.outcome);
-      pending.delete(result.id);
+      if (result.type === "started") {
+        const task = pending.get(result.id);
+        if (task) task.group = result.pid;
+      } else if (result.type === "pong") {
+        pings.get(result.id)?.(true);
+      } else {
+        pending.get(result.id)?.resolve(result.outcome);
+        pending.delete(result.id);
+      }
     }
   } catch (error) {
     log.error("Unreadable output from the task executor process: {error}; stopping it", {

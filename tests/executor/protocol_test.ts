@@ -57,12 +57,16 @@ Deno.test({
       });
       await requests.write(encoder.encode(JSON.stringify(spec(1, "exit 4")) + "\n"));
       await requests.write(encoder.encode(JSON.stringify(spec(2, "sleep 60")) + "\n"));
-      while (!output.join("").includes('"id":1')) {
+      while (!output.join("").includes('"type":"done","id":1')) {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       await requests.close();
       await served;
-      const results = output.join("").trim().split("\n").map((line) => JSON.parse(line));
+      const messages = output.join("").trim().split("\n").map((line) => JSON.parse(line));
+      const started = messages.filter((message) => message.type === "started");
+      assertEquals(started.map((message) => message.id), [1, 2]);
+      assertEquals(started.every((message) => Number.isInteger(message.pid)), true);
+      const results = messages.filter((message) => message.type !== "started");
       assertEquals(results, [
         { type: "done", id: 1, outcome: { exitCode: 4, error: "exit status 4", killed: false } },
         { type: "done", id: 2, outcome: { exitCode: -1, error: null, killed: true } },
