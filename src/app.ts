@@ -20,11 +20,19 @@ import { applyRetention } from "./store/retention.ts";
 import { backgroundTask } from "./app/background.ts";
 import { reloadDefinitions, watchDefinitions } from "./app/reload.ts";
 import { VERSION } from "./version.ts";
+import { checkHealth, settlesWithin } from "./app/health.ts";
 
 /** How long after a job ends retention runs, merging the ends in between. */
 const RETENTION_DELAY_MS = 1000;
 /** How often retention runs regardless (retention periods expire without any job ending). */
 const RETENTION_PERIOD_MS = 60_000;
+/**
+ * How long a stop tries to store job changes the store could not take so far, and then waits
+ * for the store to close, before prunner exits anyway.
+ */
+const STOP_FLUSH_MS = 10_000;
+/** How long each part of `GET /health` may take before it counts as failing. */
+const HEALTH_TIMEOUT_MS = 5_000;
 
 const log = getLogger(["prunner"]);
 
@@ -63,7 +71,9 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
     });
   }
 
-  const dataDir = await openDataDir(options.data);
+  const dataDir = await openDataDir(options.data, {
+    onDamaged: (error) => log.warn("The job list skips a damaged record: {error}", { error }),
+  });
   const retention = backgroundTask(
     async () => {
       const removed = await applyRetention(
@@ -103,6 +113,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
       isShuttingDown: runner.isShuttingDown,
       metrics,
       signal: closeStreams.signal,
+      health: () => checkHealth(runner, dataDir, executor, HEALTH_TIMEOUT_MS),
     });
     server = await startServer(app, options.address);
   } catch (error) {
@@ -140,7 +151,19 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
         closeStreams.abort();
         await server.shutdown();
         await retention.stop();
-        await dataDir.close();
+        const notStored = await runner.flush(STOP_FLUSH_MS);
+        if (notStored.length > 0) {
+          log.error(
+            "The latest state of {count} job(s) could not be stored before the stop and is " +
+              "lost: {jobIds}",
+            { count: notStored.length, jobIds: notStored.join(", ") },
+          );
+        }
+        if (await settlesWithin(dataDir.close(), STOP_FLUSH_MS) === false) {
+          log.error("The job store did not close within {seconds} s; stopping anyway", {
+            seconds: STOP_FLUSH_MS / 1000,
+          });
+        }
       })();
       return stopping;
     },

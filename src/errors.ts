@@ -42,6 +42,27 @@ export class VariablesTooLargeError extends PrunnerError {
   }
 }
 
+/** A schedule request's variables are nested deeper than the documented limit. */
+export class VariablesTooDeepError extends PrunnerError {
+  constructor(readonly limit: number) {
+    super(
+      `variables nested too deeply: at most ${limit} levels of objects and arrays are accepted`,
+    );
+  }
+}
+
+/**
+ * A new job could not be stored (no space, I/O error, read-only file system): it was refused
+ * and nothing of it ran.
+ */
+export class JobNotStoredError extends PrunnerError {
+  constructor(readonly reason: string, readonly dataDir: string | null) {
+    super(
+      `cannot store the job: ${reason}${dataDir === null ? "" : ` (data directory ${dataDir})`}`,
+    );
+  }
+}
+
 /** No job has this id. */
 export class JobNotFoundError extends PrunnerError {
   constructor(readonly jobId: string) {

@@ -13,7 +13,7 @@ import {
   type LogRecord,
   type TextFormatter,
 } from "@logtape/logtape";
-import { formatLogfmt, PLACEHOLDER } from "./logfmt.ts";
+import { logfmtFormatter, PLACEHOLDER } from "./logfmt.ts";
 
 /** Where log lines are written. */
 export interface LogOutput {
@@ -51,7 +51,7 @@ export async function setupLogging(
     : Deno.noColor
     ? "plain"
     : "color";
-  const formatter = createFormatter(format);
+  const formatter = createFormatter(format, { stacks: options.verbose });
   await configure({
     reset: true,
     sinks: { stderr: immediateSink((record: LogRecord) => output.write(formatter(record))) },
@@ -74,7 +74,8 @@ function immediateSink(sink: (record: LogRecord) => void): (record: LogRecord) =
 }
 
 /**
- * A formatter for one of the log formats. logfmt lines look like
+ * A formatter for one of the log formats; with `stacks` (`--verbose`), logfmt shows errors with
+ * their stack traces, else with their messages and causes. logfmt lines look like
  * `time=2026-11-28T12:00:00.000Z level=info logger=prunner msg="Listening" url=http://…`; the text
  * formats show the time, level, category and message, followed by the properties the message
  * does not mention as `key=value`.
@@ -84,8 +85,11 @@ function immediateSink(sink: (record: LogRecord) => void): (record: LogRecord) =
  * const line = createFormatter("logfmt")(record);
  * ```
  */
-export function createFormatter(format: LogFormat): TextFormatter {
-  if (format === "logfmt") return formatLogfmt;
+export function createFormatter(
+  format: LogFormat,
+  errors: { stacks: boolean } = { stacks: false },
+): TextFormatter {
+  if (format === "logfmt") return logfmtFormatter(errors);
   const options = { timestamp: "date-time", category: ".", value: "bare" } as const;
   if (format === "plain") {
     return getTextFormatter({

@@ -4,6 +4,7 @@
  * @module
  */
 import type { LogRecord } from "@logtape/logtape";
+import { PrunnerError } from "./errors.ts";
 
 /**
  * Formats a record as one logfmt line, as logtape's `getLogfmtFormatter()` does, in about a
@@ -21,15 +22,64 @@ import type { LogRecord } from "@logtape/logtape";
  * ```
  */
 export function formatLogfmt(record: LogRecord): string {
+  return formatWith(record, false);
+}
+
+/**
+ * A logfmt formatter; with `stacks`, errors are shown with their stack traces (`--verbose`),
+ * otherwise with their messages and causes.
+ *
+ * @example
+ * ```ts
+ * const format = logfmtFormatter({ stacks: true });
+ * ```
+ */
+export function logfmtFormatter(options: { stacks: boolean }): (record: LogRecord) => string {
+  return options.stacks ? (record) => formatWith(record, true) : formatLogfmt;
+}
+
+function formatWith(record: LogRecord, stacks: boolean): string {
   let line = `time=${isoTime(record.timestamp)} level=${record.level} logger=${
     categoryText(record.category)
-  } msg=${logfmtValue(renderMessage(record))}`;
+  } msg=${logfmtValue(renderMessage(record, stacks), stacks)}`;
   const properties = record.properties;
   for (const key in properties) {
     if (!Object.hasOwn(properties, key) || key === "") continue;
-    line += ` ${logfmtKey(key)}=${logfmtValue(properties[key])}`;
+    line += ` ${logfmtKey(key)}=${logfmtValue(properties[key], stacks)}`;
   }
   return line + "\n";
+}
+
+/** Causes shown at most, so a cyclic chain cannot loop. */
+const MAX_CAUSES = 8;
+
+/**
+ * An error as text: its message, then each cause that adds something (`; cause: …`); with
+ * `stacks`, stack traces instead of bare messages. Never `{}`, which is what JSON makes of an
+ * error.
+ *
+ * @example
+ * ```ts
+ * describeError(new Error("cannot save job 1", { cause: new Error("disk full") }), false);
+ * // "cannot save job 1; cause: disk full"
+ * ```
+ */
+export function describeError(error: Error, stacks: boolean): string {
+  const one = (item: Error) => {
+    if (stacks && typeof item.stack === "string" && item.stack !== "") return item.stack;
+    // prunner's own errors carry sentences for people; others are named (`TypeError: …`).
+    const plain = item instanceof PrunnerError || item.name === "Error" || item.name === "";
+    return plain ? item.message : `${item.name}: ${item.message}`;
+  };
+  let text = one(error);
+  let cause: unknown = error.cause;
+  for (let i = 0; i < MAX_CAUSES && cause !== undefined && cause !== null; i++) {
+    const causeText = cause instanceof Error ? one(cause) : stringifyValue(cause, stacks);
+    const message = cause instanceof Error ? cause.message : causeText;
+    if (stacks || !text.includes(message)) text += `; cause: ${causeText}`;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return text;
 }
 
 /** The last timestamp formatted: records of the same millisecond share the text. */
@@ -70,11 +120,11 @@ const ESCAPES: Record<string, string> = {
   "\\": "\\\\",
 };
 
-function logfmtValue(value: unknown): string {
+function logfmtValue(value: unknown, stacks = false): string {
   // Numbers, booleans and bigints print without characters that need quoting.
   const type = typeof value;
   if (type === "number" || type === "boolean" || type === "bigint") return String(value);
-  const text = stringifyValue(value);
+  const text = stringifyValue(value, stacks);
   if (LOGFMT_BARE.test(text) && !(typeof value === "string" && KEYWORDS.has(text))) return text;
   return `"${
     text.replace(
@@ -99,11 +149,16 @@ function logfmtKey(key: string): string {
   return result;
 }
 
-function stringifyValue(value: unknown): string {
+function stringifyValue(value: unknown, stacks: boolean): string {
   if (typeof value === "string") return value;
   if (value === null || typeof value !== "object") return String(value);
+  if (value instanceof Error) return describeError(value, stacks);
   try {
-    const json = JSON.stringify(value);
+    // Errors inside objects become their description too, not `{}`.
+    const json = JSON.stringify(
+      value,
+      (_key, item) => item instanceof Error ? describeError(item, stacks) : item,
+    );
     if (typeof json === "string") return json.startsWith('"') ? JSON.parse(json) : json;
   } catch {
     // Circular or otherwise not JSON: inspected below.
@@ -123,18 +178,18 @@ const encoder = new TextEncoder();
  * The record's message as text. Templates with only plain `{name}` placeholders are parsed once;
  * anything else (escaped braces, nested paths, tagged templates) takes logtape's own rendering.
  */
-function renderMessage(record: LogRecord): string {
+function renderMessage(record: LogRecord, stacks: boolean): string {
   const raw = record.rawMessage;
   let parsed = typeof raw === "string" ? templates.get(raw) : null;
   if (parsed === undefined && typeof raw === "string") {
     parsed = parseTemplate(raw);
     if (templates.size < MAX_TEMPLATES) templates.set(raw, parsed);
   }
-  if (!parsed) return record.message.map((part) => stringifyValue(part)).join("");
+  if (!parsed) return record.message.map((part) => stringifyValue(part, stacks)).join("");
   const { texts, keys } = parsed;
   let text = texts[0];
   for (let i = 0; i < keys.length; i++) {
-    text += stringifyValue(record.properties[keys[i]]) + texts[i + 1];
+    text += stringifyValue(record.properties[keys[i]], stacks) + texts[i + 1];
   }
   return text;
 }

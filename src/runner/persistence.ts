@@ -1,5 +1,8 @@
 /**
- * Persisting state changes of jobs that wait or run.
+ * Persisting state changes of jobs that wait or run. Memory is authoritative: a change the store
+ * cannot write (no space, I/O error, a read-only file system) is kept, retried with backoff and
+ * written once the store writes again, without a restart. A failing store is logged once when
+ * the trouble begins and once when it ends, not once per change.
  *
  * @module
  */
@@ -20,27 +23,145 @@ export interface RunnerStore {
 
 /** Writes a job's changes in the background. */
 export interface Persister {
-  /** Saves the job's current state without waiting for the commit. */
+  /** Saves the job's current state without waiting for the commit; retried until stored. */
   persist(job: Job): void;
+  /** The current state of a job whose latest change is not stored yet, else `undefined`. */
+  unsaved(id: string): Job | undefined;
+  /**
+   * Writes every change not stored yet, retrying until `timeoutMs` has passed; resolves with
+   * the jobs whose changes could not be stored (shutdown).
+   */
+  flush(timeoutMs: number): Promise<Job[]>;
+  /** The error that began the current episode of failing writes, or `null` while none. */
+  failure(): unknown | null;
+}
+
+/** Settings of {@linkcode createPersister}. */
+export interface PersisterOptions {
+  /** First wait before a failed change is written again, in ms (default 250). */
+  retryMs?: number;
+  /** Longest wait between attempts, in ms (default 5000). */
+  maxRetryMs?: number;
 }
 
 const log = getLogger(["prunner", "runner"]);
 
 /**
- * A persister that saves through `store` and logs failed saves.
+ * A persister that saves through `store`.
  *
  * @example
  * ```ts
- * const { persist } = createPersister(store);
- * persist(job);
+ * const persister = createPersister(store);
+ * persister.persist(job);
+ * const notStored = await persister.flush(5000);
  * ```
  */
-export function createPersister(store: RunnerStore): Persister {
+export function createPersister(store: RunnerStore, options: PersisterOptions = {}): Persister {
+  const firstRetryMs = options.retryMs ?? 250;
+  const maxRetryMs = options.maxRetryMs ?? 5000;
+  /** Jobs with changes not known to be stored, and the number of their latest change. */
+  const dirty = new Map<string, { job: Job; change: number }>();
+  let changes = 0;
+  /** Set while the store fails: the first error of the episode and when it began. */
+  let failing: { error: unknown; since: number } | null = null;
+  let retryMs = firstRetryMs;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let retrying: Promise<boolean> | null = null;
+
+  /** Saves one job; `true` when its latest change is stored. */
+  const save = async (job: Job): Promise<boolean> => {
+    const change = dirty.get(job.id)?.change;
+    try {
+      await store.save(job);
+    } catch (error) {
+      beginEpisode(error);
+      return false;
+    }
+    if (dirty.get(job.id)?.change === change) dirty.delete(job.id);
+    return true;
+  };
+
+  const beginEpisode = (error: unknown): void => {
+    if (failing === null) {
+      failing = { error, since: Date.now() };
+      log.error(
+        "Cannot store job changes: {error}; they are kept in memory and written again " +
+          "once the store can write",
+        { error },
+      );
+    }
+    scheduleRetry();
+  };
+
+  const scheduleRetry = (): void => {
+    if (timer !== undefined || retrying !== null) return;
+    timer = setTimeout(async () => {
+      timer = undefined;
+      retrying = retry();
+      const stored = await retrying;
+      retrying = null;
+      if (!stored) scheduleRetry();
+    }, retryMs);
+    retryMs = Math.min(retryMs * 2, maxRetryMs);
+  };
+
+  /** Writes every kept change; `true` when all were stored (which ends the episode). */
+  const retry = async (): Promise<boolean> => {
+    const jobs = [...dirty.values()].map(({ job }) => job);
+    const results = await Promise.all(jobs.map(save));
+    if (!results.every(Boolean)) return false;
+    if (failing !== null) {
+      log.info("The store writes again: {count} job change(s) kept in memory are stored", {
+        count: jobs.length,
+      });
+    }
+    failing = null;
+    retryMs = firstRetryMs;
+    // Changes made while the retry was writing.
+    for (const { job } of [...dirty.values()]) save(job);
+    return true;
+  };
+
+  /** `promise`'s value, or `null` when it has not settled by `deadline`. */
+  const until = async <T>(promise: Promise<T>, deadline: number): Promise<T | null> => {
+    let expired: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<null>((resolve) => {
+      expired = setTimeout(() => resolve(null), Math.max(0, deadline - Date.now()));
+    });
+    try {
+      return await Promise.race([promise, timeout]);
+    } finally {
+      clearTimeout(expired);
+    }
+  };
+
   return {
     persist(job) {
-      store.save(job).catch((error) =>
-        log.error("Cannot persist job {jobId}: {error}", { jobId: job.id, error: String(error) })
-      );
+      dirty.set(job.id, { job, change: ++changes });
+      // While the store fails, the retry writes the change.
+      if (failing === null) save(job);
+      else scheduleRetry();
+    },
+
+    unsaved: (id) => dirty.get(id)?.job,
+
+    failure: () => failing?.error ?? null,
+
+    async flush(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      clearTimeout(timer);
+      timer = undefined;
+      if (retrying !== null) await until(retrying, deadline);
+      while (dirty.size > 0 && Date.now() < deadline) {
+        const attempt = Promise.all([...dirty.values()].map(({ job }) => save(job)));
+        if (await until(attempt, deadline) === null) break;
+        if (dirty.size > 0) {
+          await until(new Promise((resolve) => setTimeout(resolve, retryMs)), deadline);
+        }
+      }
+      clearTimeout(timer);
+      timer = undefined;
+      return [...dirty.values()].map(({ job }) => job);
     },
   };
 }

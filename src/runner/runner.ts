@@ -16,10 +16,13 @@ import { isSchedulable } from "../engine/wait_list.ts";
 import {
   JobCompletedError,
   JobNotFoundError,
+  JobNotStoredError,
   PipelineNotFoundError,
   ShuttingDownError,
+  VariablesTooDeepError,
   VariablesTooLargeError,
 } from "../errors.ts";
+import { StoreWriteError } from "../store/errors.ts";
 import type { TaskExecutor } from "../executor/task_executor.ts";
 import { createAdmission } from "./admission.ts";
 import type { LogStream, PipelineInfo, RunnerApi, ScheduleRequest } from "./api.ts";
@@ -34,6 +37,13 @@ export { ON_ERROR_OUTPUT_BYTES } from "./on_error.ts";
 
 /** Largest accepted JSON encoding of a job's variables, in bytes. */
 export const MAX_VARIABLES_BYTES = 1024 * 1024;
+
+/**
+ * Deepest accepted nesting of objects and arrays in a job's variables (the variables object
+ * itself is level 1). Checked before anything else touches them: JSON of much deeper nesting
+ * cannot be written again (`JSON.stringify` runs out of stack).
+ */
+export const MAX_VARIABLES_DEPTH = 64;
 
 /** Settings of a runner. */
 export interface RunnerOptions {
@@ -91,6 +101,13 @@ export interface Runner extends RunnerApi {
   shutdown(mode: ShutdownMode): Promise<void>;
   /** Resolves when no job is running. */
   idle(): Promise<void>;
+  /**
+   * Writes the job changes the store could not take yet, trying for at most `timeoutMs`;
+   * resolves with the ids of the jobs whose latest state is still not stored.
+   */
+  flush(timeoutMs: number): Promise<string[]>;
+  /** Why job changes cannot be stored right now (they are kept and retried), or `null`. */
+  storeFailure(): string | null;
 }
 
 const log = getLogger(["prunner", "runner"]);
@@ -140,7 +157,17 @@ export function createRunner(options: RunnerOptions): Runner {
     },
     onParked: notifyIdle,
   });
-  const admission = createAdmission({ state, lifecycle, events, now });
+  const admission = createAdmission({ state, lifecycle, events, now, released: notifyIdle });
+
+  /** The job's state in memory: waiting or running, or with changes not stored yet. */
+  const current = (id: string): Job | undefined =>
+    state.active.get(id)?.job ?? persister.unsaved(id);
+
+  const cancelStored = async (id: string): Promise<void> => {
+    const job = current(id) ?? await store.get(id);
+    if (!job) throw new JobNotFoundError(id);
+    if (!job.canceled && job.completed) throw new JobCompletedError(id);
+  };
 
   const runner: Runner = {
     events,
@@ -161,51 +188,57 @@ export function createRunner(options: RunnerOptions): Runner {
     },
 
     async *listJobs(): AsyncIterable<Job> {
-      for await (const job of store.list()) yield state.active.get(job.id)?.job ?? job;
+      for await (const job of store.list()) yield current(job.id) ?? job;
     },
 
     async pageJobs(query) {
       const page = await store.page(query);
-      return { ...page, jobs: page.jobs.map((job) => state.active.get(job.id)?.job ?? job) };
+      return { ...page, jobs: page.jobs.map((job) => current(job.id) ?? job) };
     },
 
     async getJob(id: string): Promise<Job | null> {
-      return state.active.get(id)?.job ?? await store.get(id);
+      return current(id) ?? await store.get(id);
     },
 
-    schedule(request: ScheduleRequest): Promise<Job> {
-      if (state.shuttingDown) return Promise.reject(new ShuttingDownError());
-      const definition = state.definitions.get(request.pipeline);
-      if (!definition) return Promise.reject(new PipelineNotFoundError(request.pipeline));
+    async schedule(request: ScheduleRequest): Promise<Job> {
       if (request.variables !== null) {
-        const size = new TextEncoder().encode(JSON.stringify(request.variables)).length;
-        if (size > MAX_VARIABLES_BYTES) {
-          return Promise.reject(new VariablesTooLargeError(size, MAX_VARIABLES_BYTES));
+        if (nestingDepth(request.variables) > MAX_VARIABLES_DEPTH) {
+          throw new VariablesTooDeepError(MAX_VARIABLES_DEPTH);
         }
       }
-      let job: Job;
-      try {
-        job = admission.accept(definition, request).job;
-      } catch (error) {
-        return Promise.reject(error);
+      if (state.shuttingDown) throw new ShuttingDownError();
+      const definition = state.definitions.get(request.pipeline);
+      if (!definition) throw new PipelineNotFoundError(request.pipeline);
+      if (request.variables !== null) {
+        const size = new TextEncoder().encode(JSON.stringify(request.variables)).length;
+        if (size > MAX_VARIABLES_BYTES) throw new VariablesTooLargeError(size, MAX_VARIABLES_BYTES);
       }
-      return store.save(job).then(() => job);
+      const entry = admission.accept(definition, request);
+      try {
+        await store.save(entry.job);
+      } catch (error) {
+        admission.refused(entry);
+        log.warn("Job of {pipeline} refused: {error}", { pipeline: request.pipeline, error });
+        throw error instanceof StoreWriteError
+          ? new JobNotStoredError(messageOf(error.cause), error.dataDir)
+          : new JobNotStoredError(messageOf(error), null);
+      }
+      admission.stored(entry);
+      return entry.job;
     },
 
-    async cancel(id: string): Promise<void> {
+    cancel(id: string): Promise<void> {
       const entry = state.active.get(id);
       if (entry) {
         if (!entry.job.canceled) admission.cancel(entry);
-        await store.save(entry.job);
-        return;
+        persister.persist(entry.job);
+        return Promise.resolve();
       }
-      const job = await store.get(id);
-      if (!job) throw new JobNotFoundError(id);
-      if (!job.canceled && job.completed) throw new JobCompletedError(id);
+      return cancelStored(id);
     },
 
     async openLog(jobId: string, task: string, stream: LogStream) {
-      const job = state.active.get(jobId)?.job ?? await store.get(jobId);
+      const job = current(jobId) ?? await store.get(jobId);
       const attempt = job?.tasks.find((t) => t.name === task)?.attempt;
       return logs.open(jobId, task, stream, attempt);
     },
@@ -220,9 +253,8 @@ export function createRunner(options: RunnerOptions): Runner {
 
     logPath: (jobId, task, stream, attempt) => logs.path(jobId, task, stream, attempt),
 
-    async restore(unfinished: Job[]): Promise<void> {
+    restore(unfinished: Job[]): Promise<void> {
       const at = now();
-      const saves: Promise<void>[] = [];
       const resumed: ActiveJob[] = [];
       for (const job of unfinished) {
         const definition = state.definitions.get(job.pipeline);
@@ -264,11 +296,11 @@ export function createRunner(options: RunnerOptions): Runner {
           admission.requeue(entry);
           continue;
         }
-        saves.push(store.save(job));
+        persister.persist(job);
       }
-      await Promise.all(saves);
       for (const entry of resumed) lifecycle.resume(entry);
       for (const pipeline of state.queues.keys()) admission.startDue(pipeline);
+      return Promise.resolve();
     },
 
     setDefinitions(next: Definitions): void {
@@ -297,6 +329,15 @@ export function createRunner(options: RunnerOptions): Runner {
       if (runningCount(state) === 0) return Promise.resolve();
       return new Promise((resolve) => idleWaiters.push(resolve));
     },
+
+    async flush(timeoutMs: number): Promise<string[]> {
+      return (await persister.flush(timeoutMs)).map((job) => job.id);
+    },
+
+    storeFailure(): string | null {
+      const error = persister.failure();
+      return error === null ? null : messageOf(error);
+    },
   };
   return runner;
 }
@@ -306,4 +347,27 @@ function hasTasksOf(definition: PipelineDefinition, job: Job): boolean {
   return job.tasks.every((task) =>
     task.name === ON_ERROR_TASK || Object.hasOwn(definition.tasks, task.name)
   );
+}
+
+/**
+ * How deeply objects and arrays nest in `value` (a scalar is 0, `{}` is 1), counted without
+ * recursion so that hostile input cannot exhaust the stack; stops counting past the limit.
+ */
+export function nestingDepth(value: unknown, limit = MAX_VARIABLES_DEPTH): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (item === null || typeof item !== "object") continue;
+    if (depth > deepest) deepest = depth;
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(item)) {
+      if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+    }
+  }
+  return deepest;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

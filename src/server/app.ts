@@ -17,13 +17,14 @@ import { VERSION } from "../version.ts";
 import { accessLog } from "./access_log.ts";
 import { authenticate } from "./auth.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
-import { InvalidCursorError, statusFor, TaskNotFoundError } from "./errors.ts";
+import { InvalidCursorError, JobNotShowableError, statusFor, TaskNotFoundError } from "./errors.ts";
 import { createEventFeed } from "./events.ts";
 import { jobToJson, pipelineStatusToJson, pipelineToJson } from "./json.ts";
 import { followLog, watchTask } from "./log_follow.ts";
 import {
   BEARER_AUTH,
   eventsRoute,
+  healthRoute,
   jobCancelRoute,
   jobDetailRoute,
   jobLogsRawRoute,
@@ -39,6 +40,7 @@ import {
 } from "./routes.ts";
 import {
   DEFAULT_PAGE,
+  type JobSchema,
   type LogsResponseSchema,
   type PipelinesJobsResponseSchema,
 } from "./schemas.ts";
@@ -67,6 +69,11 @@ export interface AppOptions {
   signal?: AbortSignal;
   /** Timings of the streaming routes (tests shorten them). */
   streams?: StreamOptions;
+  /**
+   * What `GET /health` reports: why the store cannot write and why tasks cannot run, each
+   * `null` when fine. Without it, health reports both as fine.
+   */
+  health?: () => Promise<HealthProblems>;
 }
 
 /** Timings and sizes of `/events` and `/job/logs/stream`. */
@@ -79,6 +86,12 @@ export interface StreamOptions {
   keepaliveMs?: number;
   /** How often a followed log file is looked at while its task runs, in ms (default 200). */
   logPollMs?: number;
+}
+
+/** The failing parts `GET /health` names; `null` where all is well. */
+export interface HealthProblems {
+  store: string | null;
+  executor: string | null;
 }
 
 /** Metrics in a text format, e.g. prunner's `Metrics`. */
@@ -119,7 +132,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
 
   app.use(accessLog(logger));
   app.use(async (c, next) => {
-    if (c.req.path === openApiRoute.path) return await next();
+    if (c.req.path === openApiRoute.path || c.req.path === healthRoute.path) return await next();
     const result = await authenticate(c.req.header("authorization") ?? null, secret);
     if (!result.ok) return c.json({ error: result.reason }, 401);
     c.set("user", result.user);
@@ -128,6 +141,16 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
 
   const reportStreamError = (error: unknown) =>
     logger.error("Response body failed: {error}", { error });
+
+  app.openapi(healthRoute, async (c) => {
+    const problems = await (options.health?.() ?? { store: null, executor: null });
+    const failing = problems.store !== null || problems.executor !== null;
+    return c.json({
+      status: failing ? "failing" as const : "ok" as const,
+      store: problems.store ?? "ok",
+      executor: problems.executor ?? "ok",
+    }, failing ? 503 : 200);
+  });
 
   app.openapi(listPipelinesRoute, (c) => {
     return c.json({ pipelines: runner.listPipelines().map(pipelineToJson) }, 200);
@@ -157,6 +180,11 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
       runner.listPipelines(),
       runner.listJobs(),
       reportStreamError,
+      (job, error) =>
+        logger.warn("Job list skips job {jobId}: its record cannot be turned into JSON: {error}", {
+          jobId: job.id,
+          error,
+        }),
     );
     return streamedJson<z.infer<typeof PipelinesJobsResponseSchema>>(body);
   });
@@ -183,7 +211,15 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     const id = c.req.valid("query").id.toLowerCase();
     const job = await runner.getJob(id);
     if (job === null) throw new JobNotFoundError(id);
-    return c.json(jobToJson(job), 200);
+    let body: string;
+    try {
+      body = JSON.stringify(jobToJson(job));
+    } catch (error) {
+      throw new JobNotShowableError(id, error instanceof Error ? error.message : String(error));
+    }
+    return new Response(body, { headers: JSON_CONTENT_TYPE }) as
+      & Response
+      & TypedResponse<JSONParsed<z.infer<typeof JobSchema>>, 200, "json">;
   });
 
   app.openapi(jobLogsRoute, async (c) => {
@@ -344,7 +380,12 @@ function errorResponse(error: Error, c: Context, logger: Logger): Response {
     return c.json({ error: error.message }, error.status);
   }
   const status = statusFor(error);
-  if (status !== null) return c.json({ error: error.message }, status);
+  if (status !== null) {
+    if (status >= 500) {
+      logger.error("{method} {path}: {error}", { method: c.req.method, path: c.req.path, error });
+    }
+    return c.json({ error: error.message }, status);
+  }
   logger.error("{method} {path} failed: {error}", {
     method: c.req.method,
     path: c.req.path,

@@ -7,13 +7,26 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import {
   JobCompletedError,
   JobNotFoundError,
+  JobNotStoredError,
   PipelineNotFoundError,
   PrunnerError,
   QueueDisabledError,
   QueueFullError,
   ShuttingDownError,
+  VariablesTooDeepError,
   VariablesTooLargeError,
 } from "../errors.ts";
+import { StoreReadError } from "../store/errors.ts";
+
+/** A job's record cannot be turned into JSON (e.g. one written by an older version). */
+export class JobNotShowableError extends PrunnerError {
+  constructor(readonly jobId: string, readonly reason: string) {
+    super(
+      `job ${jobId} cannot be shown: its record cannot be turned into JSON (${reason}); ` +
+        `the other jobs are not affected`,
+    );
+  }
+}
 
 /** `GET /job/logs` named a task that the job does not have. */
 export class TaskNotFoundError extends PrunnerError {
@@ -41,15 +54,20 @@ const STATUS_BY_CLASS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]
   [QueueDisabledError, 400],
   [VariablesTooLargeError, 400],
   [InvalidCursorError, 400],
+  [VariablesTooDeepError, 400],
   [JobNotFoundError, 404],
   [TaskNotFoundError, 404],
   [JobCompletedError, 409],
   [ShuttingDownError, 503],
+  [JobNotStoredError, 507],
+  // Server-side, but with a message that says what is wrong with which job.
+  [StoreReadError, 500],
+  [JobNotShowableError, 500],
 ];
 
 /**
- * The status code for an error a client caused, or `null` for anything else (a server fault,
- * answered with 500).
+ * The status code for a `PrunnerError` (mostly errors a client caused; the store's faults are
+ * 5xx), or `null` for anything else (an unexpected fault, answered with 500 "internal error").
  *
  * @example
  * ```ts

@@ -42,6 +42,7 @@ export function taskToJson(task: Task): TaskJson {
     ...(task.error !== null ? { error: task.error } : {}),
     ...((task.attempt ?? 1) > 1 ? { attempt: task.attempt } : {}),
     ...(task.retryAt !== undefined ? { retryAt: formatTime(task.retryAt) } : {}),
+    ...(task.droppedOutput ? { droppedOutput: { ...task.droppedOutput } } : {}),
   };
 }
 

@@ -13,7 +13,13 @@
  *
  * @module
  */
-export { type AppEnv, type AppOptions, createApp, MAX_BODY_BYTES } from "./app.ts";
+export {
+  type AppEnv,
+  type AppOptions,
+  createApp,
+  type HealthProblems,
+  MAX_BODY_BYTES,
+} from "./app.ts";
 export { authenticate, type AuthResult } from "./auth.ts";
 export { statusFor, TaskNotFoundError } from "./errors.ts";
 export { formatTime, type JobJson, jobToJson, type TaskJson, taskToJson } from "./json.ts";

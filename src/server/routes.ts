@@ -8,6 +8,7 @@
 import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import {
   ErrorSchema,
+  HealthSchema,
   JobQuerySchema,
   JobSchema,
   LogsQuerySchema,
@@ -144,12 +145,17 @@ export const scheduleRoute = createRoute({
   responses: {
     202: json(ScheduleResponseSchema, "The job was scheduled"),
     400: error(
-      "Malformed JSON, a missing or unknown pipeline, variables that are not an object or too " +
-        "large, a full queue or disabled queueing (the message says which)",
+      "Malformed JSON, a missing or unknown pipeline, variables that are not an object, too " +
+        "large or nested more than 64 levels deep, a full queue or disabled queueing (the " +
+        "message says which)",
     ),
     401: unauthorized,
     413: error("The request body is larger than 1 MiB"),
     503: error("prunner is shutting down and accepts no new jobs"),
+    507: error(
+      "The job could not be stored (no space left, I/O error, read-only file system); it was " +
+        "refused and nothing of it runs. The message names the cause and the data directory.",
+    ),
   },
 });
 
@@ -166,6 +172,10 @@ export const jobDetailRoute = createRoute({
     400: invalidJobId,
     401: unauthorized,
     404: jobNotFound,
+    500: error(
+      "The job's stored record is damaged or cannot be turned into JSON (the message " +
+        "says what is wrong)",
+    ),
   },
 });
 
@@ -287,6 +297,22 @@ export const openApiRoute = createRoute({
   },
 });
 
+/** `GET /health`: public, see `createApp`. */
+export const healthRoute = createRoute({
+  operationId: "health",
+  method: "get",
+  path: "/health",
+  summary: "Whether prunner can run jobs",
+  description: "Public and free of job data, for load balancers, orchestrators and container " +
+    "health checks: 200 while the job store can write and tasks can run, 503 naming the part " +
+    "that fails otherwise.",
+  security: [],
+  responses: {
+    200: json(HealthSchema, "The store writes and the task executor answers"),
+    503: json(HealthSchema, "The store or the task executor fails; the field says why"),
+  },
+});
+
 /** Every route of the API, in the order they are registered. */
 export const ROUTES: readonly RouteConfig[] = [
   listPipelinesRoute,
@@ -301,4 +327,5 @@ export const ROUTES: readonly RouteConfig[] = [
   metricsRoute,
   eventsRoute,
   openApiRoute,
+  healthRoute,
 ];

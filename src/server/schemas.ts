@@ -21,6 +21,15 @@ export const PipelineSchema = z.object({
   running: z.boolean().openapi({ description: "At least one job of the pipeline runs" }),
 }).openapi("Pipeline");
 
+/** Output of one stream of a task that was read but not written to its log file. */
+export const StreamLossSchema = z.object({
+  bytes: z.number().int().openapi({ description: "Bytes dropped", example: 1048576 }),
+  reason: z.string().openapi({
+    description: "Why the log file could not be written",
+    example: "No space left on device (os error 28)",
+  }),
+}).openapi("DroppedOutput");
+
 /** A task of a job. Optional fields are omitted when empty. */
 export const TaskSchema = z.object({
   name: z.string().openapi({ description: "Task name", example: "build" }),
@@ -46,6 +55,13 @@ export const TaskSchema = z.object({
   retryAt: z.string().optional().openapi({
     ...DATE_TIME,
     description: "While the task waits out its retry delay: when its next attempt starts",
+  }),
+  droppedOutput: z.object({
+    stdout: StreamLossSchema.optional(),
+    stderr: StreamLossSchema.optional(),
+  }).optional().openapi({
+    description: "Output the task printed that is missing from its log (`GET /job/logs`), per " +
+      "stream: the log file could not be written (e.g. no space left). Omitted when none.",
   }),
 }).openapi("Task");
 
@@ -85,6 +101,19 @@ export const PipelineStatusSchema = PipelineSchema.extend({
 export const PipelinesStatusResponseSchema = z.object({
   pipelines: z.array(PipelineStatusSchema).openapi({ description: "Sorted by name" }),
 });
+
+/** `GET /health`. */
+export const HealthSchema = z.object({
+  status: z.enum(["ok", "failing"]).openapi({ description: "Whether prunner can run jobs" }),
+  store: z.string().openapi({
+    description: '"ok", or why the job store cannot write',
+    example: "ok",
+  }),
+  executor: z.string().openapi({
+    description: '"ok", or why tasks cannot run',
+    example: "ok",
+  }),
+}).openapi("Health");
 
 /** `GET /pipelines/`. */
 export const PipelinesResponseSchema = z.object({ pipelines: z.array(PipelineSchema) });

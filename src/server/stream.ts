@@ -18,12 +18,14 @@ const encoder = new TextEncoder();
  * The body of `GET /pipelines/jobs`: `{"pipelines":[…],"jobs":[…]}` with the jobs written as
  * they are iterated. The first job is fetched before this resolves, so a failing store yields an
  * error response rather than a cut-off body; a later failure aborts the body and is passed to
- * `onError`.
+ * `onError`. A job that cannot be turned into JSON is left out (and passed to `onSkip`), so one
+ * bad record never breaks the list for everyone.
  */
 export async function pipelinesJobsBody(
   pipelines: PipelineInfo[],
   jobs: AsyncIterable<Job>,
   onError: (error: unknown) => void,
+  onSkip: (job: Job, error: unknown) => void = () => {},
 ): Promise<ReadableStream<Uint8Array>> {
   const iterator = jobs[Symbol.asyncIterator]();
   let result = await iterator.next();
@@ -33,8 +35,16 @@ export async function pipelinesJobsBody(
       let text = `{"pipelines":${JSON.stringify(pipelines.map(pipelineToJson))},"jobs":[`;
       let separator = "";
       while (!result.done) {
-        text += separator + JSON.stringify(jobToJson(result.value));
-        separator = ",";
+        let json: string | null = null;
+        try {
+          json = JSON.stringify(jobToJson(result.value));
+        } catch (error) {
+          onSkip(result.value, error);
+        }
+        if (json !== null) {
+          text += separator + json;
+          separator = ",";
+        }
         if (text.length >= CHUNK_CHARS) {
           yield encoder.encode(text);
           text = "";

@@ -11,7 +11,7 @@
  * @module
  */
 import { DataDirLockedError, StoreOpenError } from "./errors.ts";
-import { type JobStore, openJobStore } from "./job_store.ts";
+import { type JobStore, type JobStoreOptions, openJobStore } from "./job_store.ts";
 import { createLogStore, type LogStore } from "./logs.ts";
 
 /** File name of the lock in the data directory. */
@@ -27,9 +27,20 @@ export interface DataDir {
   readonly kv: Deno.Kv;
   readonly store: JobStore;
   readonly logs: LogStore;
+  /**
+   * Whether the directory takes writes: writes and removes a file of
+   * {@linkcode CHECK_FILE_BYTES} (a full disk fails it) and a small record in the job store.
+   * Rejects with the cause.
+   */
+  check(): Promise<void>;
   /** Flushes and closes the store, then releases the lock. */
   close(): Promise<void>;
 }
+
+/** File name of the write check in the data directory. */
+export const CHECK_FILE = "health-check.tmp";
+/** Size of the write check's file: about what a new job needs in the store. */
+export const CHECK_FILE_BYTES = 64 * 1024;
 
 /**
  * Opens a data directory: creates it and `logs/` when missing, takes its lock and opens the job
@@ -45,7 +56,10 @@ export interface DataDir {
  * await data.close();
  * ```
  */
-export async function openDataDir(dir: string): Promise<DataDir> {
+export async function openDataDir(
+  dir: string,
+  options: Pick<JobStoreOptions, "onDamaged"> = {},
+): Promise<DataDir> {
   const logsDir = `${dir}/logs`;
   const kvPath = `${dir}/${KV_FILE}`;
   try {
@@ -57,7 +71,7 @@ export async function openDataDir(dir: string): Promise<DataDir> {
   let kv: Deno.Kv | null = null;
   try {
     kv = await Deno.openKv(kvPath);
-    const store = await openJobStore(kv);
+    const store = await openJobStore(kv, { ...options, dataDir: dir });
     let closing: Promise<void> | null = null;
     return {
       path: dir,
@@ -66,6 +80,15 @@ export async function openDataDir(dir: string): Promise<DataDir> {
       kv,
       store,
       logs: createLogStore(logsDir),
+      async check() {
+        const path = `${dir}/${CHECK_FILE}`;
+        try {
+          await Deno.writeFile(path, new Uint8Array(CHECK_FILE_BYTES));
+        } finally {
+          await Deno.remove(path).catch(() => {});
+        }
+        await store.check();
+      },
       close() {
         closing ??= store.close().finally(() => lock.close());
         return closing;

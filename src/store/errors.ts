@@ -38,9 +38,20 @@ export class StoreFormatError extends PrunnerError {
 
 /** A job could not be written to the store. */
 export class StoreWriteError extends PrunnerError {
-  /** `cause` is the reason: a message or the error that made the write fail. */
-  constructor(readonly jobId: string, override readonly cause: unknown) {
-    super(`cannot save job ${jobId}: ${describe(cause)}`);
+  /**
+   * `cause` is the reason: a message or the error that made the write fail; `dataDir` the data
+   * directory of the store, when known.
+   */
+  constructor(
+    readonly jobId: string,
+    override readonly cause: unknown,
+    readonly dataDir: string | null = null,
+  ) {
+    super(
+      `cannot save job ${jobId}: ${describe(cause)}${
+        dataDir === null ? "" : ` (data directory ${dataDir})`
+      }`,
+    );
   }
 }
 

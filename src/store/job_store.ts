@@ -16,6 +16,7 @@
  * | `["job_ids", id]`                         | `[created, pipeline]`                              |
  * | `["by_pipeline", pipeline, created, id]`  | `[completed, end]`: for listing and retention      |
  * | `["unfinished", created, id]`             | `true` while the job is not completed              |
+ * | `["health"]`                              | time of the last write check (`check()`)           |
  *
  * Variables never change after scheduling: up to 4 KiB of JSON they are kept inline in the head,
  * bigger ones go to their own parts, written once, so a state change rewrites only the small
@@ -98,7 +99,10 @@ export interface JobStore {
   save(job: Job): Promise<void>;
   /** One job, or `null` when no job has this id. */
   get(id: string): Promise<Job | null>;
-  /** All jobs, newest first (by `created`, ties by id), read in batches. */
+  /**
+   * All jobs, newest first (by `created`, ties by id), read in batches. A damaged record is
+   * skipped (see `onDamaged`), so one bad record never hides the others.
+   */
   list(): AsyncIterable<Job>;
   /**
    * One page of jobs, newest first (by `created`, ties by id), optionally of one pipeline.
@@ -117,6 +121,8 @@ export interface JobStore {
   delete(ids: readonly string[]): Promise<void>;
   /** Resolves once every save made before the call is committed (or has failed). */
   flush(): Promise<void>;
+  /** Writes a small record to see whether the store can write; rejects with the cause. */
+  check(): Promise<void>;
   /** Flushes, then closes the KV database. */
   close(): Promise<void>;
 }
@@ -179,18 +185,33 @@ const LIST_BATCH = 500;
  * await store.close();
  * ```
  */
-export async function openJobStore(kv: Deno.Kv): Promise<JobStore> {
+export async function openJobStore(
+  kv: Deno.Kv,
+  options: JobStoreOptions = {},
+): Promise<JobStore> {
   const format = await kv.get(["format"]);
   if (format.value === null) {
     const result = await kv.atomic().check(format).set(["format"], FORMAT).commit();
-    if (!result.ok) return openJobStore(kv);
+    if (!result.ok) return openJobStore(kv, options);
   } else if (format.value !== FORMAT) {
     throw new StoreFormatError(format.value, FORMAT);
   }
-  return createJobStore(kv);
+  return createJobStore(kv, options.dataDir ?? null, options.onDamaged ?? (() => {}));
 }
 
-function createJobStore(kv: Deno.Kv): JobStore {
+/** Settings of {@linkcode openJobStore}. */
+export interface JobStoreOptions {
+  /** The data directory, named in the messages of failed writes. */
+  dataDir?: string;
+  /** Called for each damaged record that `list()` skips (e.g. to log it). */
+  onDamaged?: (error: StoreReadError) => void;
+}
+
+function createJobStore(
+  kv: Deno.Kv,
+  dataDir: string | null,
+  onDamaged: (error: StoreReadError) => void,
+): JobStore {
   const written = new WeakMap<Job, Written>();
   let deleteEpoch = 0;
   let pending = new Map<string, Pending>();
@@ -227,7 +248,9 @@ function createJobStore(kv: Deno.Kv): JobStore {
         await commit(commits[i]);
       } catch (error) {
         for (const unit of commits.slice(i).flat()) {
-          if (unit.owner) reject(unit.owner, new StoreWriteError(unit.owner.job.id, error));
+          if (unit.owner) {
+            reject(unit.owner, new StoreWriteError(unit.owner.job.id, error, dataDir));
+          }
         }
         return;
       }
@@ -243,7 +266,7 @@ function createJobStore(kv: Deno.Kv): JobStore {
   function reject(entry: Pending, error: unknown): void {
     const reason = error instanceof StoreWriteError
       ? error
-      : new StoreWriteError(entry.job.id, error);
+      : new StoreWriteError(entry.job.id, error, dataDir);
     for (const reject of entry.reject) reject(reason);
   }
 
@@ -411,7 +434,9 @@ function createJobStore(kv: Deno.Kv): JobStore {
 
   return {
     save(job) {
-      if (closed) return Promise.reject(new StoreWriteError(job.id, "the job store is closed"));
+      if (closed) {
+        return Promise.reject(new StoreWriteError(job.id, "the job store is closed", dataDir));
+      }
       const { promise, resolve, reject } = Promise.withResolvers<void>();
       const entry = pending.get(job.id);
       if (entry) {
@@ -442,7 +467,18 @@ function createJobStore(kv: Deno.Kv): JobStore {
     async *list() {
       ensureOpen();
       const entries = kv.list({ prefix: ["jobs"] }, { reverse: true, batchSize: LIST_BATCH });
-      for await (const entry of entries) yield await readJob(entry);
+      for await (const entry of entries) {
+        let job: Job;
+        try {
+          job = await readJob(entry);
+        } catch (error) {
+          // One damaged record must not hide every other job; its detail says what is wrong.
+          if (!(error instanceof StoreReadError)) throw error;
+          onDamaged(error);
+          continue;
+        }
+        yield job;
+      }
     },
 
     async page({ limit, before, pipeline }) {
@@ -553,6 +589,12 @@ function createJobStore(kv: Deno.Kv): JobStore {
 
     flush() {
       return enqueue(takePending);
+    },
+
+    async check() {
+      ensureOpen();
+      const result = await kv.set(["health"], Date.now());
+      if (!result.ok) throw new Error("the health record was not written");
     },
 
     async close() {

@@ -3,8 +3,8 @@
  * documented status is produced (and nothing else), every body matches its documented schema, and
  * requests are validated by exactly what the document says.
  */
-import { assert, assertEquals } from "../assert.ts";
-import { createApp } from "../../src/server/mod.ts";
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { createApp, type HealthProblems } from "../../src/server/mod.ts";
 import {
   fakeRunner,
   makeJob,
@@ -118,8 +118,20 @@ const JOB = makeJob({
 });
 const DONE = makeJob({ id: "22222222-2222-4333-8444-555555555555", completed: true, end: 5_000 });
 const UNKNOWN = "33333333-2222-4333-8444-555555555555";
+/** A record nested too deeply to become JSON again, as an older version could have stored. */
+const BROKEN = makeJob({
+  id: "44444444-2222-4333-8444-555555555555",
+  variables: { deep: JSON.parse("[".repeat(20_000) + "]".repeat(20_000)) },
+});
 
-type Probe = { status: number; path: string; init?: RequestInit; token?: false; shutdown?: true };
+type Probe = {
+  status: number;
+  path: string;
+  init?: RequestInit;
+  token?: false;
+  shutdown?: true;
+  health?: HealthProblems;
+};
 
 /** For each documented route, one request per status that the route documents. */
 const PROBES: Record<string, Probe[]> = {
@@ -157,12 +169,14 @@ const PROBES: Record<string, Probe[]> = {
       init: { body: '{"pipeline":"build"}' },
       shutdown: true,
     },
+    { status: 507, path: "/pipelines/schedule", init: { body: '{"pipeline":"unstorable"}' } },
   ],
   "GET /job/detail": [
     { status: 200, path: `/job/detail?id=${JOB.id}` },
     { status: 400, path: "/job/detail?id=x" },
     { status: 401, path: `/job/detail?id=${JOB.id}`, token: false },
     { status: 404, path: `/job/detail?id=${UNKNOWN}` },
+    { status: 500, path: `/job/detail?id=${BROKEN.id}` },
   ],
   "GET /job/logs": [
     { status: 200, path: `/job/logs?id=${JOB.id}&task=test` },
@@ -194,6 +208,15 @@ const PROBES: Record<string, Probe[]> = {
     { status: 401, path: "/metrics", token: false },
   ],
   "GET /openapi.json": [{ status: 200, path: "/openapi.json", token: false }],
+  "GET /health": [
+    { status: 200, path: "/health", token: false },
+    {
+      status: 503,
+      path: "/health",
+      token: false,
+      health: { store: "cannot write: No space left on device (os error 28)", executor: null },
+    },
+  ],
 };
 
 Deno.test("every registered route is documented, and every documented route is registered", async () => {
@@ -220,7 +243,7 @@ Deno.test("every registered route is documented, and every documented route is r
 });
 
 Deno.test("each route produces exactly its documented statuses, with documented bodies", async () => {
-  const runner = fakeRunner([JOB, DONE]);
+  const runner = fakeRunner([JOB, DONE, BROKEN]);
   runner.logs.set(`${JOB.id}/test/stdout`, () => ReadableStream.from([new Uint8Array([0x6f])]));
   await using server = await startTestServer(runner);
   const document = await loadDocument(server);
@@ -233,10 +256,12 @@ Deno.test("each route produces exactly its documented statuses, with documented 
       [...new Set(probes.map((probe) => String(probe.status)))].sort(),
       `${route}: documented statuses`,
     );
-    assertEquals(operation.security?.length ?? 0, route === "GET /openapi.json" ? 0 : 1, route);
+    const isPublic = route === "GET /openapi.json" || route === "GET /health";
+    assertEquals(operation.security?.length ?? 0, isPublic ? 0 : 1, route);
 
     for (const probe of probes) {
       server.shuttingDown.value = probe.shutdown === true;
+      server.health.value = probe.health ?? { store: null, executor: null };
       const init = { method, ...probe.init };
       const response = probe.token === false
         ? await fetch(server.url + probe.path, init)

@@ -8,12 +8,18 @@ import type { Job, JobVariables, Task } from "../../src/engine/job.ts";
 import {
   JobCompletedError,
   JobNotFoundError,
+  JobNotStoredError,
   PipelineNotFoundError,
   QueueDisabledError,
   QueueFullError,
 } from "../../src/errors.ts";
 import type { LogStream, PipelineInfo, RunnerApi, ScheduleRequest } from "../../src/runner/api.ts";
-import { createApp, type RunningServer, startServer } from "../../src/server/mod.ts";
+import {
+  createApp,
+  type HealthProblems,
+  type RunningServer,
+  startServer,
+} from "../../src/server/mod.ts";
 import { newTask } from "../../src/engine/create_job.ts";
 import { createMetrics, type Metrics } from "../../src/metrics/metrics.ts";
 import { createEventHub, type EventHub } from "../../src/runner/events.ts";
@@ -130,6 +136,11 @@ export function fakeRunner(jobs: Job[] = []): FakeRunner {
       if (request.pipeline === "disabled") {
         return Promise.reject(new QueueDisabledError("disabled"));
       }
+      if (request.pipeline === "unstorable") {
+        return Promise.reject(
+          new JobNotStoredError("database or disk is full", "/var/lib/prunner/data"),
+        );
+      }
       if (!PIPELINES.some((p) => p.pipeline === request.pipeline)) {
         return Promise.reject(new PipelineNotFoundError(request.pipeline));
       }
@@ -191,6 +202,8 @@ export interface TestServer extends AsyncDisposable {
   server: RunningServer;
   /** Flip to make the app report that prunner is shutting down. */
   shuttingDown: { value: boolean };
+  /** What `GET /health` reports. */
+  health: { value: HealthProblems };
   /** GET/POST with a valid token for `sub` (default "j.doe"). */
   request(path: string, init?: RequestInit & { sub?: string }): Promise<Response>;
 }
@@ -212,6 +225,7 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const shuttingDown = { value: false };
   const stopping = new AbortController();
+  const health = { value: { store: null, executor: null } as HealthProblems };
   const app = createApp({
     runner,
     secret: SECRET,
@@ -219,6 +233,7 @@ export async function startTestServer(
     metrics: testMetrics(),
     signal: stopping.signal,
     streams,
+    health: () => Promise.resolve(health.value),
   });
   const server = await startServer(app, "127.0.0.1:0");
   return {
@@ -226,6 +241,7 @@ export async function startTestServer(
     runner,
     server,
     shuttingDown,
+    health,
     async request(path, init = {}) {
       const { sub = "j.doe", ...rest } = init;
       const headers = new Headers(rest.headers);
