@@ -8,6 +8,7 @@ import {
 } from "@logtape/logtape";
 import { createFormatter, type LogOutput, setupLogging } from "../../src/log.ts";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { StoreWriteError } from "../../src/store/errors.ts";
 
 // deno-lint-ignore no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
@@ -169,3 +170,39 @@ function parseForTest(rawMessage: string, properties: Record<string, unknown>): 
   resetSync();
   return [...parts];
 }
+
+Deno.test("createFormatter: logfmt shows errors with their message and causes, never {}", () => {
+  const cause = new TypeError("database or disk is full");
+  const error = new StoreWriteError("52a5cb79", cause, "/var/lib/prunner/data");
+  const wrapped = new Error("GET /job/detail broke", { cause: new RangeError("too deep") });
+  const record: LogRecord = {
+    ...RECORD,
+    level: "error",
+    rawMessage: "Cannot store job changes: {error}",
+    message: ["Cannot store job changes: ", error, ""],
+    properties: { error, other: wrapped, nested: { cause } },
+  };
+  const line = createFormatter("logfmt")(record);
+  assert(!line.includes("{}"), line);
+  assertEquals(
+    line,
+    "time=2026-11-28T12:00:00.000Z level=error logger=prunner.http " +
+      'msg="Cannot store job changes: cannot save job 52a5cb79: database or disk is full ' +
+      '(data directory /var/lib/prunner/data)" ' +
+      'error="cannot save job 52a5cb79: database or disk is full (data directory ' +
+      '/var/lib/prunner/data)" other="GET /job/detail broke; cause: RangeError: too deep" ' +
+      'nested="{\\"cause\\":\\"TypeError: database or disk is full\\"}"\n',
+  );
+});
+
+Deno.test("createFormatter: logfmt shows stack traces with --verbose", () => {
+  const error = new Error("outer", { cause: new Error("inner") });
+  const record: LogRecord = {
+    ...RECORD,
+    rawMessage: "Failed: {error}",
+    message: ["Failed: ", error, ""],
+    properties: { error },
+  };
+  const line = createFormatter("logfmt", { stacks: true })(record);
+  assertMatch(line, /error="Error: outer\\n {4}at .*; cause: Error: inner\\n {4}at /);
+});
