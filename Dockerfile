@@ -47,6 +47,10 @@ WORKDIR /srv/prunner
 VOLUME /var/lib/prunner
 EXPOSE 9009
 USER prunner
+# GET /health answers 200 while the data directory takes writes and the task executor answers, 503
+# otherwise. No curl in the image: bash's /dev/tcp asks at the port of PRUNNER_ADDRESS.
+HEALTHCHECK --interval=30s --timeout=15s --start-period=30s --retries=3 \
+  CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${PRUNNER_ADDRESS##*:} && printf 'GET /health HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
 # SIGINT is prunner's graceful stop: running jobs finish first (give `docker stop` the time with
 # --stop-timeout or -t).
 STOPSIGNAL SIGINT

@@ -133,6 +133,8 @@ export function createRunner(options: RunnerOptions): Runner {
   const state = createRunnerState(options.definitions);
   const persister = createPersister(store);
   let idleWaiters: (() => void)[] = [];
+  /** Set while new jobs are refused because the store fails: logged once per episode. */
+  let refusing = false;
 
   const notifyIdle = (): void => {
     if (runningCount(state) > 0) return;
@@ -218,10 +220,17 @@ export function createRunner(options: RunnerOptions): Runner {
         await store.save(entry.job);
       } catch (error) {
         admission.refused(entry);
-        log.warn("Job of {pipeline} refused: {error}", { pipeline: request.pipeline, error });
+        if (!refusing) {
+          refusing = true;
+          log.error("New jobs are refused: they cannot be stored: {error}", { error });
+        }
         throw error instanceof StoreWriteError
           ? new JobNotStoredError(messageOf(error.cause), error.dataDir)
           : new JobNotStoredError(messageOf(error), null);
+      }
+      if (refusing) {
+        refusing = false;
+        log.info("New jobs are stored and accepted again");
       }
       admission.stored(entry);
       return entry.job;

@@ -381,7 +381,8 @@ function errorResponse(error: Error, c: Context, logger: Logger): Response {
   }
   const status = statusFor(error);
   if (status !== null) {
-    if (status >= 500) {
+    // 507 is logged by the runner, once per episode rather than once per request.
+    if (status === 500) {
       logger.error("{method} {path}: {error}", { method: c.req.method, path: c.req.path, error });
     }
     return c.json({ error: error.message }, status);

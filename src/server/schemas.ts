@@ -179,7 +179,8 @@ export const ScheduleBodySchema = z.object({
   variables: z.record(z.string(), z.unknown(), {
     error: "variables must be a JSON object",
   }).nullable().optional().openapi({
-    description: "Job variables for the task scripts' templates",
+    description: "Job variables for the task scripts' templates: at most 1 MiB of JSON, " +
+      "objects and arrays nested at most 64 levels deep",
     example: { tag_name: "v1.17.4", databases: ["mysql", "postgresql"] },
   }),
   queuePartition: z.string({ error: "queuePartition must be a string" }).nullable().optional()

@@ -71,7 +71,21 @@ export async function openDataDir(
   let kv: Deno.Kv | null = null;
   try {
     kv = await Deno.openKv(kvPath);
-    const store = await openJobStore(kv, { ...options, dataDir: dir });
+    const opened = await identity(kvPath);
+    const store = await openJobStore(kv, {
+      ...options,
+      dataDir: dir,
+      // A database file removed or replaced under prunner would take writes that no restart
+      // finds again: refuse them instead.
+      beforeCommit: async () => {
+        const now = await identity(kvPath).catch(() => null);
+        if (now !== opened) {
+          throw new Error(
+            `${kvPath} was removed or replaced while prunner runs (restore it or restart prunner)`,
+          );
+        }
+      },
+    });
     let closing: Promise<void> | null = null;
     return {
       path: dir,
@@ -119,6 +133,12 @@ async function acquireLock(dir: string): Promise<Deno.FsFile> {
     if (error instanceof DataDirLockedError) throw error;
     throw new StoreOpenError(path, error);
   }
+}
+
+/** Which file is at `path`: device and inode where the platform has them. */
+async function identity(path: string): Promise<string> {
+  const info = await Deno.stat(path);
+  return `${info.dev}:${info.ino ?? info.birthtime?.getTime() ?? ""}`;
 }
 
 /** The pid in a lock file, or `null` when it cannot be read (yet). */

@@ -196,7 +196,12 @@ export async function openJobStore(
   } else if (format.value !== FORMAT) {
     throw new StoreFormatError(format.value, FORMAT);
   }
-  return createJobStore(kv, options.dataDir ?? null, options.onDamaged ?? (() => {}));
+  return createJobStore(
+    kv,
+    options.dataDir ?? null,
+    options.onDamaged ?? (() => {}),
+    options.beforeCommit ?? (() => Promise.resolve()),
+  );
 }
 
 /** Settings of {@linkcode openJobStore}. */
@@ -205,12 +210,15 @@ export interface JobStoreOptions {
   dataDir?: string;
   /** Called for each damaged record that `list()` skips (e.g. to log it). */
   onDamaged?: (error: StoreReadError) => void;
+  /** Called before each commit of jobs; a rejection fails the commit's saves with its cause. */
+  beforeCommit?: () => Promise<void>;
 }
 
 function createJobStore(
   kv: Deno.Kv,
   dataDir: string | null,
   onDamaged: (error: StoreReadError) => void,
+  beforeCommit: () => Promise<void>,
 ): JobStore {
   const written = new WeakMap<Job, Written>();
   let deleteEpoch = 0;
@@ -245,6 +253,7 @@ function createJobStore(
     const commits = pack(units);
     for (let i = 0; i < commits.length; i++) {
       try {
+        await beforeCommit();
         await commit(commits[i]);
       } catch (error) {
         for (const unit of commits.slice(i).flat()) {

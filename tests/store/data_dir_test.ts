@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { openDataDir } from "../../src/store/data_dir.ts";
-import { DataDirLockedError, StoreOpenError } from "../../src/store/errors.ts";
+import { DataDirLockedError, StoreOpenError, StoreWriteError } from "../../src/store/errors.ts";
 import { job, tempDir } from "./support.ts";
 
 const dataDirModule = new URL("../../src/store/data_dir.ts", import.meta.url).href;
@@ -151,4 +151,23 @@ Deno.test("a data directory that cannot be created is a StoreOpenError", async (
   await using tmp = await tempDir();
   await Deno.writeTextFile(`${tmp.path}/file`, "");
   await assertRejects(() => openDataDir(`${tmp.path}/file/data`), StoreOpenError, "file/data");
+});
+
+Deno.test("a data directory removed under prunner refuses writes and fails its check", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/data`;
+  const data = await openDataDir(path);
+  try {
+    await data.store.save(job());
+    await data.check();
+    await Deno.remove(path, { recursive: true });
+    await assertRejects(
+      () => data.store.save(job()),
+      StoreWriteError,
+      `${path}/jobs.kv was removed or replaced while prunner runs`,
+    );
+    await assertRejects(() => data.check(), Deno.errors.NotFound);
+  } finally {
+    await data.close();
+  }
 });
