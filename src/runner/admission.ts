@@ -45,6 +45,8 @@ export interface Admission {
   stored(entry: ActiveJob): void;
   /** The accepted job could not be stored: it is forgotten and its place given back. */
   refused(entry: ActiveJob): void;
+  /** How many running slots are reserved for accepted jobs not stored yet. */
+  reserved(): number;
   /** Puts a job restored from the store back on its wait list. */
   requeue(entry: ActiveJob): void;
   /** Cancels a job: takes a waiting one off its wait list, kills a running one's tasks. */
@@ -205,6 +207,12 @@ export function createAdmission(options: AdmissionOptions): Admission {
       }
       startDue(job.pipeline);
       if (pending.startAt !== null) options.released();
+    },
+
+    reserved() {
+      let count = 0;
+      for (const pending of unstored.values()) if (pending.startAt !== null) count++;
+      return count;
     },
 
     requeue,

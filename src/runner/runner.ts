@@ -137,7 +137,7 @@ export function createRunner(options: RunnerOptions): Runner {
   let refusing = false;
 
   const notifyIdle = (): void => {
-    if (runningCount(state) > 0) return;
+    if (busy()) return;
     const waiters = idleWaiters;
     idleWaiters = [];
     for (const resolve of waiters) resolve();
@@ -160,6 +160,13 @@ export function createRunner(options: RunnerOptions): Runner {
     onParked: notifyIdle,
   });
   const admission = createAdmission({ state, lifecycle, events, now, released: notifyIdle });
+
+  /**
+   * Whether a job runs. A slot reserved for a job whose first commit is still pending does not
+   * count: a store that never answers must not keep a stop waiting (after shutdown began, that
+   * job stays waiting once stored).
+   */
+  const busy = (): boolean => runningCount(state) - admission.reserved() > 0;
 
   /** The job's state in memory: waiting or running, or with changes not stored yet. */
   const current = (id: string): Job | undefined =>
@@ -335,7 +342,7 @@ export function createRunner(options: RunnerOptions): Runner {
     },
 
     idle(): Promise<void> {
-      if (runningCount(state) === 0) return Promise.resolve();
+      if (!busy()) return Promise.resolve();
       return new Promise((resolve) => idleWaiters.push(resolve));
     },
 
