@@ -87,7 +87,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
     },
     RETENTION_DELAY_MS,
     RETENTION_PERIOD_MS,
-    (error) => log.error("Retention failed: {error}", { error: String(error) }),
+    (error) => log.error("Retention failed: {error}", { error }),
   );
   const metrics = createMetrics({ load: () => runner.load() });
   const executor = startTaskExecutor({ onUnexpectedExit: () => metrics.executorRestarted() });

@@ -204,6 +204,7 @@ Deno.test({
       await fs.forceReadOnly();
       const refused = await schedule(prunner, "mark", { dir: ws.root, marker: "ro" });
       assertEquals(refused.status, 507, JSON.stringify(refused.body));
+      assertEquals((await schedule(prunner, "mark", { dir: ws.root, marker: "ro2" })).status, 507);
       assertMatch(
         refused.body.error ?? "",
         new RegExp(`^cannot store the job: .+ \\(data directory ${ws.data}\\)$`),
@@ -217,7 +218,11 @@ Deno.test({
       assertEquals([shown.canceled, shown.tasks[0].status], [true, "canceled"]);
       await waitFor("the task's process to end", () => !processAlive(pid));
       assertEquals(await prunner.stop("SIGINT"), 0);
-      assertMatch(prunner.stderr(), new RegExp(`could not be stored before the stop.*${id}`));
+      const log = prunner.stderr();
+      assertMatch(log, new RegExp(`could not be stored before the stop.*${id}`));
+      // Once per episode, however many requests and retries.
+      assertEquals(log.match(/New jobs are refused/g)?.length, 1, log);
+      assertEquals(log.match(/Cannot store job changes/g)?.length, 1, log);
       assert(!EMPTY_ERROR.test(prunner.stderr()), prunner.stderr());
     }
     // The operator repairs the file system; the job that was running is recorded as canceled.
@@ -226,6 +231,7 @@ Deno.test({
     const job = await prunner.job(id);
     assertEquals([job.completed, job.canceled, job.tasks[0].status], [true, true, "canceled"]);
     assertEquals(await exists(`${ws.root}/ro`), false);
+    assertEquals(await exists(`${ws.root}/ro2`), false);
   },
 });
 
