@@ -135,14 +135,14 @@ async function runLine(
   stderr: LogSink,
   started: (child: Deno.ChildProcess) => void,
 ): Promise<LineResult> {
-  const { program, args } = shellCommand(line);
+  const { program, args, gated } = shellCommand(line);
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(program, {
       args,
       cwd: spec.cwd,
       env: spec.env,
-      stdin: "null",
+      stdin: gated ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
       detached: true,
@@ -151,6 +151,7 @@ async function runLine(
     return { code: -1, error: `cannot start ${program}: ${messageOf(error)}` };
   }
   started(child);
+  if (gated) goAhead(child.stdin);
   const copies = Promise.all([copyToLog(child.stdout, stdout), copyToLog(child.stderr, stderr)]);
   const status = await child.status;
   // Output still in the pipes (or held open by a background process) is copied on; only a
@@ -166,6 +167,12 @@ async function runLine(
   }
   if (status.success) return { code: 0, error: null };
   return { code: status.signal ? -1 : status.code, error: describeStatus(status) };
+}
+
+/** Lets a gated line run (see `shellCommand`); a line that has already ended needs none. */
+function goAhead(stdin: WritableStream<Uint8Array>): void {
+  const writer = stdin.getWriter();
+  writer.write(new Uint8Array([10])).then(() => writer.close()).catch(() => {});
 }
 
 /**

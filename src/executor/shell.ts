@@ -9,7 +9,20 @@
 export interface ShellCommand {
   readonly program: string;
   readonly args: string[];
+  /**
+   * The line waits for one byte on its stdin before it runs (and then gets `/dev/null` as its
+   * stdin): the go-ahead, sent once prunner knows the line's process group.
+   */
+  readonly gated: boolean;
 }
+
+/**
+ * Runs `$1` once a byte arrives on stdin, in the same shell, with the positional parameters
+ * empty and stdin from /dev/null, as `sh -c LINE` would. If stdin ends first (the executor died
+ * before prunner learned of the line), nothing runs.
+ */
+const GATED_LINE =
+  'IFS= read -r _ || exit 125; exec </dev/null; __l=$1; set --; eval "unset _ __l; $__l"';
 
 const IS_WINDOWS = Deno.build.os === "windows";
 
@@ -17,11 +30,11 @@ let windowsHasSh: boolean | undefined;
 
 /** Returns the command that runs `line` through the platform's shell. */
 export function shellCommand(line: string): ShellCommand {
-  if (!IS_WINDOWS) return { program: "sh", args: ["-c", line] };
+  if (!IS_WINDOWS) return { program: "sh", args: ["-c", GATED_LINE, "sh", line], gated: true };
   windowsHasSh ??= findOnPath("sh.exe");
   return windowsHasSh
-    ? { program: "sh", args: ["-c", line] }
-    : { program: "cmd", args: ["/d", "/s", "/c", line] };
+    ? { program: "sh", args: ["-c", line], gated: false }
+    : { program: "cmd", args: ["/d", "/s", "/c", line], gated: false };
 }
 
 function findOnPath(file: string): boolean {

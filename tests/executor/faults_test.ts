@@ -198,3 +198,19 @@ Deno.test({
     assertEquals(await executor.check(30_000), "the task executor is stopped");
   },
 });
+
+Deno.test({
+  name: "executor faults: a line waits for prunner to know its group, then runs as sh -c would",
+  ignore: !LINUX,
+  fn: () =>
+    withTempDir("prunner-faults-", async (dir) => {
+      // stdin is /dev/null (cat ends at once), no positional parameters, no helper variables.
+      const outcome = await runTask(
+        spec(dir, ['cat; echo "$# $0 ${__l-none}"; exit 4']),
+        { started: (pid) => Deno.writeTextFileSync(`${dir}/group`, `${pid}`) },
+      ).done;
+      assertEquals(outcome, { exitCode: 4, error: "exit status 4", killed: false });
+      assertEquals(await Deno.readTextFile(`${dir}/logs/task.stdout.log`), "0 sh none\n");
+      assert(Number(await Deno.readTextFile(`${dir}/group`)) > 0);
+    }),
+});
