@@ -36,13 +36,10 @@ export interface Persister {
   failure(): unknown | null;
 }
 
-/** Settings of {@linkcode createPersister}. */
-export interface PersisterOptions {
-  /** First wait before a failed change is written again, in ms (default 250). */
-  retryMs?: number;
-  /** Longest wait between attempts, in ms (default 5000). */
-  maxRetryMs?: number;
-}
+/** First wait before changes the store refused are written again, in ms; doubled each time. */
+export const FIRST_RETRY_MS = 250;
+/** Longest wait between attempts to write changes the store refused, in ms. */
+export const MAX_RETRY_MS = 5000;
 
 const log = getLogger(["prunner", "runner"]);
 
@@ -56,15 +53,13 @@ const log = getLogger(["prunner", "runner"]);
  * const notStored = await persister.flush(5000);
  * ```
  */
-export function createPersister(store: RunnerStore, options: PersisterOptions = {}): Persister {
-  const firstRetryMs = options.retryMs ?? 250;
-  const maxRetryMs = options.maxRetryMs ?? 5000;
+export function createPersister(store: RunnerStore): Persister {
   /** Jobs with changes not known to be stored, and the number of their latest change. */
   const dirty = new Map<string, { job: Job; change: number }>();
   let changes = 0;
-  /** Set while the store fails: the first error of the episode and when it began. */
-  let failing: { error: unknown; since: number } | null = null;
-  let retryMs = firstRetryMs;
+  /** Set while the store fails: the error that began the episode. */
+  let failing: { error: unknown } | null = null;
+  let retryMs = FIRST_RETRY_MS;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let retrying: Promise<boolean> | null = null;
 
@@ -83,7 +78,7 @@ export function createPersister(store: RunnerStore, options: PersisterOptions = 
 
   const beginEpisode = (error: unknown): void => {
     if (failing === null) {
-      failing = { error, since: Date.now() };
+      failing = { error };
       log.error(
         "Cannot store job changes: {error}; they are kept in memory and written again " +
           "once the store can write",
@@ -102,7 +97,7 @@ export function createPersister(store: RunnerStore, options: PersisterOptions = 
       retrying = null;
       if (!stored) scheduleRetry();
     }, retryMs);
-    retryMs = Math.min(retryMs * 2, maxRetryMs);
+    retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
   };
 
   /** Writes every kept change; `true` when all were stored (which ends the episode). */
@@ -116,7 +111,7 @@ export function createPersister(store: RunnerStore, options: PersisterOptions = 
       });
     }
     failing = null;
-    retryMs = firstRetryMs;
+    retryMs = FIRST_RETRY_MS;
     // Changes made while the retry was writing.
     for (const { job } of [...dirty.values()]) save(job);
     return true;
