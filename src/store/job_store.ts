@@ -100,8 +100,9 @@ export interface JobStore {
   /** One job, or `null` when no job has this id. */
   get(id: string): Promise<Job | null>;
   /**
-   * All jobs, newest first (by `created`, ties by id), read in batches. A damaged record is
-   * skipped (see `onDamaged`), so one bad record never hides the others.
+   * All jobs, newest first (by `created`, ties by id), read in batches. Here and in the other
+   * listings a damaged record is skipped (see `onDamaged`), so one bad record never hides the
+   * others.
    */
   list(): AsyncIterable<Job>;
   /**
@@ -410,14 +411,30 @@ function createJobStore(
     return parts;
   }
 
-  /** Reads the heads at `keys` in batches, skipping jobs deleted in between. */
+  /**
+   * Reads a job for a listing; `null` for a damaged record, which is reported to `onDamaged`:
+   * one damaged record must not hide the other jobs (`get` says what is wrong with it).
+   */
+  async function readOrSkip(head: Deno.KvEntry<unknown>): Promise<Job | null> {
+    try {
+      return await readJob(head);
+    } catch (error) {
+      if (!(error instanceof StoreReadError)) throw error;
+      onDamaged(error);
+      return null;
+    }
+  }
+
+  /** Reads the heads at `keys` in batches, skipping jobs deleted in between and damaged ones. */
   async function* readHeads(keys: AsyncIterable<Deno.KvKey>): AsyncGenerator<Job> {
     let batch: Deno.KvKey[] = [];
     const drain = async function* () {
       const entries = await kv.getMany(batch);
       batch = [];
       for (const entry of entries) {
-        if (entry.versionstamp !== null) yield await readJob(entry);
+        if (entry.versionstamp === null) continue;
+        const job = await readOrSkip(entry);
+        if (job !== null) yield job;
       }
     };
     for await (const key of keys) {
@@ -477,16 +494,8 @@ function createJobStore(
       ensureOpen();
       const entries = kv.list({ prefix: ["jobs"] }, { reverse: true, batchSize: LIST_BATCH });
       for await (const entry of entries) {
-        let job: Job;
-        try {
-          job = await readJob(entry);
-        } catch (error) {
-          // One damaged record must not hide every other job; its detail says what is wrong.
-          if (!(error instanceof StoreReadError)) throw error;
-          onDamaged(error);
-          continue;
-        }
-        yield job;
+        const job = await readOrSkip(entry);
+        if (job !== null) yield job;
       }
     },
 

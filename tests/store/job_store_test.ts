@@ -301,6 +301,13 @@ Deno.test("a job missing one of its parts is a StoreReadError naming it; list sk
   assertEquals(listed.map((item) => item.id), [after.id, before.id]);
   assertEquals(t.damaged.length, 1);
   assert(t.damaged[0].message.includes("part 1 of its variables"), t.damaged[0].message);
+  // Startup and retention read through the indexes: they skip it too.
+  assertEquals((await t.store.listUnfinished()).map((item) => item.id), [before.id, after.id]);
+  assertEquals(
+    (await collect(t.store.listByPipeline("build"))).map((item) => item.id),
+    [after.id, before.id],
+  );
+  assertEquals(t.damaged.length, 3);
 });
 
 Deno.test("page() walks every job exactly once, newest first, ties by id", async () => {
