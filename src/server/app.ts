@@ -12,6 +12,7 @@ import { HTTPException } from "hono/http-exception";
 import type { JSONParsed } from "hono/utils/types";
 import type { ZodError } from "zod";
 import { JobNotFoundError, ShuttingDownError } from "../errors.ts";
+import type { Job } from "../engine/job.ts";
 import type { RunnerApi } from "../runner/api.ts";
 import { VERSION } from "../version.ts";
 import { accessLog } from "./access_log.ts";
@@ -139,6 +140,12 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     await next();
   });
 
+  const skipJob = (job: Job, error: unknown) =>
+    logger.warn("Job list skips job {jobId}: its record cannot be turned into JSON: {error}", {
+      jobId: job.id,
+      error,
+    });
+
   const reportStreamError = (error: unknown) =>
     logger.error("Response body failed: {error}", { error });
 
@@ -170,21 +177,26 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
       const before = query.before ? decodeCursor(query.before) : null;
       if (query.before && before === null) throw new InvalidCursorError(query.before);
       const page = await runner.pageJobs({ limit: query.limit ?? DEFAULT_PAGE, before, pipeline });
-      return c.json({
-        pipelines: runner.listPipelines().map(pipelineToJson),
-        jobs: page.jobs.map(jobToJson),
-        ...(page.next !== null ? { next: encodeCursor(page.next) } : {}),
-      }, 200);
+      // Each job on its own, so that one that cannot become JSON is left out, not the page.
+      const jobs: string[] = [];
+      for (const job of page.jobs) {
+        try {
+          jobs.push(JSON.stringify(jobToJson(job)));
+        } catch (error) {
+          skipJob(job, error);
+        }
+      }
+      const pipelines = JSON.stringify(runner.listPipelines().map(pipelineToJson));
+      const next = page.next !== null ? `,"next":${JSON.stringify(encodeCursor(page.next))}` : "";
+      return streamedJson<z.infer<typeof PipelinesJobsResponseSchema>>(
+        `{"pipelines":${pipelines},"jobs":[${jobs.join(",")}]${next}}`,
+      );
     }
     const body = await pipelinesJobsBody(
       runner.listPipelines(),
       runner.listJobs(),
       reportStreamError,
-      (job, error) =>
-        logger.warn("Job list skips job {jobId}: its record cannot be turned into JSON: {error}", {
-          jobId: job.id,
-          error,
-        }),
+      skipJob,
     );
     return streamedJson<z.infer<typeof PipelinesJobsResponseSchema>>(body);
   });
@@ -217,9 +229,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     } catch (error) {
       throw new JobNotShowableError(id, error instanceof Error ? error.message : String(error));
     }
-    return new Response(body, { headers: JSON_CONTENT_TYPE }) as
-      & Response
-      & TypedResponse<JSONParsed<z.infer<typeof JobSchema>>, 200, "json">;
+    return streamedJson<z.infer<typeof JobSchema>>(body);
   });
 
   app.openapi(jobLogsRoute, async (c) => {
@@ -362,9 +372,9 @@ const limitBody = bodyLimit({
     c.json({ error: `request body too large: at most ${MAX_BODY_BYTES} bytes are accepted` }, 413),
 });
 
-/** A 200 response whose body stream writes JSON of type `T`. */
+/** A 200 response whose body (a stream, or text made beforehand) is JSON of type `T`. */
 function streamedJson<T>(
-  body: ReadableStream<Uint8Array>,
+  body: ReadableStream<Uint8Array> | string,
 ): Response & TypedResponse<JSONParsed<T>, 200, "json"> {
   const response = new Response(body, { headers: JSON_CONTENT_TYPE });
   return response as Response & TypedResponse<JSONParsed<T>, 200, "json">;

@@ -522,7 +522,10 @@ function createJobStore(
       }
       const jobs: Job[] = [];
       if (pipeline === null) {
-        for (const entry of entries) jobs.push(await readJob(entry));
+        for (const entry of entries) {
+          const job = await readOrSkip(entry);
+          if (job !== null) jobs.push(job);
+        }
       } else {
         const heads = entries.map(({ key }) => ["jobs", key[2], key[3]]);
         for await (const job of readHeads(fromArray(heads))) jobs.push(job);

@@ -324,6 +324,8 @@ Deno.test({
     await using prunner = await startPrunner(ws);
     const listed = await jobs(prunner);
     assertEquals(listed.map((job) => job.id), [good]);
+    const page = await prunner.json<{ jobs: Job[] }>("GET", "/pipelines/jobs?limit=10");
+    assertEquals(page.jobs.map((job) => job.id), [good]);
     const detail = await prunner.request("GET", `/job/detail?id=${deep}`);
     assertEquals(detail.status, 500);
     assertMatch((await detail.json()).error, /cannot be turned into JSON/);
