@@ -3,7 +3,7 @@
  * documented status is produced (and nothing else), every body matches its documented schema, and
  * requests are validated by exactly what the document says.
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { createApp, type HealthProblems } from "../../src/server/mod.ts";
 import {
   fakeRunner,
