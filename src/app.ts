@@ -114,6 +114,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
       metrics,
       signal: closeStreams.signal,
       health: () => checkHealth(runner, dataDir, executor, HEALTH_TIMEOUT_MS),
+      ui: options.ui,
     });
     server = await startServer(app, options.address);
   } catch (error) {

@@ -25,7 +25,9 @@ export interface DebugContext {
  * The text `prunner debug` prints: where the secret comes from, an HS256 token with
  * `sub: "prunner-debug"`, `iat` and `exp` (one year), and a curl example. Like the server, it
  * creates the config file with a new secret when no secret is set, so the token stays valid for
- * the server started afterwards. With `MINIMAL_OUTPUT=1` (as prunner) it is just `Bearer <token>`.
+ * the server started afterwards. Unless `ui` is false it also prints a link that opens the web UI
+ * signed in (`…/ui/#token=…`: the fragment never reaches the server). With `MINIMAL_OUTPUT=1`
+ * (as prunner) it is just `Bearer <token>`.
  *
  * @example
  * ```ts
@@ -34,7 +36,7 @@ export interface DebugContext {
  * @throws {ConfigError} when the config file cannot be read, written or is malformed.
  */
 export async function debugInfo(
-  options: Pick<ServeOptions, "config" | "jwtSecret" | "address">,
+  options: Pick<ServeOptions, "config" | "jwtSecret" | "address"> & { ui?: boolean },
   context: DebugContext = {},
 ): Promise<string> {
   const env = context.env ?? Deno.env.toObject();
@@ -53,6 +55,11 @@ export async function debugInfo(
     "generated": `generated and saved as jwt_secret in the config file ${options.config}`,
   }[source];
   const expires = new Date(exp * 1000).toISOString().replace(/\.\d+Z$/, "Z");
+  const uiLines = options.ui === false ? [] : [
+    "",
+    "Open the web UI signed in (the token is in the URL fragment, which is never sent):",
+    `    ${baseUrl(options.address)}/ui/#token=${token}`,
+  ];
   return [
     `JWT secret: ${origin}`,
     "",
@@ -63,6 +70,7 @@ export async function debugInfo(
     "",
     "Example:",
     `    curl -H "Authorization: Bearer ${token}" ${baseUrl(options.address)}/pipelines/`,
+    ...uiLines,
   ].join("\n");
 }
 

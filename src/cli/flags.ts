@@ -34,6 +34,8 @@ export interface ServeOptions {
   watch: boolean;
   /** How often `--watch` checks for changes, in milliseconds (`--poll-interval`, 30s). */
   pollIntervalMs: number;
+  /** Serve the web UI at `/ui/` (`--ui`, true by default; `--ui=false` turns it off). */
+  ui: boolean;
 }
 
 /** What the command line asks for. */
@@ -201,6 +203,7 @@ function resolveOptions(
     envFiles: resolveList(option("env-files"), flags, env),
     watch: bool("watch"),
     pollIntervalMs: resolveDuration(option("poll-interval"), flags, env),
+    ui: bool("ui"),
   };
 }
 

@@ -107,4 +107,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     defaultValue: "30s",
     usage: "Poll interval for pipeline configuration changes (if watch is enabled)",
   },
+  {
+    name: "ui",
+    env: "PRUNNER_UI",
+    kind: "boolean",
+    defaultValue: true,
+    usage: "Serve the web UI at /ui/ (set to false to turn it off)",
+  },
 ];

@@ -14,6 +14,7 @@ import type { ZodError } from "zod";
 import { JobNotFoundError, ShuttingDownError } from "../errors.ts";
 import type { Job } from "../engine/job.ts";
 import type { RunnerApi } from "../runner/api.ts";
+import { serveUi } from "../ui/serve.ts";
 import { VERSION } from "../version.ts";
 import { accessLog } from "./access_log.ts";
 import { authenticate } from "./auth.ts";
@@ -75,6 +76,8 @@ export interface AppOptions {
    * `null` when fine. Without it, health reports both as fine.
    */
   health?: () => Promise<HealthProblems>;
+  /** Serve the web UI's files at `/ui/` (without a token); default false. */
+  ui?: boolean;
 }
 
 /** Timings and sizes of `/events` and `/job/logs/stream`. */
@@ -112,7 +115,8 @@ const JSON_CONTENT_TYPE = { "content-type": "application/json" };
 /**
  * Creates the whole HTTP API. Every route requires `Authorization: Bearer <JWT>` except
  * `GET /openapi.json`, which is public: it shows only the shape of the API, which is published
- * with prunner anyway, so documentation tools and client generators can read it without a token.
+ * with prunner anyway, so documentation tools and client generators can read it without a token;
+ * and, with `ui: true`, the web UI's static files under `/ui/`, which ask for a token themselves.
  *
  * @example
  * ```ts
@@ -132,6 +136,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   });
 
   app.use(accessLog(logger));
+  if (options.ui) app.use(serveUi());
   app.use(async (c, next) => {
     if (c.req.path === openApiRoute.path || c.req.path === healthRoute.path) return await next();
     const result = await authenticate(c.req.header("authorization") ?? null, secret);

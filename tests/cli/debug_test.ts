@@ -81,6 +81,15 @@ Deno.test("debugInfo: uses, or creates, the config file's secret", async () => {
   });
 });
 
+Deno.test("debugInfo: prints a link that opens the web UI signed in, unless the UI is off", async () => {
+  const options = { config: "unused.yml", jwtSecret: SECRET, address: "0.0.0.0:8080" };
+  const text = await debugInfo(options, { env: {} });
+  const token = bearerToken(text);
+  assert(text.endsWith(`\n    http://localhost:8080/ui/#token=${token}`), text);
+  const off = await debugInfo({ ...options, ui: false }, { env: {} });
+  assert(!off.includes("/ui/"), off);
+});
+
 Deno.test("debugInfo: MINIMAL_OUTPUT=1 prints only the bearer token", async () => {
   const text = await debugInfo(
     { config: "unused.yml", jwtSecret: SECRET, address: "localhost:9009" },

@@ -15,6 +15,7 @@ const DEFAULTS: ServeOptions = {
   envFiles: [".env", ".env.local"],
   watch: false,
   pollIntervalMs: 30_000,
+  ui: true,
 };
 
 function serve(args: string[], env: Record<string, string | undefined> = {}): ServeOptions {
@@ -143,6 +144,15 @@ const CASES: {
     envValue: "500ms",
     envResult: 500,
   },
+  {
+    key: "ui",
+    flag: "--ui",
+    env: "PRUNNER_UI",
+    flagArgs: ["--ui=false"],
+    flagValue: false,
+    envValue: "0",
+    envResult: false,
+  },
 ];
 
 Deno.test("parseCli: no arguments serves with prunner's defaults", () => {
@@ -166,6 +176,12 @@ for (const c of CASES) {
     );
   });
 }
+
+Deno.test("parseCli: --ui is on by default; the flag wins over PRUNNER_UI both ways", () => {
+  assertEquals(serve(["--ui"], { PRUNNER_UI: "false" }).ui, true);
+  assertEquals(serve(["--ui=true"], { PRUNNER_UI: "0" }).ui, true);
+  assertEquals(serve(["-ui=false"], { PRUNNER_UI: "true" }).ui, false);
+});
 
 Deno.test("parseCli: boolean flags without a value are true and win over a false env", () => {
   const options = serve(["-v", "--disable-ansi", "--watch"], {

@@ -1,0 +1,131 @@
+/**
+ * A task's output, followed live through `GET /job/logs/stream`: ANSI colours rendered, stderr
+ * marked apart from stdout, scrolled to the end unless the reader scrolled up, and downloads of
+ * the raw logs.
+ *
+ * @module
+ */
+import { AnsiUp } from "ansi_up";
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { Api, LogStream } from "./api.ts";
+import { failureMessage } from "./hooks.ts";
+import { readSse } from "./sse.ts";
+
+/** How the stream ended: the task's status and exit code. */
+interface End {
+  status: string;
+  exitCode: number;
+}
+
+/** Distance from the bottom, in pixels, that still counts as "at the end". */
+const STICK_SLACK = 24;
+
+/** Shows and follows one task's output. */
+export function TaskOutput({ api, jobId, task }: { api: Api; jobId: string; task: string }) {
+  const pre = useRef<HTMLPreElement>(null);
+  const stick = useRef(true);
+  const [following, setFollowing] = useState(true);
+  const [end, setEnd] = useState<End | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [attempt, setAttempt] = useState(0);
+
+  useEffect(() => {
+    const target = pre.current!;
+    target.replaceChildren();
+    setEnd(null);
+    setProblem(null);
+    const converters: Record<LogStream, AnsiUp> = { stdout: new AnsiUp(), stderr: new AnsiUp() };
+    for (const converter of Object.values(converters)) converter.use_classes = true;
+    const controller = new AbortController();
+    const append = (stream: LogStream, text: string) => {
+      const last = target.lastElementChild as HTMLElement | null;
+      const span = last?.dataset.stream === stream ? last : document.createElement("span");
+      if (span !== last) {
+        span.dataset.stream = stream;
+        span.className = stream;
+        if (stream === "stderr") span.title = "stderr";
+        target.append(span);
+      }
+      span.insertAdjacentHTML("beforeend", converters[stream].ansi_to_html(text));
+      if (stick.current) target.scrollTop = target.scrollHeight;
+    };
+    const query = new URLSearchParams({ id: jobId, task });
+    (async () => {
+      const response = await api.openStream(`job/logs/stream?${query}`, null, controller.signal);
+      if (!response.ok || response.body === null) {
+        const body = await response.json().catch(() => null);
+        throw new Error(body?.error ?? `the output stream answered ${response.status}`);
+      }
+      let ended = false;
+      await readSse(response.body, ({ event, data }) => {
+        const body = JSON.parse(data);
+        if (event === "stdout" || event === "stderr") append(event, String(body.text));
+        else if (event === "end") {
+          ended = true;
+          setEnd({ status: String(body.status), exitCode: Number(body.exitCode) });
+        }
+      });
+      if (!ended) throw new Error("the output stream ended before the task did");
+    })().catch((error) => {
+      if (!controller.signal.aborted) setProblem(failureMessage(error));
+    });
+    return () => controller.abort();
+  }, [api, jobId, task, attempt]);
+
+  const onScroll = () => {
+    const target = pre.current!;
+    const atEnd = target.scrollTop + target.clientHeight >= target.scrollHeight - STICK_SLACK;
+    stick.current = atEnd;
+    setFollowing(atEnd);
+  };
+  const resume = () => {
+    const target = pre.current!;
+    stick.current = true;
+    setFollowing(true);
+    target.scrollTop = target.scrollHeight;
+  };
+  const download = async (stream: LogStream) => {
+    try {
+      const blob = await api.rawLog(jobId, task, stream);
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = `${jobId}-${task}.${stream}.log`;
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    } catch (error) {
+      setProblem(failureMessage(error));
+    }
+  };
+
+  return (
+    <section class="output" aria-labelledby="output-title">
+      <h2 id="output-title">Output of {task}</h2>
+      <div class="output-bar">
+        <span class="legend">
+          <span class="stdout">stdout</span> <span class="stderr">stderr</span>
+        </span>
+        <span class="output-state" role="status" data-ended={end !== null}>
+          {end ? `ended: ${end.status}, exit code ${end.exitCode}` : "following…"}
+        </span>
+        {!following && <button type="button" onClick={resume}>Scroll to end and follow</button>}
+        <button type="button" onClick={() => download("stdout")}>Download stdout</button>
+        <button type="button" onClick={() => download("stderr")}>Download stderr</button>
+      </div>
+      {problem && (
+        <p class="error" role="alert">
+          {problem} <button type="button" onClick={() => setAttempt((n) => n + 1)}>Retry</button>
+        </p>
+      )}
+      <pre
+        ref={pre}
+        class="log"
+        tabIndex={0}
+        aria-label={`Output of ${task}`}
+        aria-live="off"
+        onScroll={onScroll}
+      />
+    </section>
+  );
+}
