@@ -1,0 +1,214 @@
+/**
+ * The web UI in headless Chromium against a real prunner: signing in, starting a job and
+ * following its output live, cancelling, a job scheduled through the API appearing without a
+ * reload, the keyboard, and the OS colour scheme. Any page error fails the test with its text.
+ */
+import type { Page } from "puppeteer-core";
+import { signToken } from "../../scripts/bench/jwt.ts";
+import { SECRET, startPrunner, workspace } from "../app/support.ts";
+import { assert, assertEquals, assertNotEquals } from "../assert.ts";
+import { startBrowser, type TestPage } from "./browser.ts";
+
+function pipelines(release: string): string {
+  return `
+pipelines:
+  hello:
+    tasks:
+      prepare:
+        script:
+          - echo preparing
+      greet:
+        depends_on: [prepare]
+        script:
+          - echo "first line"
+          - echo "a warning" >&2
+          - printf '\\033[32mgreen text\\033[0m\\n'
+          - while [ ! -f '${release}' ]; do sleep 0.1; done
+          - echo "last line"
+  sleepy:
+    tasks:
+      nap:
+        script:
+          - echo napping
+          - sleep 600
+`;
+}
+
+async function jobIdFromHash(ui: TestPage): Promise<string> {
+  return await ui.until("the job screen to open", async () => {
+    const hash: string = await ui.page.evaluate(() => location.hash);
+    return /^#\/job\/([0-9a-f-]{36})$/.exec(hash)?.[1] ?? null;
+  });
+}
+
+async function goTo(page: Page, hash: string): Promise<void> {
+  await page.evaluate((h) => location.hash = h, hash);
+}
+
+Deno.test({
+  name: "web UI in Chromium: sign in, start, follow, cancel, live list, keyboard, dark mode",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    await using ws = await workspace("");
+    const release = `${ws.root}/release`;
+    await ws.writePipelines(pipelines(release));
+    await using prunner = await startPrunner(ws);
+    await using chromium = await startBrowser();
+    const token = await signToken({ sub: "ui-tester" }, SECRET);
+    const ui = await chromium.open(`${prunner.url}/ui/`);
+    const { page } = ui;
+    await page.setViewport({ width: 1280, height: 900 });
+
+    await t.step("asks for a token, then shows the pipelines", async () => {
+      await page.waitForSelector("textarea#token");
+      await page.type("textarea#token", `Bearer ${token}`);
+      await page.click("::-p-aria(Sign in)");
+      await page.waitForSelector("::-p-aria(Start hello)");
+      await ui.text("table.pipelines tbody", /hello.*sleepy/s);
+      assertEquals(await page.evaluate(() => sessionStorage.getItem("prunner.token")), token);
+    });
+
+    let firstJob = "";
+    await t.step("starts a job and shows its output live until it completes", async () => {
+      await page.click("::-p-aria(Start hello)");
+      firstJob = await jobIdFromHash(ui);
+      await page.click('table.tasks a[href$="/task/greet"]');
+      await ui.text("pre.log", /first line/);
+      await ui.text("pre.log .stderr", /a warning/);
+      await ui.text("pre.log .ansi-green-fg", /green text/);
+      await ui.text("#job-title", /running/);
+      const running = await prunner.job(firstJob);
+      assert(!running.completed, "the output was shown while the task still ran");
+      assert(!(await page.$eval("pre.log", (e) => e.textContent)).includes("last line"));
+
+      await Deno.writeTextFile(release, "");
+      await ui.text("pre.log", /last line/);
+      await ui.text(".output-state", /ended: done, exit code 0/);
+      await ui.text("#job-title", /done/);
+      await ui.until(
+        "both graph nodes to be done",
+        () => page.$$eval("svg a.node.status-done", (nodes) => nodes.length === 2),
+      );
+      assertEquals((await prunner.job(firstJob)).completed, true);
+    });
+
+    await t.step("refuses variables that are not a JSON object before sending", async () => {
+      await goTo(page, "#/pipelines");
+      await page.waitForSelector("::-p-aria(Start hello)");
+      const before = (await prunner.json<{ jobs: unknown[] }>("GET", "/pipelines/jobs")).jobs;
+      await page.click("tr:has(a[href$='pipeline=hello']) summary");
+      await page.type("#start-hello-vars", "[1, 2]");
+      await page.click("::-p-aria(Start hello)");
+      await ui.text("tr:has(a[href$='pipeline=hello']) [role=alert]", /must be a JSON object/);
+      const after = (await prunner.json<{ jobs: unknown[] }>("GET", "/pipelines/jobs")).jobs;
+      assertEquals(after.length, before.length, "nothing was scheduled");
+
+      await page.evaluate('document.querySelector("#start-hello-vars").select()');
+      await page.type("#start-hello-vars", '{"who": "the browser"}');
+      await page.click("::-p-aria(Start hello)");
+      const id = await jobIdFromHash(ui);
+      await ui.text("pre.variables", /"who": "the browser"/);
+      assertEquals((await prunner.completed(id)).pipeline, "hello");
+      assertEquals((await prunner.job(id) as { variables?: unknown }).variables, {
+        who: "the browser",
+      });
+    });
+
+    await t.step("cancels a running job", async () => {
+      await goTo(page, "#/pipelines");
+      await page.click("::-p-aria(Start sleepy)");
+      const id = await jobIdFromHash(ui);
+      await ui.text("#job-title", /running/);
+      await page.click("::-p-aria(Cancel job)");
+      await ui.text("#job-title", /canceled/);
+      const job = await prunner.job(id);
+      assert(job.completed && job.canceled, "the server canceled the job");
+      assertEquals(await page.$("::-p-aria(Cancel job)"), null, "no Cancel for an ended job");
+    });
+
+    await t.step("shows a job scheduled through the API without reloading", async () => {
+      await page.click("nav ::-p-aria(Jobs)");
+      await page.waitForSelector(`tr[data-job="${firstJob}"]`);
+      await page.waitForSelector(".live[data-state=live]");
+      await page.evaluate(() => Object.assign(globalThis, { sameDocument: true }));
+      const id = await prunner.schedule("hello");
+      await ui.text(`tr[data-job="${id}"]`, /hello.*done.*ui-tester/s);
+      assert(await page.evaluate(() => "sameDocument" in globalThis), "the page was not reloaded");
+      const rows = await page.$$eval(
+        "table.jobs tbody tr",
+        (trs) => trs.map((tr) => tr.dataset.job),
+      );
+      assertEquals(rows[0], id, "newest first");
+    });
+
+    await t.step("starts a job with the keyboard alone", async () => {
+      await goTo(page, "#/pipelines");
+      await page.waitForSelector("::-p-aria(Start sleepy)");
+      await page.evaluate("document.activeElement?.blur()");
+      await ui.until("Tab to reach Start sleepy", async () => {
+        await page.keyboard.press("Tab");
+        return await page.evaluate('document.activeElement?.textContent === "Start sleepy"');
+      }, 10_000);
+      await page.keyboard.press("Enter");
+      const id = await jobIdFromHash(ui);
+      await ui.until("Tab to reach Cancel job", async () => {
+        await page.keyboard.press("Tab");
+        return await page.evaluate('document.activeElement?.textContent === "Cancel job"');
+      }, 10_000);
+      await page.keyboard.press("Enter");
+      await ui.text("#job-title", /canceled/);
+      assert((await prunner.job(id)).canceled);
+    });
+
+    await t.step("follows the OS colour scheme", async () => {
+      const background = () => page.evaluate("getComputedStyle(document.body).backgroundColor");
+      await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
+      const light = await background();
+      await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
+      const dark = await background();
+      assertNotEquals(light, dark);
+    });
+
+    const screenshot = Deno.env.get("UI_SCREENSHOT");
+    if (screenshot) {
+      await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
+      await goTo(page, `#/job/${firstJob}/task/greet`);
+      await ui.text("pre.log", /last line/);
+      await page.screenshot({ path: screenshot, fullPage: true });
+    }
+    ui.assertNoErrors();
+  },
+});
+
+Deno.test({
+  name: "web UI in Chromium: a #token link signs in; a refused token returns to the token screen",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using ws = await workspace(
+      "pipelines:\n  hello:\n    tasks:\n      a:\n        script: [echo]\n",
+    );
+    await using prunner = await startPrunner(ws);
+    await using chromium = await startBrowser();
+    const token = await signToken({ sub: "ui-tester" }, SECRET);
+
+    const good = await chromium.open(`${prunner.url}/ui/#token=${token}`);
+    await good.page.waitForSelector("::-p-aria(Start hello)");
+    assertEquals(await good.page.evaluate(() => location.hash), "#/pipelines");
+    good.assertNoErrors();
+
+    const bad = await chromium.open(`${prunner.url}/ui/#token=not.a.token`);
+    await bad.page.waitForSelector("textarea#token");
+    await bad.until(
+      "the refusal to be explained",
+      () =>
+        bad.page.$eval(".token-screen [role=alert]", (e) => e.textContent ?? "").catch(() => null),
+    );
+    const notice = await bad.page.$eval(".token-screen [role=alert]", (e) => e.textContent ?? "");
+    assert(/refused the token/.test(notice), notice);
+    assertEquals(await bad.page.evaluate(() => sessionStorage.getItem("prunner.token")), null);
+    const unexpected = bad.errors.filter((e) => !/status of 401/.test(e));
+    assertEquals(unexpected, [], "only the expected 401s were reported");
+  },
+});
