@@ -63,7 +63,7 @@ Deno.test({
     await t.step("asks for a token, then shows the pipelines", async () => {
       await page.waitForSelector("textarea#token");
       await page.type("textarea#token", `Bearer ${token}`);
-      await page.click("::-p-aria(Sign in)");
+      await page.locator("::-p-aria(Sign in)").click();
       await page.waitForSelector("::-p-aria(Start hello)");
       await ui.text("table.pipelines tbody", /hello.*sleepy/s);
       assertEquals(await page.evaluate(() => sessionStorage.getItem("prunner.token")), token);
@@ -71,9 +71,9 @@ Deno.test({
 
     let firstJob = "";
     await t.step("starts a job and shows its output live until it completes", async () => {
-      await page.click("::-p-aria(Start hello)");
+      await page.locator("::-p-aria(Start hello)").click();
       firstJob = await jobIdFromHash(ui);
-      await page.click('table.tasks a[href$="/task/greet"]');
+      await page.locator('table.tasks a[href$="/task/greet"]').click();
       await ui.text("pre.log", /first line/);
       await ui.text("pre.log .stderr", /a warning/);
       await ui.text("pre.log .ansi-green-fg", /green text/);
@@ -97,30 +97,41 @@ Deno.test({
       await goTo(page, "#/pipelines");
       await page.waitForSelector("::-p-aria(Start hello)");
       const before = (await prunner.json<{ jobs: unknown[] }>("GET", "/pipelines/jobs")).jobs;
-      await page.click("tr:has(a[href$='pipeline=hello']) summary");
+      await page.locator("tr:has(a[href$='pipeline=hello']) summary").click();
       await page.type("#start-hello-vars", "[1, 2]");
-      await page.click("::-p-aria(Start hello)");
+      await page.locator("::-p-aria(Start hello)").click();
       await ui.text("tr:has(a[href$='pipeline=hello']) [role=alert]", /must be a JSON object/);
       const after = (await prunner.json<{ jobs: unknown[] }>("GET", "/pipelines/jobs")).jobs;
       assertEquals(after.length, before.length, "nothing was scheduled");
 
       await page.evaluate('document.querySelector("#start-hello-vars").select()');
       await page.type("#start-hello-vars", '{"who": "the browser"}');
-      await page.click("::-p-aria(Start hello)");
+      await page.locator("::-p-aria(Start hello)").click();
       const id = await jobIdFromHash(ui);
       await ui.text("pre.variables", /"who": "the browser"/);
       assertEquals((await prunner.completed(id)).pipeline, "hello");
       assertEquals((await prunner.job(id) as { variables?: unknown }).variables, {
         who: "the browser",
       });
+
+      await page.locator("::-p-aria(Run again)").click();
+      const again = await ui.until("Run again to open the new job", async () => {
+        const next = await jobIdFromHash(ui);
+        return next !== id ? next : null;
+      });
+      await ui.text("pre.variables", /"who": "the browser"/);
+      assertEquals((await prunner.job(again) as { variables?: unknown }).variables, {
+        who: "the browser",
+      });
+      assertEquals((await prunner.completed(again)).pipeline, "hello");
     });
 
     await t.step("cancels a running job", async () => {
       await goTo(page, "#/pipelines");
-      await page.click("::-p-aria(Start sleepy)");
+      await page.locator("::-p-aria(Start sleepy)").click();
       const id = await jobIdFromHash(ui);
       await ui.text("#job-title", /running/);
-      await page.click("::-p-aria(Cancel job)");
+      await page.locator("::-p-aria(Cancel job)").click();
       await ui.text("#job-title", /canceled/);
       const job = await prunner.job(id);
       assert(job.completed && job.canceled, "the server canceled the job");
@@ -128,12 +139,12 @@ Deno.test({
     });
 
     await t.step("shows a job scheduled through the API without reloading", async () => {
-      await page.click("nav ::-p-aria(Jobs)");
+      await page.locator("nav ::-p-aria(Jobs)").click();
       await page.waitForSelector(`tr[data-job="${firstJob}"]`);
       await page.waitForSelector(".live[data-state=live]");
       await page.evaluate(() => Object.assign(globalThis, { sameDocument: true }));
       const id = await prunner.schedule("hello");
-      await ui.text(`tr[data-job="${id}"]`, /hello.*done.*ui-tester/s);
+      await ui.text(`tr[data-job="${id}"]`, /hello.*done.*e2e/s);
       assert(await page.evaluate(() => "sameDocument" in globalThis), "the page was not reloaded");
       const rows = await page.$$eval(
         "table.jobs tbody tr",
@@ -200,11 +211,7 @@ Deno.test({
 
     const bad = await chromium.open(`${prunner.url}/ui/#token=not.a.token`);
     await bad.page.waitForSelector("textarea#token");
-    await bad.until(
-      "the refusal to be explained",
-      () =>
-        bad.page.$eval(".token-screen [role=alert]", (e) => e.textContent ?? "").catch(() => null),
-    );
+    await bad.page.waitForSelector(".token-screen [role=alert]");
     const notice = await bad.page.$eval(".token-screen [role=alert]", (e) => e.textContent ?? "");
     assert(/refused the token/.test(notice), notice);
     assertEquals(await bad.page.evaluate(() => sessionStorage.getItem("prunner.token")), null);
