@@ -31,6 +31,32 @@ pipelines:
         script:
           - echo napping
           - sleep 600
+  # Only for README's screenshot (UI_SCREENSHOT): a graph with a task that keeps running.
+  release:
+    tasks:
+      checkout:
+        script:
+          - echo "checked out main at 4f2a9c1"
+      lint:
+        depends_on: [checkout]
+        script:
+          - printf '\\033[32m✔\\033[0m 214 files linted\\n'
+      test:
+        depends_on: [checkout]
+        script:
+          - printf '\\033[1mrunning 1532 unit tests\\033[0m\\n'
+          - printf '\\033[32m✔\\033[0m 1532 unit tests passed\\n'
+          - printf '\\033[33mwarning:\\033[0m 2 tests took longer than 5s\\n' >&2
+          - printf '\\033[32m✔\\033[0m 88 e2e tests passed\\n'
+      build:
+        depends_on: [lint, test]
+        script:
+          - echo "built dist/app-{{ .version }}.tar.gz"
+      deploy:
+        depends_on: [build]
+        script:
+          - echo "deploying {{ .version }} to production"
+          - sleep 600
 `;
 }
 
@@ -184,8 +210,10 @@ Deno.test({
     const screenshot = Deno.env.get("UI_SCREENSHOT");
     if (screenshot) {
       await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
-      await goTo(page, `#/job/${firstJob}/task/greet`);
-      await ui.text("pre.log", /last line/);
+      const id = await prunner.schedule("release", { version: "1.4.0" });
+      await goTo(page, `#/job/${id}/task/test`);
+      await ui.text("pre.log", /88 e2e tests passed/);
+      await ui.text("table.tasks", /deploy\s*running/);
       await page.screenshot({ path: screenshot, fullPage: true });
     }
     ui.assertNoErrors();
