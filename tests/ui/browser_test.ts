@@ -9,7 +9,7 @@ import { SECRET, startPrunner, workspace } from "../app/support.ts";
 import { assert, assertEquals, assertNotEquals } from "../assert.ts";
 import { startBrowser, type TestPage } from "./browser.ts";
 
-function pipelines(release: string): string {
+function pipelines(release: string, more: string): string {
   return `
 pipelines:
   hello:
@@ -25,6 +25,14 @@ pipelines:
           - printf '\\033[32mgreen text\\033[0m\\n'
           - while [ ! -f '${release}' ]; do sleep 0.1; done
           - echo "last line"
+  chatty:
+    tasks:
+      talk:
+        script:
+          - seq 1 400
+          - while [ ! -f '${more}' ]; do sleep 0.1; done
+          - echo "after the pause"
+          - seq 401 800
   sleepy:
     tasks:
       nap:
@@ -78,7 +86,8 @@ Deno.test({
   async fn(t) {
     await using ws = await workspace("");
     const release = `${ws.root}/release`;
-    await ws.writePipelines(pipelines(release));
+    const more = `${ws.root}/more`;
+    await ws.writePipelines(pipelines(release, more));
     await using prunner = await startPrunner(ws);
     await using chromium = await startBrowser();
     const token = await signToken({ sub: "ui-tester" }, SECRET);
@@ -162,6 +171,38 @@ Deno.test({
       const job = await prunner.job(id);
       assert(job.completed && job.canceled, "the server canceled the job");
       assertEquals(await page.$("::-p-aria(Cancel job)"), null, "no Cancel for an ended job");
+    });
+
+    await t.step("scrolls along with the output, pausing while the reader scrolls up", async () => {
+      const id = await prunner.schedule("chatty");
+      await goTo(page, `#/job/${id}/task/talk`);
+      await ui.text("pre.log", /\n400\n/);
+      const atEnd = () =>
+        page.$eval("pre.log", (e) => e.scrollTop + e.clientHeight >= e.scrollHeight - 30);
+      await ui.until("the output to be scrolled to its end", atEnd);
+      await page.$eval("pre.log", (e) => e.scrollTop = 0);
+      await page.waitForSelector("::-p-aria(Scroll to end and follow)");
+      await Deno.writeTextFile(more, "");
+      await ui.text("pre.log", /after the pause\n401\n[^]*\n800\n/);
+      await ui.text(".output-state", /ended: done/);
+      assertEquals(await page.$eval("pre.log", (e) => e.scrollTop), 0, "kept where the reader was");
+      await page.locator("::-p-aria(Scroll to end and follow)").click();
+      await ui.until("the output to be scrolled to its end again", atEnd);
+
+      // The download goes through a Blob URL; keep the Blob to read what was saved.
+      await page.evaluate(`{
+        const create = URL.createObjectURL;
+        URL.createObjectURL = (blob) => (globalThis.downloaded = blob, create(blob));
+      }`);
+      await page.locator("::-p-aria(Download stdout)").click();
+      const raw = await ui.until(
+        "the download",
+        () => page.evaluate("globalThis.downloaded?.text()"),
+      );
+      assert(
+        typeof raw === "string" && raw.startsWith("1\n2\n") && raw.endsWith("799\n800\n"),
+        `the whole raw log: ${String(raw).slice(0, 40)}…`,
+      );
     });
 
     await t.step("shows a job scheduled through the API without reloading", async () => {
