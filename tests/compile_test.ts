@@ -19,6 +19,7 @@ import {
   writeChecksums,
   writeVersionImportMap,
 } from "../scripts/compile.ts";
+import { UI_ASSETS } from "../src/ui/assets.gen.ts";
 
 /** A version no checkout has, so seeing it proves it was embedded. */
 const TEST_VERSION = "9.8.7-compile-test";
@@ -118,6 +119,11 @@ async function endToEnd(command: string[]): Promise<void> {
   );
   assert(logs.stdout.includes("hello-from-prunner"), `stdout: ${JSON.stringify(logs.stdout)}`);
   assert(logs.stderr.includes("to-stderr"), `stderr: ${JSON.stringify(logs.stderr)}`);
+  for (const [path, name] of [["/ui/", "index.html"], ["/ui/app.js", "app.js"]]) {
+    const response = await fetch(`${prunner.url}${path}`);
+    assertEquals(response.status, 200, `GET ${path}`);
+    assert((await response.text()) === UI_ASSETS[name].body, `${path} serves the embedded ${name}`);
+  }
   if (Deno.build.os === "windows") {
     // Windows has no way to send another process a console Ctrl+C: end it outright.
     await prunner.stop("SIGKILL");
