@@ -75,6 +75,32 @@ async function jobIdFromHash(ui: TestPage): Promise<string> {
   });
 }
 
+/**
+ * A reverse proxy that serves `target` under `prefix` (`/ci/ui/` → `target/ui/`) and answers 404
+ * for anything outside it, so a page that uses an absolute URL fails.
+ */
+function pathPrefixProxy(prefix: string, target: string): AsyncDisposable & { url: string } {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const url = new URL(request.url);
+    if (!url.pathname.startsWith(`${prefix}/`)) {
+      return new Response(`not under ${prefix}/`, { status: 404 });
+    }
+    const headers = new Headers(request.headers);
+    headers.delete("host");
+    return fetch(`${target}${url.pathname.slice(prefix.length)}${url.search}`, {
+      method: request.method,
+      headers,
+      body: request.body,
+      redirect: "manual",
+      signal: request.signal,
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}${prefix}`,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
 async function goTo(page: Page, hash: string): Promise<void> {
   await page.evaluate((h) => location.hash = h, hash);
 }
@@ -262,7 +288,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "web UI in Chromium: a #token link signs in; a refused token returns to the token screen",
+  name: "web UI in Chromium: a #token link signs in, also behind a proxy's path prefix; " +
+    "a refused token returns to the token screen",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -270,6 +297,8 @@ Deno.test({
       "pipelines:\n  hello:\n    tasks:\n      a:\n        script: [echo]\n",
     );
     await using prunner = await startPrunner(ws);
+    // Declared before the browser so that it is closed after it: open event streams end first.
+    await using proxy = pathPrefixProxy("/ci", prunner.url);
     await using chromium = await startBrowser();
     const token = await signToken({ sub: "ui-tester" }, SECRET);
 
@@ -277,6 +306,14 @@ Deno.test({
     await good.page.waitForSelector("::-p-aria(Start hello)");
     assertEquals(await good.page.evaluate(() => location.hash), "#/pipelines");
     good.assertNoErrors();
+
+    const proxied = await chromium.open(`${proxy.url}/ui#token=${token}`);
+    await proxied.page.waitForSelector("::-p-aria(Start hello)");
+    await proxied.page.waitForSelector(".live[data-state=live]");
+    assertEquals(await proxied.page.evaluate(() => location.pathname), "/ci/ui/");
+    await proxied.page.locator("::-p-aria(Start hello)").click();
+    await proxied.text("#job-title", /done/);
+    proxied.assertNoErrors();
 
     const bad = await chromium.open(`${prunner.url}/ui/#token=not.a.token`);
     await bad.page.waitForSelector("textarea#token");
