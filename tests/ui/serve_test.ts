@@ -1,10 +1,16 @@
 import { createApp } from "../../src/server/mod.ts";
 import { UI_ASSETS } from "../../src/ui/assets.gen.ts";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { fakeRunner, SECRET, signToken } from "../server/support.ts";
+import { fakeRunner, SECRET, signToken, testMetrics } from "../server/support.ts";
 
 function app(ui: boolean) {
-  return createApp({ runner: fakeRunner(), secret: SECRET, isShuttingDown: () => false, ui });
+  return createApp({
+    runner: fakeRunner(),
+    secret: SECRET,
+    isShuttingDown: () => false,
+    metrics: testMetrics(),
+    ui,
+  });
 }
 
 Deno.test("ui: /ui/ serves the page without a token, with relative asset URLs", async () => {
