@@ -20,12 +20,16 @@ export interface ScreenProps {
   live: Live;
 }
 
-/** Takes a token from a `#token=…` fragment (as `prunner debug` prints) into session storage. */
-function tokenFromFragment(): void {
+/**
+ * Takes a token from a `#token=…` fragment (as `prunner debug` prints) into session storage and
+ * removes it from the address. Returns the token, or `null` when the fragment has none.
+ */
+function tokenFromFragment(): string | null {
   const match = /^#token=([^&]+)/.exec(location.hash);
-  if (!match) return;
-  saveToken(decodeURIComponent(match[1]));
+  if (!match) return null;
+  const token = saveToken(decodeURIComponent(match[1]));
   history.replaceState(null, "", `${location.pathname}${location.search}#/pipelines`);
+  return token;
 }
 
 function useRoute(): Route {
@@ -47,6 +51,15 @@ export function App() {
   const [notice, setNotice] = useState<string | null>(null);
   const [state, setState] = useState<StreamState>("connecting");
   const route = useRoute();
+  useEffect(() => {
+    // A sign-in link opened in a tab that already shows the UI.
+    const signIn = () => {
+      const fromLink = tokenFromFragment();
+      if (fromLink !== null) setToken(fromLink);
+    };
+    addEventListener("hashchange", signIn);
+    return () => removeEventListener("hashchange", signIn);
+  }, []);
 
   const session = useMemo(() => {
     if (token === null) return null;
