@@ -33,6 +33,11 @@ pipelines:
           - while [ ! -f '${more}' ]; do sleep 0.1; done
           - echo "after the pause"
           - seq 401 800
+  flood:
+    tasks:
+      print:
+        script:
+          - seq 1 200000
   sleepy:
     tasks:
       nap:
@@ -229,6 +234,17 @@ Deno.test({
         typeof raw === "string" && raw.startsWith("1\n2\n") && raw.endsWith("799\n800\n"),
         `the whole raw log: ${String(raw).slice(0, 40)}…`,
       );
+    });
+
+    await t.step("keeps only the latest output of a huge log on screen", async () => {
+      const id = await prunner.schedule("flood");
+      await goTo(page, `#/job/${id}/task/print`);
+      await ui.text(".output-state", /ended: done, exit code 0/, 60_000);
+      await ui.text(".output [role=note]", /Only the latest output is shown/);
+      const shown = await page.$eval("pre.log", (e) => e.textContent ?? "");
+      assert(shown.length <= 1_100_000, `at most about 1 MB shown, got ${shown.length}`);
+      assert(shown.endsWith("\n199999\n200000\n"), "the end is shown");
+      assert(!shown.startsWith("1\n2\n"), "the beginning was dropped");
     });
 
     await t.step("shows a job scheduled through the API without reloading", async () => {

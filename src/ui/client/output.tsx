@@ -19,6 +19,10 @@ interface End {
 
 /** Distance from the bottom, in pixels, that still counts as "at the end". */
 const STICK_SLACK = 24;
+/** The most output kept on screen, in characters; earlier output is dropped (memory stays flat). */
+export const MAX_SHOWN_CHARS = 1_000_000;
+/** Output is kept in pieces of about this many characters, so the oldest can be dropped. */
+const PIECE_CHARS = 64 * 1024;
 
 /** Shows and follows one task's output. */
 export function TaskOutput({ api, jobId, task }: { api: Api; jobId: string; task: string }) {
@@ -26,6 +30,7 @@ export function TaskOutput({ api, jobId, task }: { api: Api; jobId: string; task
   const stick = useRef(true);
   const [following, setFollowing] = useState(true);
   const [end, setEnd] = useState<End | null>(null);
+  const [trimmed, setTrimmed] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
   const [attempt, setAttempt] = useState(0);
 
@@ -33,21 +38,57 @@ export function TaskOutput({ api, jobId, task }: { api: Api; jobId: string; task
     const target = pre.current!;
     target.replaceChildren();
     setEnd(null);
+    setTrimmed(false);
+    let shown = 0;
     setProblem(null);
     const converters: Record<LogStream, AnsiUp> = { stdout: new AnsiUp(), stderr: new AnsiUp() };
     for (const converter of Object.values(converters)) converter.use_classes = true;
     const controller = new AbortController();
+    // Output is put on screen once per frame: laying out the log after every chunk would make
+    // a fast-printing task freeze the page.
+    let queued: { stream: LogStream; text: string }[] = [];
+    let frame = 0;
+    const flush = () => {
+      cancelAnimationFrame(frame);
+      frame = 0;
+      for (const { stream, text } of queued) {
+        for (let start = 0; start < text.length;) {
+          let end = Math.min(start + PIECE_CHARS, text.length);
+          // Never split a surrogate pair.
+          if (end < text.length && /[\uD800-\uDBFF]/.test(text[end - 1])) end--;
+          show(stream, text.slice(start, end));
+          start = end;
+        }
+      }
+      queued = [];
+      if (stick.current) target.scrollTop = target.scrollHeight;
+    };
     const append = (stream: LogStream, text: string) => {
+      const last = queued.at(-1);
+      if (last?.stream === stream) last.text += text;
+      else queued.push({ stream, text });
+      frame ||= requestAnimationFrame(flush);
+    };
+    const show = (stream: LogStream, text: string) => {
       const last = target.lastElementChild as HTMLElement | null;
-      const span = last?.dataset.stream === stream ? last : document.createElement("span");
-      if (span !== last) {
+      const reuse = last?.dataset.stream === stream && Number(last.dataset.size) < PIECE_CHARS;
+      const span = reuse ? last! : document.createElement("span");
+      if (!reuse) {
         span.dataset.stream = stream;
+        span.dataset.size = "0";
         span.className = stream;
         if (stream === "stderr") span.title = "stderr";
         target.append(span);
       }
       span.insertAdjacentHTML("beforeend", converters[stream].ansi_to_html(text));
-      if (stick.current) target.scrollTop = target.scrollHeight;
+      span.dataset.size = String(Number(span.dataset.size) + text.length);
+      shown += text.length;
+      while (shown > MAX_SHOWN_CHARS && target.childElementCount > 1) {
+        const first = target.firstElementChild as HTMLElement;
+        shown -= Number(first.dataset.size);
+        first.remove();
+        setTrimmed(true);
+      }
     };
     const query = new URLSearchParams({ id: jobId, task });
     (async () => {
@@ -62,6 +103,7 @@ export function TaskOutput({ api, jobId, task }: { api: Api; jobId: string; task
         if (event === "stdout" || event === "stderr") append(event, String(body.text));
         else if (event === "end") {
           ended = true;
+          flush();
           setEnd({ status: String(body.status), exitCode: Number(body.exitCode) });
         }
       });
@@ -69,7 +111,10 @@ export function TaskOutput({ api, jobId, task }: { api: Api; jobId: string; task
     })().catch((error) => {
       if (!controller.signal.aborted) setProblem(failureMessage(error));
     });
-    return () => controller.abort();
+    return () => {
+      controller.abort();
+      cancelAnimationFrame(frame);
+    };
   }, [api, jobId, task, attempt]);
 
   const onScroll = () => {
@@ -113,6 +158,11 @@ export function TaskOutput({ api, jobId, task }: { api: Api; jobId: string; task
         <button type="button" onClick={() => download("stdout")}>Download stdout</button>
         <button type="button" onClick={() => download("stderr")}>Download stderr</button>
       </div>
+      {trimmed && (
+        <p class="hint" role="note">
+          Only the latest output is shown; download the logs for all of it.
+        </p>
+      )}
       {problem && (
         <p class="error" role="alert">
           {problem} <button type="button" onClick={() => setAttempt((n) => n + 1)}>Retry</button>
