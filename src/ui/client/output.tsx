@@ -21,6 +21,8 @@ interface End {
 const STICK_SLACK = 24;
 /** The most output kept on screen, in characters; earlier output is dropped (memory stays flat). */
 export const MAX_SHOWN_CHARS = 1_000_000;
+/** How often new output is put on screen, in milliseconds. */
+const FLUSH_MS = 100;
 /** Output is kept in pieces of about this many characters, so the oldest can be dropped. */
 const PIECE_CHARS = 64 * 1024;
 
@@ -44,13 +46,16 @@ export function TaskOutput({ api, jobId, task }: { api: Api; jobId: string; task
     const converters: Record<LogStream, AnsiUp> = { stdout: new AnsiUp(), stderr: new AnsiUp() };
     for (const converter of Object.values(converters)) converter.use_classes = true;
     const controller = new AbortController();
-    // Output is put on screen once per frame: laying out the log after every chunk would make
-    // a fast-printing task freeze the page.
+    // Output is put on screen at most every FLUSH_MS: laying out the log after every chunk would
+    // make a fast-printing task freeze the page. A timer rather than animation frames, which
+    // stop in hidden tabs while the output keeps coming; a full queue is shown at once.
     let queued: { stream: LogStream; text: string }[] = [];
-    let frame = 0;
+    let queuedChars = 0;
+    let timer = 0;
     const flush = () => {
-      cancelAnimationFrame(frame);
-      frame = 0;
+      clearTimeout(timer);
+      timer = 0;
+      queuedChars = 0;
       for (const { stream, text } of queued) {
         for (let start = 0; start < text.length;) {
           let end = Math.min(start + PIECE_CHARS, text.length);
@@ -67,7 +72,9 @@ export function TaskOutput({ api, jobId, task }: { api: Api; jobId: string; task
       const last = queued.at(-1);
       if (last?.stream === stream) last.text += text;
       else queued.push({ stream, text });
-      frame ||= requestAnimationFrame(flush);
+      queuedChars += text.length;
+      if (queuedChars > MAX_SHOWN_CHARS) flush();
+      else timer ||= setTimeout(flush, FLUSH_MS);
     };
     const show = (stream: LogStream, text: string) => {
       const last = target.lastElementChild as HTMLElement | null;
@@ -113,7 +120,7 @@ export function TaskOutput({ api, jobId, task }: { api: Api; jobId: string; task
     });
     return () => {
       controller.abort();
-      cancelAnimationFrame(frame);
+      clearTimeout(timer);
     };
   }, [api, jobId, task, attempt]);
 
