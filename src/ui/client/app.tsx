@@ -77,6 +77,16 @@ export function App() {
     return { api, live };
   }, [token]);
   useEffect(() => () => session?.live.close(), [session]);
+  useEffect(() => {
+    const screen = session === null
+      ? "Sign in"
+      : route.screen === "job"
+      ? route.task === null ? "Job" : `Output of ${route.task}`
+      : route.screen === "jobs"
+      ? "Jobs"
+      : "Pipelines";
+    document.title = `${screen} · prunner`;
+  }, [session, route]);
 
   if (session === null) {
     return (
