@@ -1,9 +1,19 @@
+import type { JobJson } from "../../src/server/json.ts";
 import type { Job } from "../../src/ui/client/api.ts";
 import { formatDuration, jobStatus, parseVariables } from "../../src/ui/client/format.ts";
 import { layoutTasks } from "../../src/ui/client/graph.ts";
 import { applyEvent, decode } from "../../src/ui/client/live.ts";
 import { parseRoute, type Route, routeHref } from "../../src/ui/client/route.ts";
 import { assert, assertEquals } from "../assert.ts";
+
+/** True when `A` and `B` are assignable to each other. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+Deno.test("the UI's Job type is the API's job JSON (checked by the type checker)", () => {
+  const same: Same<Required<Job>, Required<JobJson>> = true;
+  const sameTasks: Same<Required<Job["tasks"][number]>, Required<JobJson["tasks"][number]>> = true;
+  assert(same && sameTasks);
+});
 
 function job(id: string, fields: Partial<Job> = {}): Job {
   return {

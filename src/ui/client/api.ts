@@ -4,13 +4,41 @@
  *
  * @module
  */
-import type { JobJson } from "../../server/json.ts";
+/**
+ * A task of a job as the API sends it (the `TaskSchema` of src/server/schemas.ts; written out
+ * here because browser code cannot type-check the server's modules).
+ */
+export interface Task {
+  name: string;
+  dependsOn?: string[];
+  status: "waiting" | "running" | "skipped" | "done" | "error" | "canceled";
+  start?: string;
+  end?: string;
+  skipped: boolean;
+  exitCode: number;
+  errored: boolean;
+  error?: string;
+  /** Which attempt of a task with `retries` runs or ran last; absent for the first. */
+  attempt?: number;
+  /** While the task waits to be retried: when its next attempt starts. */
+  retryAt?: string;
+}
 
-/** A job as the API sends it (`variables` only from `/job/detail`). */
-export type Job = JobJson;
-
-/** A task of a job. */
-export type Task = Job["tasks"][number];
+/** A job as the API sends it (`variables` only from `/job/detail`, not in events). */
+export interface Job {
+  id: string;
+  pipeline: string;
+  tasks: Task[];
+  completed: boolean;
+  canceled: boolean;
+  errored: boolean;
+  created: string;
+  start?: string;
+  end?: string;
+  lastError?: string;
+  variables?: Record<string, unknown>;
+  user: string;
+}
 
 /** One entry of `GET /pipelines/status`. */
 export interface PipelineStatus {

@@ -125,6 +125,8 @@ export function JobScreen(props: ScreenProps & { id: string; task: string | null
 
 function taskSummary(task: Task, now: number): string {
   const parts: string[] = [task.status];
+  if (task.attempt) parts.push(`attempt ${task.attempt}`);
+  if (task.retryAt) parts.push(`retry at ${formatTime(task.retryAt).slice(11)}`);
   const time = elapsed(task.start, task.end, now);
   if (time) parts.push(time);
   if (task.end && !task.skipped) parts.push(`exit ${task.exitCode}`);
@@ -211,6 +213,8 @@ function TaskTable({ job, selected, now }: { job: Job; selected: string | null; 
             </th>
             <td>
               <StatusBadge status={task.status} />
+              {task.attempt && <span class="hint">attempt {task.attempt}</span>}
+              {task.retryAt && <span class="hint">retry at {formatTime(task.retryAt)}</span>}
             </td>
             <td>{formatTime(task.start)}</td>
             <td>{elapsed(task.start, task.end, now)}</td>
