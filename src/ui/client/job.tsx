@@ -123,6 +123,11 @@ export function JobScreen(props: ScreenProps & { id: string; task: string | null
   );
 }
 
+/** Shortens text to fit a graph box; the box's title has all of it. */
+function clip(text: string, length: number): string {
+  return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
+}
+
 function taskSummary(task: Task, now: number): string {
   const parts: string[] = [task.status];
   if (task.attempt) parts.push(`attempt ${task.attempt}`);
@@ -174,10 +179,11 @@ function TaskGraph({ job, selected, now }: { job: Job; selected: string | null; 
               class={`node status-${task.status}${selected === node.name ? " selected" : ""}`}
               aria-label={`${node.name}: ${taskSummary(task, now)}`}
             >
+              <title>{`${node.name}: ${taskSummary(task, now)}`}</title>
               <rect x={node.x} y={node.y} width={node.width} height={node.height} rx="6" />
-              <text x={node.x + 10} y={node.y + 24} class="node-name">{node.name}</text>
+              <text x={node.x + 10} y={node.y + 24} class="node-name">{clip(node.name, 22)}</text>
               <text x={node.x + 10} y={node.y + 46} class="node-info">
-                {taskSummary(task, now)}
+                {clip(taskSummary(task, now), 28)}
               </text>
             </a>
           );
