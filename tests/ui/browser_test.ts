@@ -262,6 +262,27 @@ Deno.test({
       assertEquals(rows[0], id, "newest first");
     });
 
+    await t.step("filters the jobs by pipeline and by status", async () => {
+      const cells = () =>
+        page.$$eval(
+          "table.jobs tbody tr",
+          (trs) =>
+            trs.map((tr) => [...tr.querySelectorAll("td")].slice(0, 2).map((td) => td.textContent)),
+        );
+      await page.select("#filter-status", "canceled");
+      await ui.until("only canceled jobs", async () => {
+        const rows = await cells();
+        return rows.length > 0 && rows.every(([, status]) => status === "canceled");
+      });
+      await page.select("#filter-status", "");
+      await page.select("#filter-pipeline", "hello");
+      await ui.until("only hello jobs, all of them", async () => {
+        const rows = await cells();
+        return rows.length === 4 && rows.every(([pipeline]) => pipeline === "hello");
+      });
+      assertEquals(await page.evaluate(() => location.hash), "#/jobs?pipeline=hello");
+    });
+
     await t.step("starts a job with the keyboard alone", async () => {
       await goTo(page, "#/pipelines");
       await page.waitForSelector("::-p-aria(Start sleepy)");

@@ -74,7 +74,11 @@ export function JobsScreen(props: ScreenProps & { pipeline: string; status: stri
       <form class="filters" onSubmit={(e) => e.preventDefault()}>
         <label>
           Pipeline{" "}
-          <select value={pipeline} onChange={(e) => filter({ pipeline: e.currentTarget.value })}>
+          <select
+            id="filter-pipeline"
+            value={pipeline}
+            onChange={(e) => filter({ pipeline: e.currentTarget.value })}
+          >
             <option value="">all</option>
             {pipelines.map((p) => <option key={p.pipeline} value={p.pipeline}>{p.pipeline}
             </option>)}
@@ -85,7 +89,11 @@ export function JobsScreen(props: ScreenProps & { pipeline: string; status: stri
         </label>
         <label>
           Status{" "}
-          <select value={status} onChange={(e) => filter({ status: e.currentTarget.value })}>
+          <select
+            id="filter-status"
+            value={status}
+            onChange={(e) => filter({ status: e.currentTarget.value })}
+          >
             <option value="">all</option>
             {JOB_STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
           </select>
