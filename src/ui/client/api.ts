@@ -22,6 +22,14 @@ export interface Task {
   attempt?: number;
   /** While the task waits to be retried: when its next attempt starts. */
   retryAt?: string;
+  /** Output missing from the task's log files (they could not be written), per stream. */
+  droppedOutput?: { stdout?: OutputLoss; stderr?: OutputLoss };
+}
+
+/** Output of one stream that could not be written to its log file. */
+export interface OutputLoss {
+  bytes: number;
+  reason: string;
 }
 
 /** A job as the API sends it (`variables` only from `/job/detail`, not in events). */

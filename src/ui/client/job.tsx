@@ -225,7 +225,14 @@ function TaskTable({ job, selected, now }: { job: Job; selected: string | null; 
             <td>{formatTime(task.start)}</td>
             <td>{elapsed(task.start, task.end, now)}</td>
             <td class="num">{task.end && !task.skipped ? task.exitCode : ""}</td>
-            <td>{task.error ?? ""}</td>
+            <td>
+              {task.error ?? ""}
+              {Object.entries(task.droppedOutput ?? {}).map(([stream, loss]) => (
+                <p key={stream} class="error">
+                  {loss.bytes} bytes of {stream} missing from the log: {loss.reason}
+                </p>
+              ))}
+            </td>
           </tr>
         ))}
       </tbody>
