@@ -4,6 +4,7 @@
  * @module
  */
 import { sign } from "hono/jwt";
+import { addressUrl } from "../client/connection.ts";
 import { loadOrCreateJwtSecret } from "../config/dynamic_config.ts";
 import type { ServeOptions } from "./flags.ts";
 
@@ -58,7 +59,7 @@ export async function debugInfo(
   const uiLines = options.ui === false ? [] : [
     "",
     "Open the web UI signed in (the token is in the URL fragment, which is never sent):",
-    `    ${baseUrl(options.address)}/ui/#token=${token}`,
+    `    ${addressUrl(options.address)}/ui/#token=${token}`,
   ];
   return [
     `JWT secret: ${origin}`,
@@ -69,19 +70,7 @@ export async function debugInfo(
     `The token's subject (user) is "${DEBUG_SUBJECT}"; it expires at ${expires}.`,
     "",
     "Example:",
-    `    curl -H "Authorization: Bearer ${token}" ${baseUrl(options.address)}/pipelines/`,
+    `    curl -H "Authorization: Bearer ${token}" ${addressUrl(options.address)}/pipelines/`,
     ...uiLines,
   ].join("\n");
-}
-
-/**
- * The URL a local client uses for a listen address: `localhost` for an empty or unspecified
- * host (`:9009`, `0.0.0.0:9009`, `[::]:9009`).
- */
-function baseUrl(address: string): string {
-  const colon = address.lastIndexOf(":");
-  const host = colon === -1 ? address : address.slice(0, colon);
-  const port = colon === -1 ? "" : address.slice(colon);
-  const local = ["", "0.0.0.0", "::", "[::]"].includes(host) ? "localhost" : host;
-  return `http://${local}${port}`;
 }

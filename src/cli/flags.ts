@@ -7,7 +7,10 @@
 import { Command, CommanderError } from "commander";
 import { parseDuration } from "../definition/duration.ts";
 import { PrunnerError } from "../errors.ts";
-import { COMMANDS, type CommandSpec, helpText } from "./help.ts";
+import type { ConnectionOptions } from "../client/connection.ts";
+import { closest } from "../definition/suggest.ts";
+import { type CommandName, COMMANDS, type CommandSpec, findCommand } from "./commands.ts";
+import { helpText } from "./help.ts";
 import { MIN_JWT_SECRET_LENGTH, OPTIONS, type OptionSpec } from "./options.ts";
 
 /** The options of `prunner` (serve) and `prunner debug`, resolved from flags, env and defaults. */
@@ -38,12 +41,36 @@ export interface ServeOptions {
   ui: boolean;
 }
 
+/** What a client command asks the server for. */
+export type ClientRequest =
+  | {
+    command: "schedule";
+    pipeline: string;
+    /** `--var` values in order, each parsed as JSON when it is JSON. */
+    variables: [string, unknown][];
+    /** `--vars` file, `-` for stdin, or `null`. */
+    varsFile: string | null;
+    partition: string | null;
+    wait: boolean;
+    follow: boolean;
+    json: boolean;
+  }
+  | { command: "pipelines"; json: boolean }
+  | { command: "jobs"; pipeline: string | null; limit: number; json: boolean }
+  | { command: "job"; id: string; json: boolean }
+  | { command: "logs"; id: string; task: string | null; follow: boolean; json: boolean }
+  | { command: "cancel"; id: string };
+
 /** What the command line asks for. */
 export type CliCommand =
   | { kind: "serve"; options: ServeOptions }
   | { kind: "debug"; options: ServeOptions }
   | { kind: "version" }
-  | { kind: "help"; text: string };
+  | { kind: "help"; text: string }
+  | { kind: "client"; request: ClientRequest; connection: ConnectionOptions };
+
+/** How many jobs `prunner jobs` lists without `--limit`. */
+export const DEFAULT_JOBS_LIMIT = 20;
 
 /** A command line error: an unknown flag or command, a missing or malformed value. Exit 2. */
 export class CliError extends PrunnerError {
@@ -52,7 +79,13 @@ export class CliError extends PrunnerError {
 }
 
 type Env = Record<string, string | undefined>;
-type CommandName = "serve" | CommandSpec["name"];
+
+/** The command the parser selected, with its arguments and its own options. */
+interface Selected {
+  command: CommandName | "serve";
+  args: (string | undefined)[];
+  options: Record<string, unknown>;
+}
 
 const HELP_HINT = 'run "prunner help" for usage';
 const BOOLEAN_WORDS: Record<string, boolean> = { true: true, "1": true, false: false, "0": false };
@@ -71,13 +104,18 @@ const BOOLEAN_WORDS: Record<string, boolean> = { true: true, "1": true, false: f
  */
 export function parseCli(args: string[], env: Env): CliCommand {
   const { args: normalized, booleans } = normalizeArgs(args);
-  const selected: { command: CommandName; topic?: string } = { command: "serve" };
-  const program = buildProgram((command, topic) => Object.assign(selected, { command, topic }));
+  const selected: Selected = { command: "serve", args: [], options: {} };
+  const program = buildProgram((found) => Object.assign(selected, found));
   try {
     program.parse(normalized, { from: "user" });
   } catch (error) {
-    if (error instanceof CommanderError) throw new CliError(commanderMessage(error));
-    throw error;
+    if (!(error instanceof CommanderError)) throw error;
+    // `prunner schedule --help` asks for help, not for the missing PIPELINE.
+    if (normalized.includes("--help") || normalized.includes("-h")) {
+      const spec = normalized.map((word) => findCommand(word)).find((found) => found);
+      return { kind: "help", text: helpText(spec?.name) };
+    }
+    throw new CliError(commanderMessage(error));
   }
   const flags = program.opts() as Record<string, unknown>;
   if (flags.help === true || booleans.get("help") === true) {
@@ -87,40 +125,163 @@ export function parseCli(args: string[], env: Env): CliCommand {
     };
   }
   switch (selected.command) {
+    case "serve":
+      return { kind: "serve", options: resolveOptions(flags, booleans, env) };
     case "help":
-      return { kind: "help", text: helpText(helpTopicName(selected.topic)) };
+      return { kind: "help", text: helpText(helpTopicName(selected.args[0])) };
     case "version":
       return { kind: "version" };
     case "debug":
       return { kind: "debug", options: resolveOptions(flags, booleans, env) };
     default:
-      return { kind: "serve", options: resolveOptions(flags, booleans, env) };
+      return {
+        kind: "client",
+        request: clientRequest(selected),
+        connection: connectionOptions(resolveOptions(flags, booleans, env), selected, flags, env),
+      };
   }
 }
 
-function buildProgram(select: (name: CommandName, topic?: string) => void): Command {
+function buildProgram(select: (selected: Selected) => void): Command {
   const program = new Command("prunner")
     .exitOverride()
     .configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} })
     .helpOption(false)
     .helpCommand(false)
     .option("-h, --help")
-    .action(() => select("serve"));
+    .argument("[command...]")
+    .action((words: string[]) => {
+      if (words.length > 0) throw new CliError(unknownCommand(words[0]));
+      select({ command: "serve", args: [], options: {} });
+    });
   for (const option of OPTIONS) {
     const flags = `${option.short ? `-${option.short}, ` : ""}--${option.name}`;
     if (option.kind === "boolean") program.option(flags);
     else if (option.kind === "list") program.option(`${flags} <value>`, "", appendValue);
     else program.option(`${flags} <value>`);
   }
-  for (const command of COMMANDS) {
-    const sub = program.command(command.name).aliases(command.aliases).helpOption(false);
-    if (command.name === "help") {
-      sub.argument("[command]").action((helpTopic?: string) => select("help", helpTopic));
-    } else {
-      sub.action(() => select(command.name));
+  for (const spec of COMMANDS) {
+    const sub = program.command(spec.name).aliases(spec.aliases).helpOption(false);
+    for (const argument of spec.arguments) {
+      const name = argument.name.toLowerCase();
+      sub.argument(argument.optional ? `[${name}]` : `<${name}>`);
     }
+    for (const option of spec.options) {
+      if (!option.value) sub.option(`--${option.name}`);
+      else if (option.repeatable) sub.option(`--${option.name} <value>`, "", appendValue);
+      else sub.option(`--${option.name} <value>`);
+    }
+    sub.action((...params: unknown[]) => {
+      select({
+        command: spec.name,
+        args: params.slice(0, spec.arguments.length) as (string | undefined)[],
+        options: sub.opts(),
+      });
+    });
   }
   return program;
+}
+
+function unknownCommand(word: string): string {
+  const names = COMMANDS.flatMap((c) => [c.name, ...c.aliases]);
+  const suggestion = closest(word, names);
+  return `unknown command "${word}"${
+    suggestion ? ` (did you mean "${suggestion}"?)` : ""
+  }; ${HELP_HINT}`;
+}
+
+function clientRequest(selected: Selected): ClientRequest {
+  const o = selected.options;
+  const [first, second] = selected.args;
+  const json = o.json === true;
+  switch (selected.command) {
+    case "schedule": {
+      const follow = o.follow === true;
+      if (follow && json) throw new CliError("--json cannot be combined with --follow");
+      return {
+        command: "schedule",
+        pipeline: first!,
+        variables: ((o.var as string[] | undefined) ?? []).map(parseVariable),
+        varsFile: nonEmpty(o.vars, "--vars"),
+        partition: nonEmpty(o.partition, "--partition"),
+        wait: o.wait === true || follow,
+        follow,
+        json,
+      };
+    }
+    case "pipelines":
+      return { command: "pipelines", json };
+    case "jobs":
+      return {
+        command: "jobs",
+        pipeline: nonEmpty(o.pipeline, "--pipeline"),
+        limit: o.limit === undefined ? DEFAULT_JOBS_LIMIT : parseLimit(String(o.limit)),
+        json,
+      };
+    case "job":
+      return { command: "job", id: first!, json };
+    case "logs": {
+      const follow = o.follow === true;
+      if (follow && json) throw new CliError("--json cannot be combined with --follow");
+      return { command: "logs", id: first!, task: second ?? null, follow, json };
+    }
+    case "cancel":
+      return { command: "cancel", id: first! };
+    default:
+      throw new Error(`${selected.command} is not a client command`);
+  }
+}
+
+/**
+ * `KEY=VALUE` of `--var`: the value is parsed as JSON when it is JSON (`n=3`, `on=true`,
+ * `list=["a"]`) and kept as a string otherwise.
+ */
+function parseVariable(text: string): [string, unknown] {
+  const equals = text.indexOf("=");
+  if (equals <= 0) {
+    throw new CliError(`invalid value for --var: "${text}" is not KEY=VALUE`);
+  }
+  const raw = text.slice(equals + 1);
+  try {
+    return [text.slice(0, equals), JSON.parse(raw)];
+  } catch {
+    return [text.slice(0, equals), raw];
+  }
+}
+
+function parseLimit(text: string): number {
+  const limit = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(limit) || limit < 1) {
+    throw new CliError(`invalid value for --limit: "${text}" is not a whole number above 0`);
+  }
+  return limit;
+}
+
+function nonEmpty(value: unknown, flag: string): string | null {
+  if (value === undefined) return null;
+  const text = String(value);
+  if (text === "") throw new CliError(`invalid value for ${flag}: must not be empty`);
+  return text;
+}
+
+function connectionOptions(
+  options: ServeOptions,
+  selected: Selected,
+  flags: Record<string, unknown>,
+  env: Env,
+): ConnectionOptions {
+  const server = nonEmpty(selected.options.server, "--server") ??
+    (env.PRUNNER_SERVER ? env.PRUNNER_SERVER : null);
+  const secretFrom = flags.jwtSecret !== undefined ? "flag" : env.PRUNNER_JWT_SECRET ? "env" : null;
+  return {
+    server,
+    address: options.address,
+    token: env.PRUNNER_TOKEN ? env.PRUNNER_TOKEN : null,
+    config: options.config,
+    jwtSecret: options.jwtSecret,
+    jwtSecretFrom: options.jwtSecret === null ? null : secretFrom,
+    user: env.USER || env.LOGNAME || env.USERNAME || null,
+  };
 }
 
 function appendValue(value: string, previous: string[] | undefined): string[] {
@@ -129,7 +290,7 @@ function appendValue(value: string, previous: string[] | undefined): string[] {
 
 function helpTopicName(topic: string | undefined): CommandSpec["name"] | undefined {
   if (topic === undefined) return undefined;
-  const spec = COMMANDS.find((c) => c.name === topic || c.aliases.includes(topic));
+  const spec = findCommand(topic);
   if (!spec) {
     throw new CliError(
       `no help topic for "${topic}" (commands: ${COMMANDS.map((c) => c.name).join(", ")})`,
@@ -313,12 +474,14 @@ function commanderMessage(error: CommanderError): string {
     case "commander.optionMissingArgument":
       return `missing value for ${quoted.split(" ")[0]}`;
     case "commander.excessArguments": {
-      const extra = /got \d+: (.*)\.$/s.exec(error.message)?.[1] ?? "";
-      const command = /for '([^']+)'/.exec(error.message)?.[1];
-      return command
-        ? `unexpected argument(s) for command ${command}: ${extra}; ${HELP_HINT}`
-        : `unknown command "${extra.split(" ")[0]}"; ${HELP_HINT}`;
+      const expected = Number(/Expected (\d+)/.exec(error.message)?.[1] ?? 0);
+      const given = /got \d+: (.*)\.$/s.exec(error.message)?.[1]?.split(", ") ?? [];
+      const command = /for '([^']+)'/.exec(error.message)?.[1] ?? "prunner";
+      const extra = given.slice(expected).map((word) => JSON.stringify(word)).join(" ");
+      return `unexpected argument ${extra} for command ${command}; run "prunner help ${command}"`;
     }
+    case "commander.missingArgument":
+      return `missing argument ${quoted.toUpperCase()}; ${HELP_HINT}`;
     default:
       return error.message.replace(/^error: /, "").replace(/\s*\n\s*/g, " ");
   }

@@ -1,46 +1,18 @@
 /**
- * Help texts in the layout of prunner's (urfave/cli) help: NAME, USAGE, COMMANDS, GLOBAL OPTIONS
- * with defaults and environment variables.
+ * The help texts: the list of commands with the global options, and each command's own help.
  *
  * @module
  */
+import {
+  type CommandName,
+  type CommandOptionSpec,
+  COMMANDS,
+  type CommandSpec,
+} from "./commands.ts";
 import { OPTIONS, type OptionSpec } from "./options.ts";
 
-/** A command of the prunner CLI. */
-export interface CommandSpec {
-  readonly name: "debug" | "version" | "help";
-  readonly aliases: readonly string[];
-  readonly usage: string;
-  readonly description: string;
-}
-
-/** The commands, in the order of prunner's help text. */
-export const COMMANDS: readonly CommandSpec[] = [
-  {
-    name: "debug",
-    aliases: [],
-    usage: "Get authorization information for debugging",
-    description: [
-      "Prints where the JWT secret comes from, a token for local development and a curl example.",
-      "Like the server, it creates the config file with a new secret if no secret is set.",
-      'With MINIMAL_OUTPUT=1 it prints only "Bearer <token>", for scripts.',
-    ].join("\n"),
-  },
-  {
-    name: "version",
-    aliases: [],
-    usage: "Print the current version",
-    description: "Prints the prunner version and the versions of Deno, V8 and TypeScript.",
-  },
-  {
-    name: "help",
-    aliases: ["h"],
-    usage: "Shows a list of commands or help for one command",
-    description: "Shows the list of commands and global options, or the help of one command.",
-  },
-];
-
 const INDENT = "   ";
+const HELP_ROW: readonly [string, string] = ["--help, -h", "Print this help"];
 
 /**
  * The help text of prunner, or of one of its commands.
@@ -48,58 +20,84 @@ const INDENT = "   ";
  * @example
  * ```ts
  * console.log(helpText());
- * console.log(helpText("debug"));
+ * console.log(helpText("schedule"));
  * ```
  */
-export function helpText(command?: CommandSpec["name"]): string {
+export function helpText(command?: CommandName): string {
   const spec = COMMANDS.find((c) => c.name === command);
   return spec ? commandHelp(spec) : rootHelp();
 }
 
 function rootHelp(): string {
-  const commands = table(COMMANDS.map((c) => [[c.name, ...c.aliases].join(", "), c.usage]));
+  const commands = table(COMMANDS.map((c) => [commandLabel(c), c.summary]));
   const options = table([
     ...OPTIONS.map((o) => [optionLabel(o), optionUsage(o)] as [string, string]),
-    ["--help, -h", "show help (default: false)"],
+    HELP_ROW,
   ]);
   return [
     "NAME:",
-    `${INDENT}prunner - Pipeline runner`,
+    `${INDENT}prunner - runs pipelines of shell tasks behind an HTTP API, and is its client`,
     "",
     "USAGE:",
-    `${INDENT}prunner [global options] command [command options] [arguments...]`,
+    `${INDENT}prunner [global options]              serve the pipelines`,
+    `${INDENT}prunner COMMAND [arguments] [options]  run a command`,
     "",
     "DESCRIPTION:",
-    `${INDENT}Without a command, prunner loads the pipeline definitions and serves the HTTP API.`,
-    `${INDENT}Global options may also follow the command, e.g. "prunner debug --config my.yml".`,
+    `${INDENT}Without a command, prunner loads the pipeline files and serves the HTTP API.`,
+    `${INDENT}The commands from "schedule" to "cancel" talk to a running prunner: they connect`,
+    `${INDENT}to --server (default: the --address below) with the token in $PRUNNER_TOKEN, or`,
+    `${INDENT}one they sign with the secret from --jwt-secret, $PRUNNER_JWT_SECRET or --config.`,
     "",
     "COMMANDS:",
     ...commands,
     "",
-    "GLOBAL OPTIONS:",
+    "GLOBAL OPTIONS (before or after the command):",
     ...options,
     "",
-    "Options can be passed as command line flags or as environment variables (flags win).",
+    "A flag wins over its environment variable, which wins over the default.",
+    'Run "prunner help COMMAND" for the arguments and options of a command.',
   ].join("\n");
 }
 
 function commandHelp(spec: CommandSpec): string {
-  const usage = spec.name === "help" ? "prunner help [command]" : `prunner ${spec.name}`;
-  return [
+  const rows: [string, string][] = spec.options.map((o) => [commandOptionLabel(o), optionText(o)]);
+  const lines = [
     "NAME:",
-    `${INDENT}prunner ${spec.name} - ${spec.usage}`,
+    `${INDENT}prunner ${spec.name} - ${spec.summary}`,
     "",
     "USAGE:",
-    `${INDENT}${usage}`,
+    `${INDENT}prunner ${commandLabel(spec)}${spec.options.length > 0 ? " [options]" : ""}`,
     "",
     "DESCRIPTION:",
-    ...spec.description.split("\n").map((line) => INDENT + line),
+    ...spec.description.map((line) => INDENT + line),
     "",
     "OPTIONS:",
-    ...table([["--help, -h", "show help (default: false)"]]),
+    ...table([...rows, HELP_ROW]),
     "",
-    'See "prunner help" for the global options.',
-  ].join("\n");
+  ];
+  lines.push(
+    spec.client
+      ? 'The global options (see "prunner help") apply too: --address, --config and --jwt-secret ' +
+        "decide where the client connects and how it signs its token."
+      : 'The global options are listed by "prunner help".',
+  );
+  return lines.join("\n");
+}
+
+function commandLabel(spec: CommandSpec): string {
+  const args = spec.arguments.map((a) => a.optional ? `[${a.name}]` : a.name);
+  return [[spec.name, ...spec.aliases].join(", "), ...args].join(" ");
+}
+
+function commandOptionLabel(option: CommandOptionSpec): string {
+  return `--${option.name}${option.value ? ` ${option.value}` : ""}`;
+}
+
+function optionText(option: CommandOptionSpec): string {
+  const parts = [option.usage];
+  if (option.repeatable) parts.push("(repeat for more)");
+  if (option.env) parts.push(`[$${option.env}]`);
+  return parts.join(" ");
 }
 
 function optionLabel(option: OptionSpec): string {
@@ -117,7 +115,7 @@ function optionUsage(option: OptionSpec): string {
   } else if (Array.isArray(value)) {
     parts.push(`(default: ${value.map((v) => JSON.stringify(v)).join(", ")})`);
   }
-  if (option.kind === "list") parts.push("(accepts multiple inputs, repeated or comma separated)");
+  if (option.kind === "list") parts.push("(repeat the flag or separate with commas)");
   parts.push(`[$${option.env}]`);
   return parts.join(" ");
 }

@@ -9,6 +9,7 @@ import { versionText } from "./version.ts";
 import { serve } from "../app.ts";
 import { flushLogs, setupLogging } from "../log.ts";
 import { PrunnerError } from "../errors.ts";
+import { runClient } from "./client_commands.ts";
 
 /** Runs prunner with the given arguments and environment; resolves with the exit code. */
 export async function main(args: string[], env: Record<string, string>): Promise<number> {
@@ -33,11 +34,15 @@ export async function main(args: string[], env: Record<string, string>): Promise
       case "serve":
         await setupLogging(command.options);
         return await serve(command.options);
+      case "client":
+        return await runClient(command, { env });
     }
   } catch (error) {
+    // A reader that went away (`prunner jobs | head -1`) is no failure.
+    if (error instanceof Deno.errors.BrokenPipe) return 0;
     if (!(error instanceof PrunnerError)) throw error;
     flushLogs();
     console.error(`prunner: ${error.message}`);
-    return 1;
+    return (error as { exitCode?: number }).exitCode ?? 1;
   }
 }

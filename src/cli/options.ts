@@ -1,6 +1,6 @@
 /**
- * prunner's global options: names, environment variables, defaults and help texts, as in
- * prunner's CLI reference. The parser and the help text are both built from this table.
+ * prunner's global options: names, environment variables and defaults as in the Go prunner's
+ * CLI, with help texts of our own. The parser and the help text are both built from this table.
  *
  * @module
  */
@@ -33,21 +33,22 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: "PRUNNER_VERBOSE",
     kind: "boolean",
     defaultValue: false,
-    usage: "Enable verbose log output",
+    usage: "Log debug messages as well",
   },
   {
     name: "disable-ansi",
     env: "PRUNNER_DISABLE_ANSI",
     kind: "boolean",
     defaultValue: false,
-    usage: "Force disable ANSI log output and output log in logfmt format",
+    usage: "Log plain logfmt lines without colours, even on a terminal",
   },
   {
     name: "config",
     env: "PRUNNER_CONFIG",
     kind: "string",
     defaultValue: ".prunner.yml",
-    usage: "Dynamic config filename (will be created on first run if jwt-secret is not set)",
+    usage:
+      "YAML file holding jwt_secret; the server writes a random one into it when no secret is given",
   },
   {
     name: "jwt-secret",
@@ -55,35 +56,35 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: "secret",
     defaultValue: null,
     usage:
-      `Pre-generated shared secret for JWT authentication (at least ${MIN_JWT_SECRET_LENGTH} characters)`,
+      `Secret that signs and checks API tokens (HS256), ${MIN_JWT_SECRET_LENGTH} characters or more`,
   },
   {
     name: "data",
     env: "PRUNNER_DATA",
     kind: "string",
     defaultValue: ".prunner",
-    usage: "Base directory to use for storing data (metadata and job outputs)",
+    usage: "Directory for the job store and the output of every task",
   },
   {
     name: "pattern",
     env: "PRUNNER_PATTERN",
     kind: "string",
     defaultValue: "**/pipelines.{yml,yaml}",
-    usage: "Search pattern (glob) for pipeline configuration scan",
+    usage: "Glob, relative to --path, of the files that declare pipelines",
   },
   {
     name: "path",
     env: "PRUNNER_PATH",
     kind: "string",
     defaultValue: ".",
-    usage: "Base directory to use for pipeline configuration scan",
+    usage: "Directory searched for pipeline files",
   },
   {
     name: "address",
     env: "PRUNNER_ADDRESS",
     kind: "string",
     defaultValue: "localhost:9009",
-    usage: "Listen address for HTTP API",
+    usage: "Host and port of the HTTP API; also where client commands connect by default",
   },
   {
     name: "env-files",
@@ -91,21 +92,21 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: "list",
     defaultValue: [".env", ".env.local"],
     usage:
-      "Filenames with environment variables to load (dotenv style), will override existing env vars, set empty to skip loading",
+      "Dotenv files read in this order, their values replacing the environment's; empty reads none",
   },
   {
     name: "watch",
     env: "PRUNNER_WATCH",
     kind: "boolean",
     defaultValue: false,
-    usage: "Watch for pipeline configuration changes and reload them",
+    usage: "Reload the pipeline files whenever they change",
   },
   {
     name: "poll-interval",
     env: "PRUNNER_POLL_INTERVAL",
     kind: "duration",
     defaultValue: "30s",
-    usage: "Poll interval for pipeline configuration changes (if watch is enabled)",
+    usage: "How often --watch looks for changed pipeline files",
   },
   {
     name: "ui",

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Document, isMap, isScalar, LineCounter, parseDocument } from "yaml";
+import { Document, isMap, isScalar, LineCounter, parseDocument, type YAMLMap } from "yaml";
 import { MIN_JWT_SECRET_LENGTH } from "../cli/options.ts";
 import { ConfigError } from "./error.ts";
 
@@ -24,6 +24,9 @@ export interface JwtSecretOptions {
   /** The secret from `--jwt-secret`/`PRUNNER_JWT_SECRET` (checked by the CLI), or `null`. */
   jwtSecret: string | null;
 }
+
+/** A config document whose top level is a mapping. */
+type MapDocument = Document & { contents: YAMLMap };
 
 /** Random bytes in a generated secret (256 bits). */
 const SECRET_BYTES = 32;
@@ -46,7 +49,37 @@ const SECRET_BYTES = 32;
  */
 export async function loadOrCreateJwtSecret(options: JwtSecretOptions): Promise<JwtSecret> {
   if (options.jwtSecret !== null) return { secret: options.jwtSecret, source: "flag-or-env" };
-  const path = options.configPath;
+  const { doc, secret } = await readConfigSecret(options.configPath);
+  if (secret !== null) return { secret, source: "config-file" };
+  const generated = generateSecret();
+  doc.contents.set("jwt_secret", generated);
+  await writeConfig(options.configPath, doc.toString());
+  return { secret: generated, source: "generated" };
+}
+
+/**
+ * Returns the JWT secret the way {@linkcode loadOrCreateJwtSecret} finds it, but never creates
+ * one: `null` when neither the option nor the config file has a secret (a missing config file
+ * included). For clients, which need the server's secret rather than a new one.
+ *
+ * @example
+ * ```ts
+ * const found = await findJwtSecret({ configPath: ".prunner.yml", jwtSecret: null });
+ * if (found === null) console.log("no secret configured");
+ * ```
+ * @throws {ConfigError} as {@linkcode loadOrCreateJwtSecret} does for an unreadable or
+ * malformed config file.
+ */
+export async function findJwtSecret(options: JwtSecretOptions): Promise<JwtSecret | null> {
+  if (options.jwtSecret !== null) return { secret: options.jwtSecret, source: "flag-or-env" };
+  const { secret } = await readConfigSecret(options.configPath);
+  return secret === null ? null : { secret, source: "config-file" };
+}
+
+/** The parsed config file (an empty mapping when missing) and its `jwt_secret`, if set. */
+async function readConfigSecret(
+  path: string,
+): Promise<{ doc: MapDocument; secret: string | null }> {
   const text = await readConfig(path);
   const lineCounter = new LineCounter();
   const doc = text === null ? new Document({}) : parseDocument(text, { lineCounter });
@@ -70,25 +103,21 @@ export async function loadOrCreateJwtSecret(options: JwtSecretOptions): Promise<
 
   const node = doc.contents.get("jwt_secret", true);
   const value = isScalar(node) ? node.value : node;
-  if (value !== undefined && value !== null && value !== "") {
-    const line = lineOf(node?.range?.[0]);
-    if (typeof value !== "string") {
-      throw new ConfigError(path, line, "jwt_secret must be a string");
-    }
-    if (value.length < MIN_JWT_SECRET_LENGTH) {
-      throw new ConfigError(
-        path,
-        line,
-        `jwt_secret must be at least ${MIN_JWT_SECRET_LENGTH} characters long, got ${value.length}`,
-      );
-    }
-    return { secret: value, source: "config-file" };
+  if (value === undefined || value === null || value === "") {
+    return { doc: doc as MapDocument, secret: null };
   }
-
-  const secret = generateSecret();
-  doc.contents.set("jwt_secret", secret);
-  await writeConfig(path, doc.toString());
-  return { secret, source: "generated" };
+  const line = lineOf(node?.range?.[0]);
+  if (typeof value !== "string") {
+    throw new ConfigError(path, line, "jwt_secret must be a string");
+  }
+  if (value.length < MIN_JWT_SECRET_LENGTH) {
+    throw new ConfigError(
+      path,
+      line,
+      `jwt_secret must be at least ${MIN_JWT_SECRET_LENGTH} characters long, got ${value.length}`,
+    );
+  }
+  return { doc: doc as MapDocument, secret: value };
 }
 
 /**

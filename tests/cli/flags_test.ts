@@ -1,5 +1,6 @@
 import { type CliCommand, CliError, parseCli, type ServeOptions } from "../../src/cli/flags.ts";
 import { OPTIONS } from "../../src/cli/options.ts";
+import { COMMANDS } from "../../src/cli/commands.ts";
 import { PrunnerError } from "../../src/errors.ts";
 import { assert, assertEquals, assertMatch, assertThrows } from "../assert.ts";
 
@@ -240,11 +241,11 @@ Deno.test("parseCli: version and help commands", () => {
   for (const args of [["help"], ["h"], ["--help"], ["-h"], ["--watch", "-h"]]) {
     const command = parseCli(args, {});
     assertEquals(command.kind, "help", args.join(" "));
-    assertMatch((command as { text: string }).text, /^NAME:\n {3}prunner - Pipeline runner/);
+    assertMatch((command as { text: string }).text, /^NAME:\n {3}prunner - runs pipelines/);
   }
   for (const args of [["help", "debug"], ["debug", "--help"], ["h", "debug"]]) {
     const text = (parseCli(args, {}) as { text: string }).text;
-    assertMatch(text, /prunner debug - Get authorization information for debugging/);
+    assertMatch(text, /prunner debug - Show where the JWT secret comes from/);
   }
 });
 
@@ -261,14 +262,15 @@ Deno.test("parseCli: the help text lists every flag, its env variable and defaul
     assert(line.includes(`[$${option.env}]`), `--${option.name} names $${option.env}`);
     if (option.short) assert(line.includes(`-${option.short}`), `short -${option.short}`);
   }
-  assertMatch(text, /--verbose, -v +Enable verbose log output \(default: false\)/);
+  assertMatch(text, /--verbose, -v +Log debug messages as well \(default: false\)/);
   assertMatch(text, /\(default: "\.prunner\.yml"\)/);
   assertMatch(text, /\(default: "\*\*\/pipelines\.\{yml,yaml\}"\)/);
   assertMatch(text, /\(default: "\.env", "\.env\.local"\)/);
   assertMatch(text, /\(default: 30s\)/);
-  assertMatch(text, /--help, -h +show help/);
-  for (const command of ["debug", "version", "help, h"]) {
-    assertMatch(text, new RegExp(`^ {3}${command} +\\S`, "m"));
+  assertMatch(text, /--help, -h +Print this help/);
+  for (const command of COMMANDS) {
+    const label = [command.name, ...command.aliases].join(", ");
+    assertMatch(text, new RegExp(`^ {3}${label}\\b.* {2}${command.summary}$`, "m"));
   }
 });
 
@@ -280,7 +282,19 @@ Deno.test("parseCli: an unknown flag exits 2 and names it, with a suggestion", (
 
 Deno.test("parseCli: an unknown command or a stray argument exits 2", () => {
   assertMatch(cliError(["serve"]).message, /^unknown command "serve"/);
-  assertMatch(cliError(["debug", "extra"]).message, /command debug: extra/);
+  assertMatch(cliError(["foo", "bar"]).message, /^unknown command "foo"; run "prunner help"/);
+  assertMatch(
+    cliError(["schedul", "x"]).message,
+    /^unknown command "schedul" \(did you mean "schedule"\?\)/,
+  );
+  assertMatch(
+    cliError(["debug", "extra"]).message,
+    /^unexpected argument "extra" for command debug/,
+  );
+  assertMatch(
+    cliError(["cancel", "a", "b"]).message,
+    /^unexpected argument "b" for command cancel/,
+  );
   assertMatch(cliError(["help", "nope"]).message, /no help topic for "nope"/);
 });
 
@@ -331,4 +345,117 @@ Deno.test("parseCli: a JWT secret shorter than 16 characters exits 2", () => {
 
 Deno.test("parseCli: an empty path-like flag exits 2", () => {
   assertEquals(cliError(["--data", ""]).message, "invalid value for --data: must not be empty");
+});
+
+function client(args: string[], env: Record<string, string | undefined> = {}) {
+  const command = parseCli(args, env);
+  assertEquals(command.kind, "client", args.join(" "));
+  return command as Extract<CliCommand, { kind: "client" }>;
+}
+
+Deno.test("parseCli: schedule takes --var values as JSON when they are JSON", () => {
+  const { request } = client([
+    "schedule",
+    "build",
+    "--var",
+    "n=3",
+    "--var",
+    'list=["a"]',
+    "--var",
+    "name=hello world",
+    "--var",
+    "eq=a=b",
+    "--var",
+    "empty=",
+    "--partition",
+    "site-a",
+    "--vars",
+    "vars.json",
+  ]);
+  assertEquals(request, {
+    command: "schedule",
+    pipeline: "build",
+    variables: [["n", 3], ["list", ["a"]], ["name", "hello world"], ["eq", "a=b"], ["empty", ""]],
+    varsFile: "vars.json",
+    partition: "site-a",
+    wait: false,
+    follow: false,
+    json: false,
+  });
+  const follow = client(["schedule", "build", "--follow"]).request;
+  assertEquals([follow.command, "wait" in follow && follow.wait], ["schedule", true]);
+});
+
+Deno.test("parseCli: client commands and their arguments", () => {
+  assertEquals(client(["pipelines", "--json"]).request, { command: "pipelines", json: true });
+  assertEquals(client(["jobs"]).request, {
+    command: "jobs",
+    pipeline: null,
+    limit: 20,
+    json: false,
+  });
+  assertEquals(client(["jobs", "--pipeline", "p", "--limit", "5"]).request, {
+    command: "jobs",
+    pipeline: "p",
+    limit: 5,
+    json: false,
+  });
+  assertEquals(client(["job", "ID"]).request, { command: "job", id: "ID", json: false });
+  assertEquals(client(["logs", "ID", "build", "--follow"]).request, {
+    command: "logs",
+    id: "ID",
+    task: "build",
+    follow: true,
+    json: false,
+  });
+  assertEquals(client(["cancel", "ID"]).request, { command: "cancel", id: "ID" });
+});
+
+Deno.test("parseCli: the connection comes from --server, $PRUNNER_SERVER or --address", () => {
+  const env = { PRUNNER_SERVER: "http://env:1", USER: "ann", PRUNNER_TOKEN: "t" };
+  assertEquals(
+    client(["jobs", "--server", "http://flag:2"], env).connection.server,
+    "http://flag:2",
+  );
+  const fromEnv = client(["jobs"], env).connection;
+  assertEquals([fromEnv.server, fromEnv.user, fromEnv.token], ["http://env:1", "ann", "t"]);
+  const fromAddress = client(["jobs", "--address", ":7000", "--config", "c.yml"], {}).connection;
+  assertEquals(
+    [fromAddress.server, fromAddress.address, fromAddress.config, fromAddress.token],
+    [null, ":7000", "c.yml", null],
+  );
+  assertEquals(client(["jobs", "--jwt-secret", SECRET_A]).connection.jwtSecretFrom, "flag");
+  assertEquals(client(["jobs"], { PRUNNER_JWT_SECRET: SECRET_B }).connection.jwtSecretFrom, "env");
+});
+
+Deno.test("parseCli: bad client command lines exit 2 with one line", () => {
+  assertEquals(
+    cliError(["schedule"]).message,
+    'missing argument PIPELINE; run "prunner help" for usage',
+  );
+  assertMatch(
+    cliError(["schedule", "x", "--var", "novalue"]).message,
+    /--var: "novalue" is not KEY=VALUE/,
+  );
+  assertMatch(
+    cliError(["schedule", "x", "--follow", "--json"]).message,
+    /--json cannot be combined/,
+  );
+  assertMatch(cliError(["jobs", "--limit", "0"]).message, /--limit: "0" is not a whole number/);
+  assertMatch(cliError(["jobs", "--limit", "x"]).message, /--limit: "x"/);
+  assertMatch(cliError(["jobs", "--wait"]).message, /^unknown flag --wait/);
+  assertEquals(cliError(["schedule", "x", "--var"]).message, "missing value for --var");
+});
+
+Deno.test("parseCli: every command has help naming each of its flags", () => {
+  for (const spec of COMMANDS) {
+    const text = (parseCli(["help", spec.name], {}) as { text: string }).text;
+    assertMatch(text, new RegExp(`^ {3}prunner ${spec.name} - `, "m"));
+    for (const option of spec.options) {
+      const line = text.split("\n").find((l) => l.trimStart().startsWith(`--${option.name}`));
+      assert(line, `help ${spec.name} lists --${option.name}`);
+      if (option.env) assert(line.includes(`[$${option.env}]`), `names $${option.env}`);
+    }
+    assertEquals((parseCli([spec.name, "--help"], {}) as { text: string }).text, text);
+  }
 });

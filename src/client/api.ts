@@ -1,0 +1,215 @@
+/**
+ * The HTTP client for one prunner: every API call the command-line client makes, with failures
+ * turned into the one-line errors of `./errors.ts`.
+ *
+ * @module
+ */
+import type { z } from "@hono/zod-openapi";
+import type { JobSchema, PipelineSchema, TaskSchema } from "../server/schemas.ts";
+import type { Credentials } from "./connection.ts";
+import {
+  ApiError,
+  ServerUnreachableError,
+  UnauthorizedError,
+  UnknownPipelineError,
+} from "./errors.ts";
+import { type EventSourceMessage, readEvents } from "./sse.ts";
+
+/** A job as the API shows it (`variables` are left out in events). */
+export type JobJson = z.infer<typeof JobSchema>;
+/** A task of a job as the API shows it. */
+export type TaskJson = z.infer<typeof TaskSchema>;
+/** A pipeline, with job counts when the server reports them (`GET /pipelines/status`). */
+export type PipelineJson = z.infer<typeof PipelineSchema> & {
+  runningJobs?: number;
+  waitingJobs?: number;
+};
+/** A task's output as `GET /job/logs` returns it. */
+export interface LogsJson {
+  stdout: string;
+  stderr: string;
+}
+
+/** What scheduling sends. */
+export interface ScheduleRequest {
+  pipeline: string;
+  variables: Record<string, unknown>;
+  /** The wait-list partition, or `null`. */
+  partition: string | null;
+}
+
+/** The calls of the command-line client to one prunner. */
+export interface PrunnerClient {
+  /** The server's base URL. */
+  readonly url: string;
+  /** The pipelines, sorted by name, with job counts where the server has them. */
+  pipelines(): Promise<PipelineJson[]>;
+  /** Jobs, newest first: at most `limit`, only of `pipeline` when given. */
+  jobs(query: { pipeline: string | null; limit: number }): Promise<JobJson[]>;
+  /** One job. */
+  job(id: string): Promise<JobJson>;
+  /** A task's output so far. */
+  logs(id: string, task: string): Promise<LogsJson>;
+  /**
+   * Schedules a job and returns its id.
+   *
+   * @throws {UnknownPipelineError} listing the defined pipelines when the server has no such
+   * pipeline.
+   */
+  schedule(request: ScheduleRequest): Promise<string>;
+  /** Cancels a job. */
+  cancel(id: string): Promise<void>;
+  /**
+   * Opens `GET /events`; resolves once the server has accepted the subscription, with its
+   * events, or `null` when the server has no event stream.
+   */
+  events(
+    options: { lastEventId?: string; onId?: (id: string) => void; signal?: AbortSignal },
+  ): Promise<ReadableStream<EventSourceMessage> | null>;
+  /**
+   * Opens `GET /job/logs/stream` for a task: its output so far, new output as it is written,
+   * then an `end` event.
+   */
+  logStream(id: string, task: string, signal?: AbortSignal): Promise<
+    ReadableStream<EventSourceMessage>
+  >;
+}
+
+/**
+ * Creates a client for the prunner at `url`. `fetchFn` replaces `fetch` (tests).
+ *
+ * @example
+ * ```ts
+ * const client = createClient("http://localhost:9009", await resolveCredentials(options));
+ * const jobId = await client.schedule({ pipeline: "build", variables: {}, partition: null });
+ * ```
+ */
+export function createClient(
+  url: string,
+  credentials: Credentials,
+  fetchFn: typeof fetch = fetch,
+): PrunnerClient {
+  async function send(
+    method: string,
+    path: string,
+    init: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = {
+      authorization: await credentials.authorization(),
+      ...init.headers,
+    };
+    if (init.body !== undefined) headers["content-type"] = "application/json";
+    let response: Response;
+    try {
+      response = await fetchFn(`${url}${path}`, {
+        method,
+        headers,
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+        signal: init.signal,
+      });
+    } catch (error) {
+      if (init.signal?.aborted) throw error;
+      throw new ServerUnreachableError(url, fetchFailure(error));
+    }
+    if (response.ok) return response;
+    const message = await errorMessage(response);
+    if (response.status === 401) throw new UnauthorizedError(message, credentials.source);
+    throw new ApiError(response.status, message);
+  }
+
+  async function json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await send(method, path, { body });
+    const text = await response.text();
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ApiError(
+        response.status,
+        `${method} ${path} answered with something else than JSON`,
+      );
+    }
+  }
+
+  async function sse(path: string, headers: Record<string, string>, signal?: AbortSignal) {
+    const response = await send("GET", path, {
+      headers: { accept: "text/event-stream", ...headers },
+      signal,
+    });
+    if (response.body === null) throw new ApiError(response.status, `GET ${path} answered nothing`);
+    return response.body;
+  }
+
+  const client: PrunnerClient = {
+    url,
+    async pipelines() {
+      try {
+        return (await json<{ pipelines: PipelineJson[] }>("GET", "/pipelines/status")).pipelines;
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 404)) throw error;
+        return (await json<{ pipelines: PipelineJson[] }>("GET", "/pipelines/")).pipelines;
+      }
+    },
+    async jobs({ pipeline, limit }) {
+      const query = new URLSearchParams({ limit: String(limit) });
+      if (pipeline !== null) query.set("pipeline", pipeline);
+      const { jobs } = await json<{ jobs: JobJson[] }>("GET", `/pipelines/jobs?${query}`);
+      // A server without paging answers with every job: filter and cut here as well.
+      return jobs.filter((job) => pipeline === null || job.pipeline === pipeline).slice(0, limit);
+    },
+    job: (id) => json<JobJson>("GET", `/job/detail?id=${encodeURIComponent(id)}`),
+    logs: (id, task) =>
+      json<LogsJson>(
+        "GET",
+        `/job/logs?id=${encodeURIComponent(id)}&task=${encodeURIComponent(task)}`,
+      ),
+    async schedule({ pipeline, variables, partition }) {
+      const body: Record<string, unknown> = { pipeline, variables };
+      if (partition !== null) body.queuePartition = partition;
+      try {
+        return (await json<{ jobId: string }>("POST", "/pipelines/schedule", body)).jobId;
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 400)) throw error;
+        const known = (await client.pipelines()).map((p) => p.pipeline);
+        if (!known.includes(pipeline)) throw new UnknownPipelineError(pipeline, known);
+        throw error;
+      }
+    },
+    async cancel(id) {
+      await json("POST", `/job/cancel?id=${encodeURIComponent(id)}`);
+    },
+    async events({ lastEventId, onId, signal }) {
+      const headers: Record<string, string> = lastEventId ? { "last-event-id": lastEventId } : {};
+      try {
+        return readEvents(await sse("/events", headers, signal), onId);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 404) return null;
+        throw error;
+      }
+    },
+    async logStream(id, task, signal) {
+      const query = `id=${encodeURIComponent(id)}&task=${encodeURIComponent(task)}`;
+      return readEvents(await sse(`/job/logs/stream?${query}`, {}, signal));
+    },
+  };
+  return client;
+}
+
+/** The `error` of a JSON error answer, else the body's first line, with the status. */
+async function errorMessage(response: Response): Promise<string> {
+  const text = await response.text().catch(() => "");
+  let message = text.split("\n")[0].trim() || response.statusText;
+  try {
+    const parsed = JSON.parse(text);
+    if (typeof parsed?.error === "string") message = parsed.error;
+  } catch {
+    // Not JSON: the body's text is the message.
+  }
+  return `${message} (HTTP ${response.status})`;
+}
+
+/** Why a request did not reach the server, without the URL that the message repeats. */
+function fetchFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/^error sending request for url \([^)]*\):\s*/, "")
+    .replace(/^client error \(Connect\):\s*/, "");
+}

@@ -1,0 +1,112 @@
+/**
+ * Following a job: every task's output as it is written (`GET /job/logs/stream`, one stream
+ * per task) while the job is watched until it ends.
+ *
+ * @module
+ */
+import type { JobJson, PrunnerClient } from "./api.ts";
+import { UnsupportedError } from "./errors.ts";
+import { watchJob } from "./watch.ts";
+
+/** A piece of a task's output. */
+export interface OutputChunk {
+  task: string;
+  stream: "stdout" | "stderr";
+  text: string;
+}
+
+/** How `followJob` reports. */
+export interface FollowOptions {
+  /** Called with each piece of output, in the order it arrives. */
+  onOutput: (chunk: OutputChunk) => void;
+  /** Called when a task's output has ended, with its status and exit code. */
+  onTaskEnd?: (task: string, end: { status: string; exitCode: number }) => void;
+  /** Called with the job whenever it may have changed. */
+  onChange?: (job: JobJson) => void;
+  /** Stops following. */
+  signal?: AbortSignal;
+  /** Only this task's output; the job is still watched until it ends. */
+  task?: string;
+}
+
+/** How long the output of started tasks may keep arriving after the job has ended. */
+const DRAIN_MS = 10_000;
+
+/**
+ * Streams the output of a job's tasks until the job has ended and resolves with the ended job.
+ * Tasks that never started (skipped, or the job was canceled first) have no output.
+ *
+ * @example
+ * ```ts
+ * const job = await followJob(client, jobId, {
+ *   onOutput: ({ task, text }) => console.log(task, text),
+ * });
+ * ```
+ * @throws {UnsupportedError} when the server has no event or log streams.
+ */
+export async function followJob(
+  client: PrunnerClient,
+  id: string,
+  options: FollowOptions,
+): Promise<JobJson> {
+  const probe = await client.events({ signal: options.signal });
+  if (probe === null) {
+    throw new UnsupportedError("following output (GET /events)", client.url);
+  }
+  await probe.cancel();
+
+  const job = await client.job(id);
+  const tasks = job.tasks.map((t) => t.name).filter((t) => !options.task || t === options.task);
+  const streams = new Map(tasks.map((task) => [task, new AbortController()]));
+  const abortAll = () => streams.forEach((controller) => controller.abort());
+  options.signal?.addEventListener("abort", abortAll, { once: true });
+
+  let failure: { error: unknown } | null = null;
+  const reading = tasks.map((task) =>
+    readTask(client, id, task, streams.get(task)!.signal, options).catch((error) => {
+      failure ??= { error };
+    })
+  );
+  try {
+    const ended = await watchJob(client, id, {
+      onChange: options.onChange,
+      signal: options.signal,
+    });
+    // Tasks that never started will not get output; the others end on their own.
+    for (const task of ended.tasks) {
+      if (task.start === undefined) streams.get(task.name)?.abort();
+    }
+    const timer = setTimeout(abortAll, DRAIN_MS);
+    await Promise.all(reading);
+    clearTimeout(timer);
+    if (failure !== null) throw (failure as { error: unknown }).error;
+    return ended;
+  } finally {
+    abortAll();
+    await Promise.all(reading);
+    options.signal?.removeEventListener("abort", abortAll);
+  }
+}
+
+async function readTask(
+  client: PrunnerClient,
+  id: string,
+  task: string,
+  signal: AbortSignal,
+  options: FollowOptions,
+): Promise<void> {
+  try {
+    const events = await client.logStream(id, task, signal);
+    for await (const message of events) {
+      if (message.event === "stdout" || message.event === "stderr") {
+        const { text } = JSON.parse(message.data) as { text: string };
+        options.onOutput({ task, stream: message.event, text });
+      } else if (message.event === "end") {
+        options.onTaskEnd?.(task, JSON.parse(message.data));
+        return;
+      }
+    }
+  } catch (error) {
+    if (!signal.aborted) throw error;
+  }
+}
