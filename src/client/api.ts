@@ -209,7 +209,8 @@ async function errorMessage(response: Response): Promise<string> {
 
 /** Why a request did not reach the server, without the URL that the message repeats. */
 function fetchFailure(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+  const message = cause instanceof Error ? cause.message : String(cause);
   return message.replace(/^error sending request for url \([^)]*\):\s*/, "")
     .replace(/^client error \(Connect\):\s*/, "");
 }
