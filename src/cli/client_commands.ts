@@ -200,7 +200,7 @@ async function follow(
   const lines = linePrefixer(job.tasks.map((t) => t.name), screen.colour);
   const write = (stream: "stdout" | "stderr", text: string) =>
     stream === "stdout" ? screen.out(text) : screen.err(text);
-  return await withStatusLine(screen, (onChange) =>
+  const ended = await withStatusLine(screen, (onChange) =>
     followJob(client, id, {
       task: task ?? undefined,
       onChange,
@@ -210,10 +210,13 @@ async function follow(
           write(chunk.stream, `${line}\n`);
         }
       },
-      onTaskEnd() {
-        for (const [stream, line] of lines.flush()) write(stream, `${line}\n`);
+      onTaskEnd(name) {
+        if (task !== null) return;
+        for (const [stream, line] of lines.flush(name)) write(stream, `${line}\n`);
       },
     }));
+  for (const [stream, line] of lines.flush()) write(stream, `${line}\n`);
+  return ended;
 }
 
 /**

@@ -227,14 +227,15 @@ export function linePrefixer(tasks: readonly string[], colour: boolean) {
       pending.set(key, parts.pop()!);
       return parts.map((line) => prefix(task) + line.replace(/\r$/, ""));
     },
-    /** The incomplete last lines, prefixed, with their streams; forgets them. */
-    flush(): ["stdout" | "stderr", string][] {
+    /** The incomplete last lines (of `only` that task), prefixed, with their streams. */
+    flush(only?: string): ["stdout" | "stderr", string][] {
       const rest: ["stdout" | "stderr", string][] = [];
       for (const [key, text] of pending) {
         const [stream, task] = key.split("\u0000") as ["stdout" | "stderr", string];
+        if (only !== undefined && task !== only) continue;
         if (text !== "") rest.push([stream, prefix(task) + text]);
+        pending.delete(key);
       }
-      pending.clear();
       return rest;
     },
   };

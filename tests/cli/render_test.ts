@@ -1,0 +1,119 @@
+import type { JobJson } from "../../src/client/api.ts";
+import {
+  formatDuration,
+  jobsTable,
+  jobState,
+  linePrefixer,
+  summary,
+  table,
+} from "../../src/cli/render.ts";
+import { createScreen, type Sink } from "../../src/cli/screen.ts";
+import { assertEquals } from "../assert.ts";
+
+const NOW = new Date("2026-11-30T08:10:00Z");
+
+function job(fields: Partial<JobJson> = {}): JobJson {
+  return {
+    id: "52a5cb79-7556-4c52-8e6f-dd6aaf1bc4c8",
+    pipeline: "build",
+    tasks: [],
+    completed: false,
+    canceled: false,
+    errored: false,
+    created: "2026-11-30T08:00:00Z",
+    user: "ann",
+    ...fields,
+  };
+}
+
+Deno.test("table: columns as wide as their widest cell; colour codes take no room", () => {
+  assertEquals(
+    table([["ID", "STATE", "USER"], ["1", "\x1b[32mdone\x1b[0m", "ann"], ["123", "x", ""]]),
+    "ID   STATE  USER\n1    \x1b[32mdone\x1b[0m   ann\n123  x",
+  );
+});
+
+Deno.test("jobState: waiting, running, succeeded, failed, canceled", () => {
+  assertEquals(jobState(job()), "waiting");
+  assertEquals(jobState(job({ start: "2026-11-30T08:00:01Z" })), "running");
+  assertEquals(jobState(job({ completed: true })), "succeeded");
+  assertEquals(jobState(job({ completed: true, errored: true })), "failed");
+  assertEquals(jobState(job({ completed: true, canceled: true, errored: true })), "canceled");
+});
+
+Deno.test("formatDuration: milliseconds to hours", () => {
+  assertEquals(
+    [850, 12_400, 65_000, 7_380_000].map(formatDuration),
+    ["850ms", "12s", "1m05s", "2h03m"],
+  );
+});
+
+Deno.test("jobsTable: a running job's duration counts until now", () => {
+  const text = jobsTable([job({ start: "2026-11-30T08:00:00Z" })], false, NOW);
+  assertEquals(text.split("\n"), [
+    "ID                                    PIPELINE  STATE    CREATED              DURATION  USER",
+    "52a5cb79-7556-4c52-8e6f-dd6aaf1bc4c8  build     running  2026-11-30 08:00:00  10m00s    ann",
+  ]);
+});
+
+Deno.test("summary: the outcome with the duration and the last error", () => {
+  const start = "2026-11-30T08:00:00Z";
+  const end = "2026-11-30T08:00:04Z";
+  assertEquals(
+    summary(job({ completed: true, start, end }), NOW),
+    "job 52a5cb79-7556-4c52-8e6f-dd6aaf1bc4c8 (build) succeeded in 4s",
+  );
+  assertEquals(
+    summary(job({ completed: true, errored: true, start, end, lastError: "task x failed" }), NOW),
+    "job 52a5cb79-7556-4c52-8e6f-dd6aaf1bc4c8 (build) failed after 4s: task x failed",
+  );
+  assertEquals(
+    summary(job({ completed: true, canceled: true }), NOW),
+    "job 52a5cb79-7556-4c52-8e6f-dd6aaf1bc4c8 (build) canceled",
+  );
+});
+
+Deno.test("linePrefixer: whole lines only, per task and stream, padded names", () => {
+  const lines = linePrefixer(["a", "long"], false);
+  assertEquals(lines.push("a", "stdout", "par"), []);
+  assertEquals(lines.push("long", "stdout", "x\ny"), ["long | x"]);
+  assertEquals(lines.push("a", "stderr", "err\r\n"), ["a    | err"]);
+  assertEquals(lines.push("a", "stdout", "tial\nnext"), ["a    | partial"]);
+  assertEquals(lines.flush("long"), [["stdout", "long | y"]]);
+  assertEquals(lines.flush(), [["stdout", "a    | next"]]);
+  assertEquals(lines.flush(), []);
+  const coloured = linePrefixer(["a"], true);
+  assertEquals(coloured.push("a", "stdout", "x\n"), ["\x1b[36ma\x1b[0m | x"]);
+});
+
+function sink(terminal: boolean): Sink & { text: () => string } {
+  let text = "";
+  return {
+    text: () => text,
+    isTerminal: () => terminal,
+    writeSync(bytes) {
+      text += new TextDecoder().decode(bytes);
+      return bytes.length;
+    },
+  };
+}
+
+Deno.test("screen: output goes above the status line, which is only drawn on a terminal", () => {
+  const out = sink(true);
+  const err = sink(true);
+  const screen = createScreen({}, out, err);
+  assertEquals([screen.colour, screen.interactive], [true, true]);
+  screen.status("[1s] running build");
+  screen.out("line\n");
+  screen.status(null);
+  screen.err("done\n");
+  assertEquals(out.text(), "line\n");
+  assertEquals(
+    err.text(),
+    "\r\x1b[2K[1s] running build" + "\r\x1b[2K" + "[1s] running build" + "\r\x1b[2K" + "done\n",
+  );
+
+  const piped = createScreen({}, sink(false), sink(false));
+  assertEquals([piped.colour, piped.interactive], [false, false]);
+  assertEquals(createScreen({ NO_COLOR: "1" }, sink(true), sink(true)).colour, false);
+});
