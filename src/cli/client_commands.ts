@@ -12,7 +12,7 @@ import { watchJob } from "../client/watch.ts";
 import { EXIT } from "./commands.ts";
 import { type ClientRequest, CliError } from "./flags.ts";
 import {
-  formatDuration,
+  formatClock,
   jobDetail,
   jobsTable,
   jobState,
@@ -238,7 +238,7 @@ async function withStatusLine(
       : running.length > 0
       ? `running ${running.join(", ")}`
       : "running";
-    screen.status(`[${formatDuration(Date.now() - since)}] ${what}`);
+    screen.status(`${formatClock(Date.now() - since)} ${what}`);
   };
   const timer = setInterval(draw, 1000);
   const onInterrupt = () => {

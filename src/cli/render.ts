@@ -103,6 +103,22 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, "0")}m`;
 }
 
+/**
+ * Elapsed time as a clock for the status line: `0:07`, `12:30`, `1:02:03`.
+ *
+ * @example
+ * ```ts
+ * formatClock(65_000); // "1:05"
+ * ```
+ */
+export function formatClock(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  const ss = String(seconds % 60).padStart(2, "0");
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}:${ss}`;
+  return `${Math.floor(minutes / 60)}:${String(minutes % 60).padStart(2, "0")}:${ss}`;
+}
+
 /** An RFC 3339 time as `YYYY-MM-DD HH:MM:SS` in UTC, or "" when absent. */
 export function formatTime(time: string | undefined): string {
   return time === undefined ? "" : time.replace("T", " ").replace(/(\.\d+)?Z$/, "");

@@ -1,5 +1,6 @@
 import type { JobJson } from "../../src/client/api.ts";
 import {
+  formatClock,
   formatDuration,
   jobsTable,
   jobState,
@@ -46,6 +47,15 @@ Deno.test("formatDuration: milliseconds to hours", () => {
     [850, 12_400, 65_000, 7_380_000].map(formatDuration),
     ["850ms", "12s", "1m05s", "2h03m"],
   );
+});
+
+Deno.test("formatClock: minutes and seconds, hours when needed", () => {
+  assertEquals([0, 7_900, 750_000, 3_723_000].map(formatClock), [
+    "0:00",
+    "0:07",
+    "12:30",
+    "1:02:03",
+  ]);
 });
 
 Deno.test("jobsTable: a running job's duration counts until now", () => {
