@@ -56,7 +56,7 @@ export const SERVER_OPTION: CommandOptionSpec = {
   name: "server",
   value: "URL",
   env: "PRUNNER_SERVER",
-  usage: "The prunner to talk to (default: http:// and the --address prunner would listen on)",
+  usage: "URL of the prunner to talk to (default: the --address prunner listens on)",
 };
 
 const JSON_OPTION: CommandOptionSpec = {

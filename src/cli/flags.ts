@@ -9,7 +9,13 @@ import { parseDuration } from "../definition/duration.ts";
 import { PrunnerError } from "../errors.ts";
 import type { ConnectionOptions } from "../client/connection.ts";
 import { closest } from "../definition/suggest.ts";
-import { type CommandName, COMMANDS, type CommandSpec, findCommand } from "./commands.ts";
+import {
+  type CommandName,
+  COMMANDS,
+  type CommandSpec,
+  findCommand,
+  SERVER_OPTION,
+} from "./commands.ts";
 import { helpText } from "./help.ts";
 import { MIN_JWT_SECRET_LENGTH, OPTIONS, type OptionSpec } from "./options.ts";
 
@@ -124,6 +130,14 @@ export function parseCli(args: string[], env: Env): CliCommand {
       text: helpText(selected.command === "serve" ? undefined : selected.command),
     };
   }
+  const client = findCommand(selected.command)?.client === true;
+  if (flags.server !== undefined && !client && selected.command !== "help") {
+    throw new CliError(
+      `--server is for the client commands (${
+        COMMANDS.filter((c) => c.client).map((c) => c.name).join(", ")
+      }); ${HELP_HINT}`,
+    );
+  }
   switch (selected.command) {
     case "serve":
       return { kind: "serve", options: resolveOptions(flags, booleans, env) };
@@ -137,7 +151,7 @@ export function parseCli(args: string[], env: Env): CliCommand {
       return {
         kind: "client",
         request: clientRequest(selected),
-        connection: connectionOptions(resolveOptions(flags, booleans, env), selected, flags, env),
+        connection: connectionOptions(resolveOptions(flags, booleans, env), flags, env),
       };
   }
 }
@@ -160,6 +174,8 @@ function buildProgram(select: (selected: Selected) => void): Command {
     else if (option.kind === "list") program.option(`${flags} <value>`, "", appendValue);
     else program.option(`${flags} <value>`);
   }
+  // --server may come before or after a client command, like the global options.
+  program.option(`--${SERVER_OPTION.name} <value>`);
   for (const spec of COMMANDS) {
     const sub = program.command(spec.name).aliases(spec.aliases).helpOption(false);
     for (const argument of spec.arguments) {
@@ -167,6 +183,7 @@ function buildProgram(select: (selected: Selected) => void): Command {
       sub.argument(argument.optional ? `[${name}]` : `<${name}>`);
     }
     for (const option of spec.options) {
+      if (option === SERVER_OPTION) continue;
       if (!option.value) sub.option(`--${option.name}`);
       else if (option.repeatable) sub.option(`--${option.name} <value>`, "", appendValue);
       else sub.option(`--${option.name} <value>`);
@@ -266,11 +283,10 @@ function nonEmpty(value: unknown, flag: string): string | null {
 
 function connectionOptions(
   options: ServeOptions,
-  selected: Selected,
   flags: Record<string, unknown>,
   env: Env,
 ): ConnectionOptions {
-  const server = nonEmpty(selected.options.server, "--server") ??
+  const server = nonEmpty(flags.server, "--server") ??
     (env.PRUNNER_SERVER ? env.PRUNNER_SERVER : null);
   const secretFrom = flags.jwtSecret !== undefined ? "flag" : env.PRUNNER_JWT_SECRET ? "env" : null;
   return {

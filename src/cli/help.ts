@@ -39,8 +39,10 @@ function rootHelp(): string {
     `${INDENT}prunner - runs pipelines of shell tasks behind an HTTP API, and is its client`,
     "",
     "USAGE:",
-    `${INDENT}prunner [global options]              serve the pipelines`,
-    `${INDENT}prunner COMMAND [arguments] [options]  run a command`,
+    ...table([
+      ["prunner [global options]", "serve the pipelines"],
+      ["prunner COMMAND [arguments] [options]", "run a command"],
+    ]),
     "",
     "DESCRIPTION:",
     `${INDENT}Without a command, prunner loads the pipeline files and serves the HTTP API.`,
@@ -75,12 +77,15 @@ function commandHelp(spec: CommandSpec): string {
     ...table([...rows, HELP_ROW]),
     "",
   ];
-  lines.push(
-    spec.client
-      ? 'The global options (see "prunner help") apply too: --address, --config and --jwt-secret ' +
-        "decide where the client connects and how it signs its token."
-      : 'The global options are listed by "prunner help".',
-  );
+  if (spec.client) {
+    lines.push(
+      "The token comes from $PRUNNER_TOKEN, or is signed with the secret from --jwt-secret,",
+      "$PRUNNER_JWT_SECRET or the --config file. These and the other global options are listed",
+      'by "prunner help".',
+    );
+  } else {
+    lines.push('The global options are listed by "prunner help".');
+  }
   return lines.join("\n");
 }
 

@@ -424,6 +424,12 @@ Deno.test("parseCli: the connection comes from --server, $PRUNNER_SERVER or --ad
     [fromAddress.server, fromAddress.address, fromAddress.config, fromAddress.token],
     [null, ":7000", "c.yml", null],
   );
+  assertEquals(client(["--server", "h:1", "jobs"]).connection.server, "h:1");
+  assertMatch(
+    cliError(["--server", "h:1"]).message,
+    /^--server is for the client commands \(schedule, /,
+  );
+  assertMatch(cliError(["debug", "--server", "h:1"]).message, /^--server is for the client/);
   assertEquals(client(["jobs", "--jwt-secret", SECRET_A]).connection.jwtSecretFrom, "flag");
   assertEquals(client(["jobs"], { PRUNNER_JWT_SECRET: SECRET_B }).connection.jwtSecretFrom, "env");
 });
