@@ -43,6 +43,13 @@ pipelines:
         script:
           - echo started
           - sleep 60
+  gated:
+    tasks:
+      hold:
+        script:
+          - echo waiting for the gate
+          - while [ ! -f {{ shellquote .gate }} ]; do sleep 0.1; done
+          - echo through
   narrow:
     concurrency: 1
     queue_limit: 1
@@ -197,6 +204,44 @@ Deno.test("schedule --follow prints each task's lines in order, led by the task 
   const failed = await run(["schedule", "broken", "--follow"], clientEnv(prunner));
   assertEquals(failed.code, 1, failed.stderr);
   assertEquals(failed.stdout.trimEnd().split("\n").slice(1), ["fails | before"]);
+});
+
+Deno.test("on a terminal, --follow shows a status line and coloured task names", async () => {
+  await using ws = await workspace(PIPELINES);
+  await using prunner = await startPrunner(ws);
+  const gate = `${ws.root}/gate`;
+  const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+  const line = [...DENO_RUN_MAIN, "schedule", "gated", "--var", `gate=${gate}`, "--follow"]
+    .map(quote).join(" ");
+  // script(1) runs the client on a pseudo-terminal and copies what it shows to its stdout.
+  const child = new Deno.Command("script", {
+    args: ["-qec", line, "/dev/null"],
+    env: { ...clientEnv(prunner), TERM: "xterm" },
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let shown = "";
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) shown += decoder.decode(chunk, { stream: true });
+  })();
+  await waitFor(
+    "the status line with the running task",
+    () => /\d:\d\d running hold/.test(shown),
+    60_000,
+  );
+  assert(shown.includes("\x1b[36mhold\x1b[0m | waiting for the gate"), JSON.stringify(shown));
+  await Deno.writeTextFile(gate, "");
+  const status = await child.status;
+  await reading;
+  await child.stdin.close().catch(() => {});
+  await child.stderr.cancel();
+  assertEquals(status.code, 0, JSON.stringify(shown));
+  assert(shown.includes("\x1b[36mhold\x1b[0m | through"), JSON.stringify(shown));
+  // The status line is cleared (erase line) before each output line and at the end.
+  assertMatch(shown, /\r\x1b\[2Kjob [0-9a-f-]+ \(gated\) succeeded in /);
 });
 
 Deno.test("logs --follow streams a running job's output until it ends", async () => {
