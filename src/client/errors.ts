@@ -56,3 +56,10 @@ export class UnsupportedError extends PrunnerError {
     super(`the prunner at ${url} does not support ${what}; it needs a newer prunner`);
   }
 }
+
+/** A task name that the job does not have. */
+export class UnknownTaskError extends PrunnerError {
+  constructor(readonly jobId: string, readonly task: string, readonly known: readonly string[]) {
+    super(`job ${jobId} has no task "${task}"; its tasks: ${known.join(", ")}`);
+  }
+}

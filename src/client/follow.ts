@@ -5,7 +5,7 @@
  * @module
  */
 import type { JobJson, PrunnerClient } from "./api.ts";
-import { UnsupportedError } from "./errors.ts";
+import { UnknownTaskError, UnsupportedError } from "./errors.ts";
 import { watchJob } from "./watch.ts";
 
 /** A piece of a task's output. */
@@ -43,6 +43,7 @@ const DRAIN_MS = 10_000;
  * });
  * ```
  * @throws {UnsupportedError} when the server has no event or log streams.
+ * @throws {UnknownTaskError} when `task` is not a task of the job.
  */
 export async function followJob(
   client: PrunnerClient,
@@ -56,7 +57,11 @@ export async function followJob(
   await probe.cancel();
 
   const job = await client.job(id);
-  const tasks = job.tasks.map((t) => t.name).filter((t) => !options.task || t === options.task);
+  const names = job.tasks.map((t) => t.name);
+  if (options.task !== undefined && !names.includes(options.task)) {
+    throw new UnknownTaskError(id, options.task, names);
+  }
+  const tasks = options.task === undefined ? names : [options.task];
   const streams = new Map(tasks.map((task) => [task, new AbortController()]));
   const abortAll = () => streams.forEach((controller) => controller.abort());
   options.signal?.addEventListener("abort", abortAll, { once: true });

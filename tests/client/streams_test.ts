@@ -1,7 +1,8 @@
 import { createClient, type JobJson, type TaskJson } from "../../src/client/api.ts";
 import { followJob, type OutputChunk } from "../../src/client/follow.ts";
 import { watchJob } from "../../src/client/watch.ts";
-import { assert, assertEquals } from "../assert.ts";
+import { UnknownTaskError } from "../../src/client/errors.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { waitFor } from "../runner/support.ts";
 
 const credentials = { authorization: () => Promise.resolve("Bearer t"), source: "test" };
@@ -191,4 +192,14 @@ Deno.test("followJob: output of every task in order; unstarted tasks are let go"
   assertEquals(ends.sort(), ["a:done:0", "b:error:2"]);
   assert(c.closed, "the stream of the task that never started was closed");
   assert(server.events.every((e) => e.closed), "subscriptions closed");
+});
+
+Deno.test("followJob: a task the job does not have is named with the job's tasks", async () => {
+  const server = fakeServer({ events: true });
+  const error = await assertRejects(
+    () => followJob(server.client, ID, { task: "nope", onOutput: () => {} }),
+    UnknownTaskError,
+  );
+  assertEquals(error.message, `job ${ID} has no task "nope"; its tasks: a`);
+  assert(server.events.every((e) => e.closed), "the probe was closed");
 });
