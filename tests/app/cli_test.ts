@@ -241,6 +241,7 @@ Deno.test("on a terminal, --follow shows a status line and coloured task names",
   assertEquals(status.code, 0, JSON.stringify(shown));
   assert(shown.includes("\x1b[36mhold\x1b[0m | through"), JSON.stringify(shown));
   // The status line is cleared (erase line) before each output line and at the end.
+  // deno-lint-ignore no-control-regex
   assertMatch(shown, /\r\x1b\[2Kjob [0-9a-f-]+ \(gated\) succeeded in /);
 });
 
