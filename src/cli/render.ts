@@ -183,13 +183,21 @@ export function jobDetail(job: JobJson, colour: boolean, now: Date): string {
     ["TASK", "STATE", "EXIT", "DURATION", "ERROR"].map((h) => paint(h, "bold", colour)),
     ...job.tasks.map((task) => [
       task.name,
-      paintState(task.status, colour),
+      paintState(task.status, colour) + retryNote(task),
       task.start === undefined ? "" : String(task.exitCode),
       elapsed(task.start, task.end, now),
       task.error ?? "",
     ]),
   ]);
   return `${head}\n\n${tasks}`;
+}
+
+/** ` (attempt 2, retry at …)` for a task with retries, else "". */
+function retryNote(task: JobJson["tasks"][number]): string {
+  const notes = [];
+  if (task.attempt) notes.push(`attempt ${task.attempt}`);
+  if (task.retryAt) notes.push(`retry at ${formatTime(task.retryAt)}`);
+  return notes.length > 0 ? ` (${notes.join(", ")})` : "";
 }
 
 /**

@@ -2,6 +2,7 @@ import type { JobJson } from "../../src/client/api.ts";
 import {
   formatClock,
   formatDuration,
+  jobDetail,
   jobsTable,
   jobState,
   linePrefixer,
@@ -126,4 +127,50 @@ Deno.test("screen: output goes above the status line, which is only drawn on a t
   const piped = createScreen({}, sink(false), sink(false));
   assertEquals([piped.colour, piped.interactive], [false, false]);
   assertEquals(createScreen({ NO_COLOR: "1" }, sink(true), sink(true)).colour, false);
+});
+
+Deno.test("jobDetail: fields, variables, and tasks with their attempts", () => {
+  const text = jobDetail(
+    job({
+      start: "2026-11-30T08:00:00Z",
+      variables: { tag: "v1" },
+      tasks: [
+        {
+          name: "build",
+          status: "done",
+          skipped: false,
+          exitCode: 0,
+          errored: false,
+          start: "2026-11-30T08:00:00Z",
+          end: "2026-11-30T08:00:03Z",
+        },
+        {
+          name: "flaky",
+          status: "waiting",
+          skipped: false,
+          exitCode: 1,
+          errored: false,
+          attempt: 2,
+          retryAt: "2026-11-30T08:11:00Z",
+          error: "exit status 1",
+        },
+      ],
+    }),
+    false,
+    NOW,
+  );
+  assertEquals(text.split("\n"), [
+    "Job:        52a5cb79-7556-4c52-8e6f-dd6aaf1bc4c8",
+    "Pipeline:   build",
+    "State:      running",
+    "User:       ann",
+    "Created:    2026-11-30 08:00:00",
+    "Started:    2026-11-30 08:00:00",
+    "Duration:   10m00s",
+    'Variables:  {"tag":"v1"}',
+    "",
+    "TASK   STATE                                              EXIT  DURATION  ERROR",
+    "build  done                                               0     3s",
+    "flaky  waiting (attempt 2, retry at 2026-11-30 08:11:00)                  exit status 1",
+  ]);
 });
