@@ -274,7 +274,14 @@ Deno.test("listing commands print tables, and JSON that parses with --json", asy
   const pipelines = await run(["pipelines", "--json"], env);
   assertEquals(pipelines.code, 0, pipelines.stderr);
   const parsed = JSON.parse(pipelines.stdout) as { pipeline: string; schedulable: boolean }[];
-  assertEquals(parsed.map((p) => p.pipeline), ["broken", "greet", "narrow", "ordered", "sleepy"]);
+  assertEquals(parsed.map((p) => p.pipeline), [
+    "broken",
+    "gated",
+    "greet",
+    "narrow",
+    "ordered",
+    "sleepy",
+  ]);
   assert(parsed.every((p) => p.schedulable), pipelines.stdout);
   const table = (await run(["pipelines"], env)).stdout.split("\n");
   assertMatch(table[0], /^PIPELINE +SCHEDULABLE +RUNNING/);
@@ -339,7 +346,7 @@ Deno.test("errors are one line: unknown pipeline, queue full, unknown job", asyn
   assertEquals(unknown.code, 1);
   assertEquals(
     oneLine(unknown.stderr),
-    'prunner: pipeline "greeet" is not defined; defined pipelines: broken, greet, narrow, ordered, sleepy',
+    'prunner: pipeline "greeet" is not defined; defined pipelines: broken, gated, greet, narrow, ordered, sleepy',
   );
   assertEquals(unknown.stdout, "");
 
