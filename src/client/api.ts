@@ -30,6 +30,9 @@ export interface LogsJson {
   stderr: string;
 }
 
+/** The most jobs the server lists in one page. */
+const MAX_PAGE = 1000;
+
 /** What scheduling sends. */
 export interface ScheduleRequest {
   pipeline: string;
@@ -44,7 +47,10 @@ export interface PrunnerClient {
   readonly url: string;
   /** The pipelines, sorted by name, with job counts where the server has them. */
   pipelines(): Promise<PipelineJson[]>;
-  /** Jobs, newest first: at most `limit`, only of `pipeline` when given. */
+  /**
+   * Jobs, newest first: at most `limit`, only of `pipeline` when given, read in pages of at most
+   * 1000.
+   */
   jobs(query: { pipeline: string | null; limit: number }): Promise<JobJson[]>;
   /** One job. */
   job(id: string): Promise<JobJson>;
@@ -150,11 +156,24 @@ export function createClient(
       }
     },
     async jobs({ pipeline, limit }) {
-      const query = new URLSearchParams({ limit: String(limit) });
-      if (pipeline !== null) query.set("pipeline", pipeline);
-      const { jobs } = await json<{ jobs: JobJson[] }>("GET", `/pipelines/jobs?${query}`);
-      // A server without paging answers with every job: filter and cut here as well.
-      return jobs.filter((job) => pipeline === null || job.pipeline === pipeline).slice(0, limit);
+      const found: JobJson[] = [];
+      let before: string | undefined;
+      while (found.length < limit) {
+        const query = new URLSearchParams({
+          limit: String(Math.min(limit - found.length, MAX_PAGE)),
+        });
+        if (pipeline !== null) query.set("pipeline", pipeline);
+        if (before !== undefined) query.set("before", before);
+        const page = await json<{ jobs: JobJson[]; next?: string }>(
+          "GET",
+          `/pipelines/jobs?${query}`,
+        );
+        // A server without paging answers with every job: filter and cut here as well.
+        found.push(...page.jobs.filter((job) => pipeline === null || job.pipeline === pipeline));
+        if (page.next === undefined) break;
+        before = page.next;
+      }
+      return found.slice(0, limit);
     },
     job: (id) => json<JobJson>("GET", `/job/detail?id=${encodeURIComponent(id)}`),
     logs: (id, task) =>

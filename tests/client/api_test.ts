@@ -177,6 +177,22 @@ Deno.test("client: jobs asks for a page and filters a server that ignores paging
   assertEquals((await client.jobs({ pipeline: null, limit: 5 })).map((j) => j.id), ["3", "2", "1"]);
 });
 
+Deno.test("client: jobs follows next until the limit is reached", async () => {
+  const pages: Record<string, { jobs: JobJson[]; next?: string }> = {
+    "": { jobs: Array.from({ length: 1000 }, (_, i) => job(`a${i}`, "x")), next: "c1" },
+    "c1": { jobs: [job("b0", "x"), job("b1", "x")], next: "c2" },
+  };
+  const { fetchFn, requests } = fakeFetch({
+    "GET /pipelines/jobs": (request) =>
+      Response.json(pages[new URL(request.url).searchParams.get("before") ?? ""]),
+  });
+  const client = createClient("http://h", credentials, fetchFn);
+  const jobs = await client.jobs({ pipeline: null, limit: 1001 });
+  assertEquals(jobs.length, 1001);
+  assertEquals(jobs.at(-1)!.id, "b0");
+  assertEquals(requests.map((r) => new URL(r.url).search), ["?limit=1000", "?limit=1&before=c1"]);
+});
+
 Deno.test("client: events is null on a server without an event stream", async () => {
   const { fetchFn } = fakeFetch({});
   const client = createClient("http://h", credentials, fetchFn);
