@@ -284,8 +284,13 @@ Deno.test("listing commands print tables, and JSON that parses with --json", asy
   ]);
   assert(parsed.every((p) => p.schedulable), pipelines.stdout);
   const table = (await run(["pipelines"], env)).stdout.split("\n");
-  assertMatch(table[0], /^PIPELINE +SCHEDULABLE +RUNNING/);
-  assertMatch(table[1], /^broken +yes +/);
+  assertMatch(table[0], /^PIPELINE +SCHEDULABLE +RUNNING +WAITING$/);
+  assertMatch(table[1], /^broken +yes +0 +0$/);
+  assertEquals(
+    (parsed[0] as { runningJobs?: number }).runningJobs,
+    0,
+    "counts from /pipelines/status",
+  );
 
   const jobs = await run(["jobs", "--pipeline", "ordered", "--limit", "1", "--json"], env);
   assertEquals(jobs.code, 0, jobs.stderr);
