@@ -250,14 +250,20 @@ Deno.test("logs --follow streams a running job's output until it ends", async ()
   await using prunner = await startPrunner(ws);
   const id = await prunner.schedule("sleepy");
   const following = command(["logs", id, "--follow"], clientEnv(prunner)).spawn();
-  await waitFor(
-    "the task to run",
-    async () => (await prunner.job(id)).tasks[0].status === "running",
-  );
+  let shown = "";
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of following.stdout) shown += decoder.decode(chunk, { stream: true });
+  })();
+  // The line arrives while the task still runs (it sleeps for a minute after writing it).
+  await waitFor("the output while the task runs", () => shown === "nap | started\n", 60_000);
+  assertEquals((await prunner.job(id)).completed, false);
   await prunner.json("POST", `/job/cancel?id=${id}`);
-  const result = await following.output();
-  assertEquals(result.code, 3);
-  assertEquals(new TextDecoder().decode(result.stdout), "nap | started\n");
+  const status = await following.status;
+  await reading;
+  await following.stderr.cancel();
+  assertEquals(status.code, 3);
+  assertEquals(shown, "nap | started\n");
 });
 
 Deno.test("listing commands print tables, and JSON that parses with --json", async () => {
