@@ -24,13 +24,8 @@ import { createScreen, type Screen } from "./screen.ts";
 
 /** What the client commands need from their surroundings. */
 export interface ClientContext {
+  /** The environment, for `NO_COLOR`. */
   env: Record<string, string | undefined>;
-  /** Default: the process's standard output and error. */
-  screen?: Screen;
-  /** Read for `--vars -`. Default: the process's standard input. */
-  stdin?: ReadableStream<Uint8Array>;
-  /** Replaces `fetch` (tests). */
-  fetch?: typeof fetch;
 }
 
 /**
@@ -49,10 +44,10 @@ export async function runClient(
   command: { request: ClientRequest; connection: ConnectionOptions },
   context: ClientContext,
 ): Promise<number> {
-  const screen = context.screen ?? createScreen(context.env);
+  const screen = createScreen(context.env);
   const url = serverUrl(command.connection);
   const credentials = await resolveCredentials(command.connection);
-  const client = createClient(url, credentials, context.fetch);
+  const client = createClient(url, credentials);
   const request = command.request;
   const now = () => new Date();
   const printJson = (value: unknown) => screen.out(`${JSON.stringify(value, null, 2)}\n`);
@@ -86,7 +81,7 @@ export async function runClient(
         ? exitStatus(await follow(client, screen, request.id, request.task))
         : await printLogs(client, screen, request);
     case "schedule": {
-      const variables = await readVariables(request, context.stdin ?? Deno.stdin.readable);
+      const variables = await readVariables(request, Deno.stdin.readable);
       const id = await client.schedule({
         pipeline: request.pipeline,
         variables,

@@ -113,15 +113,8 @@ function isConnectionLoss(error: unknown): boolean {
     (error instanceof Error && error.name === "Http");
 }
 
-/**
- * Waits `ms`, or rejects with the signal's reason when it is aborted first.
- *
- * @example
- * ```ts
- * await sleep(1000, controller.signal);
- * ```
- */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Waits `ms`, or rejects with the signal's reason when it is aborted first. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const timer = setTimeout(() => {
