@@ -227,19 +227,19 @@ Deno.test("on a terminal, --follow shows a status line and coloured task names",
     const decoder = new TextDecoder();
     for await (const chunk of child.stdout) shown += decoder.decode(chunk, { stream: true });
   })();
+  const prefix = "\x1b[36mhold\x1b[0m | ";
   await waitFor(
-    "the status line with the running task",
-    () => /\d:\d\d running hold/.test(shown),
+    "the status line with the running task, and the task's first line",
+    () => /\d:\d\d running hold/.test(shown) && shown.includes(`${prefix}waiting for the gate`),
     60_000,
   );
-  assert(shown.includes("\x1b[36mhold\x1b[0m | waiting for the gate"), JSON.stringify(shown));
   await Deno.writeTextFile(gate, "");
   const status = await child.status;
   await reading;
   await child.stdin.close().catch(() => {});
   await child.stderr.cancel();
   assertEquals(status.code, 0, JSON.stringify(shown));
-  assert(shown.includes("\x1b[36mhold\x1b[0m | through"), JSON.stringify(shown));
+  assert(shown.includes(`${prefix}through`), JSON.stringify(shown));
   // The status line is cleared (erase line) before each output line and at the end.
   // deno-lint-ignore no-control-regex
   assertMatch(shown, /\r\x1b\[2Kjob [0-9a-f-]+ \(gated\) succeeded in /);
