@@ -34,7 +34,8 @@ const DRAIN_MS = 10_000;
 
 /**
  * Streams the output of a job's tasks until the job has ended and resolves with the ended job.
- * Tasks that never started (skipped, or the job was canceled first) have no output.
+ * Tasks that never started (skipped, or the job was canceled first) have no output. A task's
+ * output comes after the output of the tasks it depends on; tasks that run side by side mix.
  *
  * @example
  * ```ts
@@ -67,11 +68,22 @@ export async function followJob(
   options.signal?.addEventListener("abort", abortAll, { once: true });
 
   let failure: { error: unknown } | null = null;
-  const reading = tasks.map((task) =>
-    readTask(client, id, task, streams.get(task)!.signal, options).catch((error) => {
-      failure ??= { error };
-    })
-  );
+  // A task's output is read once the output of the tasks it depends on has ended, so that it
+  // never shows before theirs. It cannot start before they end, so this delays nothing.
+  const done = new Map<string, Promise<void>>();
+  for (const task of job.tasks) {
+    if (!streams.has(task.name)) continue;
+    const before = (task.dependsOn ?? []).flatMap((name) => done.get(name) ?? []);
+    done.set(
+      task.name,
+      Promise.all(before).then(() =>
+        readTask(client, id, task.name, streams.get(task.name)!.signal, options)
+      ).catch((error) => {
+        failure ??= { error };
+      }),
+    );
+  }
+  const reading = [...done.values()];
   try {
     const ended = await watchJob(client, id, {
       onChange: options.onChange,

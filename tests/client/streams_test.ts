@@ -203,3 +203,29 @@ Deno.test("followJob: a task the job does not have is named with the job's tasks
   assertEquals(error.message, `job ${ID} has no task "nope"; its tasks: a`);
   assert(server.events.every((e) => e.closed), "the probe was closed");
 });
+
+Deno.test("followJob: a task's output is read after the output of the tasks it depends on", async () => {
+  const server = fakeServer({ events: true });
+  server.state.job = job("running", [
+    task("a", "running", true),
+    { ...task("b", "waiting", false), dependsOn: ["a"] },
+  ]);
+  const output: string[] = [];
+  const following = followJob(server.client, ID, {
+    onOutput: (chunk) => output.push(`${chunk.task}:${chunk.text}`),
+  });
+  await waitFor(
+    "a's stream and the subscription",
+    () => server.logs.has("a") && server.events.length === 2 && server.state.detailReads >= 2,
+  );
+  assert(!server.logs.has("b"), "b is not read while a's output goes on");
+  server.logs.get("a")!.send("stdout", { text: "first" });
+  server.logs.get("a")!.send("end", { status: "done", exitCode: 0 });
+  await waitFor("b's stream", () => server.logs.has("b"));
+  server.logs.get("b")!.send("stdout", { text: "second" });
+  server.logs.get("b")!.send("end", { status: "done", exitCode: 0 });
+  server.state.job = job("done", [task("a", "done", true), task("b", "done", true)]);
+  server.events[1].send("job_completed", { job: server.state.job });
+  await following;
+  assertEquals(output, ["a:first", "b:second"]);
+});
