@@ -185,8 +185,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "Show where the JWT secret comes from and print a token for it",
     description: [
       "Tells where the JWT secret comes from and prints a token signed with it, with a curl",
-      "command to try it. Like the server, it writes a new secret into the config file when",
-      'none is set. With MINIMAL_OUTPUT=1 only "Bearer <token>" is printed, for scripts.',
+      "command to try it and, unless --ui=false, a link that opens the web UI signed in. Like the",
+      "server, it writes a new secret into the config file when none is set. With",
+      'MINIMAL_OUTPUT=1 only "Bearer <token>" is printed, for scripts.',
     ],
     options: [],
     client: false,
