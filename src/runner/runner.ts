@@ -2,16 +2,16 @@
  * The runner: keeps the state of waiting and running jobs, starts task processes through the
  * executor, persists every change through the store and publishes it as an event. Its parts:
  * admission (`admission.ts`: start, wait or refuse; start delays), the job lifecycle
- * (`job_lifecycle.ts`: tasks, `on_error`, cancel, completion) and persistence
- * (`persistence.ts`), sharing the state in `state.ts`.
+ * (`job_lifecycle.ts`: tasks, timeouts, retries, `on_error`, cancel, completion), persistence
+ * (`persistence.ts`: retried in the background), the checks of new jobs' variables
+ * (`variables.ts`) and restoring jobs at startup (`restore.ts`), sharing the state in
+ * `state.ts`.
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { Definitions, PipelineDefinition } from "../definition/types.ts";
-import { createTasks } from "../engine/create_job.ts";
+import type { Definitions } from "../definition/types.ts";
 import type { Job } from "../engine/job.ts";
-import { canResume, markJobInterrupted, ON_ERROR_TASK } from "../engine/task_graph.ts";
 import { isSchedulable } from "../engine/wait_list.ts";
 import {
   JobCompletedError,
@@ -19,8 +19,6 @@ import {
   JobNotStoredError,
   PipelineNotFoundError,
   ShuttingDownError,
-  VariablesTooDeepError,
-  VariablesTooLargeError,
 } from "../errors.ts";
 import { StoreWriteError } from "../store/errors.ts";
 import type { TaskExecutor } from "../executor/task_executor.ts";
@@ -29,21 +27,14 @@ import type { LogStream, PipelineInfo, RunnerApi, ScheduleRequest } from "./api.
 import { createEventHub, type EventHub } from "./events.ts";
 import { createJobLifecycle, type RunnerLogs } from "./job_lifecycle.ts";
 import { createPersister, type RunnerStore } from "./persistence.ts";
-import { type ActiveJob, createRunnerState, queueOf, runningCount } from "./state.ts";
+import { restoreJobs } from "./restore.ts";
+import { createRunnerState, queueOf, runningCount } from "./state.ts";
+import { checkVariables } from "./variables.ts";
 
 export type { RunnerLogs } from "./job_lifecycle.ts";
 export type { RunnerStore } from "./persistence.ts";
 export { ON_ERROR_OUTPUT_BYTES } from "./on_error.ts";
-
-/** Largest accepted JSON encoding of a job's variables, in bytes. */
-export const MAX_VARIABLES_BYTES = 1024 * 1024;
-
-/**
- * Deepest accepted nesting of objects and arrays in a job's variables (the variables object
- * itself is level 1). Checked before anything else touches them: JSON of much deeper nesting
- * cannot be written again (`JSON.stringify` runs out of stack).
- */
-export const MAX_VARIABLES_DEPTH = 64;
+export { MAX_VARIABLES_BYTES, MAX_VARIABLES_DEPTH, nestingDepth } from "./variables.ts";
 
 /** Settings of a runner. */
 export interface RunnerOptions {
@@ -210,18 +201,10 @@ export function createRunner(options: RunnerOptions): Runner {
     },
 
     async schedule(request: ScheduleRequest): Promise<Job> {
-      if (request.variables !== null) {
-        if (nestingDepth(request.variables) > MAX_VARIABLES_DEPTH) {
-          throw new VariablesTooDeepError(MAX_VARIABLES_DEPTH);
-        }
-      }
+      if (request.variables !== null) checkVariables(request.variables);
       if (state.shuttingDown) throw new ShuttingDownError();
       const definition = state.definitions.get(request.pipeline);
       if (!definition) throw new PipelineNotFoundError(request.pipeline);
-      if (request.variables !== null) {
-        const size = new TextEncoder().encode(JSON.stringify(request.variables)).length;
-        if (size > MAX_VARIABLES_BYTES) throw new VariablesTooLargeError(size, MAX_VARIABLES_BYTES);
-      }
       const entry = admission.accept(definition, request);
       try {
         await store.save(entry.job);
@@ -270,52 +253,7 @@ export function createRunner(options: RunnerOptions): Runner {
     logPath: (jobId, task, stream, attempt) => logs.path(jobId, task, stream, attempt),
 
     restore(unfinished: Job[]): Promise<void> {
-      const at = now();
-      const resumed: ActiveJob[] = [];
-      for (const job of unfinished) {
-        const definition = state.definitions.get(job.pipeline);
-        if (canResume(job) && definition && hasTasksOf(definition, job)) {
-          const entry = { job, definition, runs: new Map() };
-          state.active.set(job.id, entry);
-          queueOf(state, job.pipeline).running++;
-          resumed.push(entry);
-          log.info("Job {jobId} of {pipeline} goes on: it was waiting out a retry delay", {
-            jobId: job.id,
-            pipeline: job.pipeline,
-          });
-          continue;
-        }
-        if (canResume(job)) {
-          markJobInterrupted(
-            job,
-            definition
-              ? `interrupted: pipeline "${job.pipeline}" no longer has the job's tasks`
-              : `canceled: pipeline "${job.pipeline}" no longer exists`,
-            at,
-          );
-        } else if (job.start !== null) {
-          markJobInterrupted(job, "interrupted: prunner stopped while the job was running", at);
-          log.warn("Job {jobId} was running when prunner stopped; marked canceled", {
-            jobId: job.id,
-          });
-        } else if (!definition) {
-          markJobInterrupted(
-            job,
-            `canceled: pipeline "${job.pipeline}" no longer exists`,
-            at,
-          );
-        } else {
-          // The job never started: its tasks follow the definition it will run with.
-          job.tasks = createTasks(definition);
-          const entry = { job, definition, runs: new Map() };
-          state.active.set(job.id, entry);
-          admission.requeue(entry);
-          continue;
-        }
-        persister.persist(job);
-      }
-      for (const entry of resumed) lifecycle.resume(entry);
-      for (const pipeline of state.queues.keys()) admission.startDue(pipeline);
+      restoreJobs(unfinished, { state, admission, lifecycle, persister, now });
       return Promise.resolve();
     },
 
@@ -356,32 +294,6 @@ export function createRunner(options: RunnerOptions): Runner {
     },
   };
   return runner;
-}
-
-/** Whether the definition still has every task of the job (a reload may have changed it). */
-function hasTasksOf(definition: PipelineDefinition, job: Job): boolean {
-  return job.tasks.every((task) =>
-    task.name === ON_ERROR_TASK || Object.hasOwn(definition.tasks, task.name)
-  );
-}
-
-/**
- * How deeply objects and arrays nest in `value` (a scalar is 0, `{}` is 1), counted without
- * recursion so that hostile input cannot exhaust the stack; stops counting past the limit.
- */
-export function nestingDepth(value: unknown, limit = MAX_VARIABLES_DEPTH): number {
-  let deepest = 0;
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [item, depth] = stack.pop()!;
-    if (item === null || typeof item !== "object") continue;
-    if (depth > deepest) deepest = depth;
-    if (deepest > limit) return deepest;
-    for (const child of Object.values(item)) {
-      if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
-    }
-  }
-  return deepest;
 }
 
 function messageOf(error: unknown): string {
