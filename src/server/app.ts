@@ -135,7 +135,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     },
   });
 
-  app.use(accessLog(logger));
+  app.use(accessLog(logger, new Set([healthRoute.path, metricsRoute.path])));
   if (options.ui) app.use(serveUi());
   app.use(async (c, next) => {
     if (c.req.path === openApiRoute.path || c.req.path === healthRoute.path) return await next();

@@ -79,3 +79,24 @@ Deno.test("a server fault is logged as an error", async () => {
   assertEquals(errors.length, 1);
   assertEquals((errors[0].properties.error as Error).message, "store unavailable");
 });
+
+Deno.test("successful health checks and metrics scrapes are logged at debug level only", async () => {
+  const info = await captureHttpLog("info", async () => {
+    await using server = await startTestServer();
+    await (await fetch(server.url + "/health")).body?.cancel();
+    await (await server.request("/metrics")).body?.cancel();
+    await (await fetch(server.url + "/metrics")).body?.cancel();
+  });
+  assertEquals(
+    accessLines(info).map((line) => `${line.properties.path} ${line.properties.status}`),
+    ["/metrics 401"],
+    "a refused scrape is still worth an info line",
+  );
+  const debug = await captureHttpLog("debug", async () => {
+    await using server = await startTestServer();
+    await (await fetch(server.url + "/health")).body?.cancel();
+  });
+  assertEquals(accessLines(debug).map((line) => [line.level, line.properties.path]), [
+    ["debug", "/health"],
+  ]);
+});
