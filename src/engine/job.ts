@@ -81,3 +81,23 @@ export interface Job {
   /** Partition of a `partitioned_replace` wait list, or `null`. */
   queuePartition: string | null;
 }
+
+/** A job's state in one word: how listings name and filter it. */
+export type JobState = "waiting" | "running" | "done" | "error" | "canceled";
+
+/** Every job state, in the order a job can pass through them. */
+export const JOB_STATES: readonly JobState[] = ["waiting", "running", "done", "error", "canceled"];
+
+/**
+ * The state of a job, from its flags: an ended job is `canceled`, `error` or `done`; one that
+ * has not ended is `running` once started, `waiting` before.
+ *
+ * @example
+ * ```ts
+ * jobState({ completed: true, canceled: false, errored: true, start: 1 }); // "error"
+ * ```
+ */
+export function jobState(job: Pick<Job, "completed" | "canceled" | "errored" | "start">): JobState {
+  if (job.completed) return job.canceled ? "canceled" : job.errored ? "error" : "done";
+  return job.start !== null ? "running" : "waiting";
+}

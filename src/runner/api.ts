@@ -5,7 +5,8 @@
  * @module
  */
 import type { Job, JobVariables } from "../engine/job.ts";
-import type { JobPage, JobPageQuery } from "../store/job_store.ts";
+import type { JobPage } from "../store/job_store.ts";
+import type { JobListQuery } from "./paging.ts";
 import type { EventHub } from "./events.ts";
 
 /** A pipeline as listed by the API. */
@@ -38,8 +39,11 @@ export interface RunnerApi {
   listPipelines(): PipelineInfo[];
   /** All jobs, newest first. */
   listJobs(): AsyncIterable<Job>;
-  /** One page of jobs, newest first, optionally of one pipeline (see `JobStore.page`). */
-  pageJobs(query: JobPageQuery): Promise<JobPage>;
+  /**
+   * One page of jobs, newest first, optionally of one pipeline and one state (see `listPage`):
+   * a page filtered by state may hold fewer jobs than asked for and still have a `next`.
+   */
+  pageJobs(query: JobListQuery): Promise<JobPage>;
   /** One job, or `null` when no job has this id. */
   getJob(id: string): Promise<Job | null>;
   /**

@@ -27,6 +27,7 @@ import type { LogStream, PipelineInfo, RunnerApi, ScheduleRequest } from "./api.
 import { createEventHub, type EventHub } from "./events.ts";
 import { createJobLifecycle, type RunnerLogs } from "./job_lifecycle.ts";
 import { createPersister, type RunnerStore } from "./persistence.ts";
+import { listPage } from "./paging.ts";
 import { restoreJobs } from "./restore.ts";
 import { createRunnerState, queueOf, runningCount } from "./state.ts";
 import { checkVariables } from "./variables.ts";
@@ -191,10 +192,7 @@ export function createRunner(options: RunnerOptions): Runner {
       for await (const job of store.list()) yield current(job.id) ?? job;
     },
 
-    async pageJobs(query) {
-      const page = await store.page(query);
-      return { ...page, jobs: page.jobs.map((job) => current(job.id) ?? job) };
-    },
+    pageJobs: (query) => listPage(query, (page) => store.page(page), current),
 
     async getJob(id: string): Promise<Job | null> {
       return current(id) ?? await store.get(id);

@@ -178,10 +178,12 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   app.openapi(listPipelinesJobsRoute, async (c) => {
     const query = c.req.valid("query");
     const pipeline = query.pipeline || null;
-    if (query.limit !== undefined || query.before || pipeline !== null) {
+    const state = query.status ?? null;
+    if (query.limit !== undefined || query.before || pipeline !== null || state !== null) {
       const before = query.before ? decodeCursor(query.before) : null;
       if (query.before && before === null) throw new InvalidCursorError(query.before);
-      const page = await runner.pageJobs({ limit: query.limit ?? DEFAULT_PAGE, before, pipeline });
+      const limit = query.limit ?? DEFAULT_PAGE;
+      const page = await runner.pageJobs({ limit, before, pipeline, state });
       // Each job on its own, so that one that cannot become JSON is left out, not the page.
       const jobs: string[] = [];
       for (const job of page.jobs) {

@@ -5,6 +5,8 @@
  * @module
  */
 import { z } from "@hono/zod-openapi";
+import { JOB_STATES } from "../engine/job.ts";
+import { MAX_SCANNED_JOBS } from "../runner/paging.ts";
 
 const EXAMPLE_JOB_ID = "52a5cb79-7556-4c52-8e6f-dd6aaf1bc4c8";
 const DATE_TIME = { type: "string", format: "date-time", example: "2026-11-28T12:00:00Z" } as const;
@@ -137,7 +139,7 @@ export const DEFAULT_PAGE = 50;
 
 const limitError = `limit must be a whole number from 1 to ${MAX_PAGE}`;
 
-/** `?limit=&before=&pipeline=` of `GET /pipelines/jobs`; all optional. */
+/** `?limit=&before=&pipeline=&status=` of `GET /pipelines/jobs`; all optional. */
 export const PipelinesJobsQuerySchema = z.object({
   limit: z.string().regex(/^\d{1,7}$/, { error: limitError })
     .transform(Number).pipe(
@@ -162,6 +164,14 @@ export const PipelinesJobsQuerySchema = z.object({
     param: { name: "pipeline", in: "query" },
     description: "Only jobs of this pipeline",
     example: "my_pipeline",
+  }),
+  status: z.enum(JOB_STATES, {
+    error: `status must be one of ${JOB_STATES.join(", ")}`,
+  }).optional().openapi({
+    param: { name: "status", in: "query" },
+    description: "Only jobs in this state. Such a page may hold fewer than `limit` jobs (at " +
+      `most ${MAX_SCANNED_JOBS} jobs are read for one page) and still have a \`next\`.`,
+    example: "error",
   }),
 });
 

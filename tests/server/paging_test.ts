@@ -113,3 +113,20 @@ Deno.test("GET /pipelines/status lists pipelines with running and waiting counts
   const plain = await readJson(await server.request("/pipelines")) as { pipelines: unknown };
   assertEquals(plain.pipelines, PIPELINES_JSON, "GET /pipelines stays as it was");
 });
+
+Deno.test("GET /pipelines/jobs?status lists one state, and refuses an unknown one", async () => {
+  const all = jobs().map((job, i) =>
+    i % 5 === 0 ? { ...job, completed: true, errored: true, start: job.created } : job
+  );
+  await using server = await startTestServer(fakeRunner(all));
+  const page = await readJson(await server.request("/pipelines/jobs?status=error")) as Page;
+  assertEquals(page.jobs.length, 5);
+  assertEquals(
+    new Set(page.jobs.map((job) => job.id)),
+    new Set(all.filter((_, i) => i % 5 === 0).map((job) => job.id)),
+  );
+  const response = await server.request("/pipelines/jobs?status=failed");
+  assertEquals(response.status, 400);
+  const { error } = await readJson(response) as { error: string };
+  assertEquals(error, "status must be one of waiting, running, done, error, canceled");
+});

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Job, JobVariables, Task } from "../../src/engine/job.ts";
+import { type Job, jobState, type JobVariables, type Task } from "../../src/engine/job.ts";
 import {
   JobCompletedError,
   JobNotFoundError,
@@ -109,9 +109,10 @@ export function fakeRunner(jobs: Job[] = []): FakeRunner {
     async *listJobs() {
       yield* [...runner.jobs.values()].sort(newestFirst);
     },
-    pageJobs({ limit, before, pipeline }) {
+    pageJobs({ limit, before, pipeline, state = null }) {
       const matching = [...runner.jobs.values()].sort(newestFirst)
         .filter((job) => pipeline === null || job.pipeline === pipeline)
+        .filter((job) => state === null || jobState(job) === state)
         .filter((job) => before === null || isAfter(job, before));
       const jobs = matching.slice(0, limit);
       const last = jobs.at(-1);

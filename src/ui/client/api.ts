@@ -86,7 +86,10 @@ export class ApiError extends Error {
 /** The API as the screens use it. */
 export interface Api {
   pipelines(): Promise<PipelineStatus[]>;
-  jobs(query: { limit: number; before?: string; pipeline?: string }): Promise<JobsPage>;
+  /** A page of jobs; a page of one `status` may hold fewer than `limit` and still go on. */
+  jobs(
+    query: { limit: number; before?: string; pipeline?: string; status?: string },
+  ): Promise<JobsPage>;
   job(id: string): Promise<Job>;
   schedule(
     pipeline: string,
@@ -143,10 +146,11 @@ export function createApi(
     async pipelines() {
       return (await json<{ pipelines: PipelineStatus[] }>("GET", "pipelines/status")).pipelines;
     },
-    async jobs({ limit, before, pipeline }) {
+    async jobs({ limit, before, pipeline, status }) {
       const query = new URLSearchParams({ limit: String(limit) });
       if (before !== undefined) query.set("before", before);
       if (pipeline !== undefined) query.set("pipeline", pipeline);
+      if (status !== undefined) query.set("status", status);
       const page = await json<JobsPage>("GET", `pipelines/jobs?${query}`);
       return { jobs: page.jobs, ...(page.next ? { next: page.next } : {}) };
     },

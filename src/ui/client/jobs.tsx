@@ -1,6 +1,6 @@
 /**
  * The jobs screen: newest first, paged with the API's cursor, filtered by pipeline (on the
- * server) and status (on the loaded pages), and kept current by live events.
+ * server) and status (by the server too), and kept current by live events.
  *
  * @module
  */
@@ -24,15 +24,18 @@ export function JobsScreen(props: ScreenProps & { pipeline: string; status: stri
   const [error, setError] = useState<string | null>(null);
   const [loadingMore, setLoadingMore] = useState(false);
 
+  /** The filters as query parameters: the server filters the pages. */
+  const filters = { ...(pipeline ? { pipeline } : {}), ...(status ? { status } : {}) };
+
   const load = () => {
-    const query = { limit: PAGE_SIZE, ...(pipeline ? { pipeline } : {}) };
+    const query = { limit: PAGE_SIZE, ...filters };
     api.jobs(query).then((page) => {
       setJobs(page.jobs);
       setNext(page.next);
       setError(null);
     }, (e) => setError(failureMessage(e)));
   };
-  useEffect(load, [api, pipeline]);
+  useEffect(load, [api, pipeline, status]);
   useEffect(() => {
     api.pipelines().then(setPipelines, (e) => setError(failureMessage(e)));
   }, [api]);
@@ -45,11 +48,7 @@ export function JobsScreen(props: ScreenProps & { pipeline: string; status: stri
     if (next === undefined) return;
     setLoadingMore(true);
     try {
-      const page = await api.jobs({
-        limit: PAGE_SIZE,
-        before: next,
-        ...(pipeline ? { pipeline } : {}),
-      });
+      const page = await api.jobs({ limit: PAGE_SIZE, before: next, ...filters });
       setJobs((current) => {
         const known = new Set((current ?? []).map((job) => job.id));
         return [...(current ?? []), ...page.jobs.filter((job) => !known.has(job.id))];
@@ -62,6 +61,7 @@ export function JobsScreen(props: ScreenProps & { pipeline: string; status: stri
     }
   };
 
+  // Live events change states: a job that left the filtered state leaves the list.
   const shown = (jobs ?? []).filter((job) => status === "" || jobStatus(job) === status);
   const now = useNow(shown.some((job) => jobStatus(job) === "running"));
   const filter = (change: { pipeline?: string; status?: string }) => {
