@@ -29,23 +29,14 @@ import {
 import { formatDurationShort } from "../definition/duration.ts";
 import type { TaskRun } from "../executor/run_task.ts";
 import type { TaskExecutor } from "../executor/task_executor.ts";
-import type { LogStream } from "./api.ts";
+import type { LogStore } from "../store/logs.ts";
 import type { EventHub } from "./events.ts";
 import { onErrorVariables } from "./on_error.ts";
 import type { Persister } from "./persistence.ts";
 import { type ActiveJob, queueOf, type RunnerState } from "./state.ts";
 
-/** Where task output lives: one file per stream and attempt (`attempt` defaults to 1). */
-export interface RunnerLogs {
-  /** The file a task's stream is written to (created, with its directory, on first output). */
-  path(jobId: string, task: string, stream: LogStream, attempt?: number): string;
-  open(
-    jobId: string,
-    task: string,
-    stream: LogStream,
-    attempt?: number,
-  ): Promise<ReadableStream<Uint8Array> | null>;
-}
+/** Where task output lives: one file per stream and attempt, as the log store keeps them. */
+export type RunnerLogs = LogStore;
 
 /** What the job lifecycle acts through. */
 export interface JobLifecycleOptions {
