@@ -135,7 +135,7 @@ async function runLine(
   stderr: LogSink,
   started: (child: Deno.ChildProcess) => void,
 ): Promise<LineResult> {
-  const { program, args, gated } = shellCommand(line);
+  const { program, args, detached, gated } = shellCommand(line);
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(program, {
@@ -145,7 +145,7 @@ async function runLine(
       stdin: gated ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
-      detached: true,
+      detached,
     }).spawn();
   } catch (error) {
     return { code: -1, error: `cannot start ${program}: ${messageOf(error)}` };

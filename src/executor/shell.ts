@@ -1,6 +1,12 @@
 /**
- * How a script line becomes a process: `sh -c LINE` in its own process group, or `cmd` on
- * Windows when no `sh` is on the PATH.
+ * How a script line becomes a process: `sh -c LINE` leading its own process group (and
+ * session), or `cmd` on Windows when no `sh` is on the PATH.
+ *
+ * A new session is made in one of two ways. Where the `setsid` program is on the PATH (Linux),
+ * the line runs as `setsid sh -c LINE`: Deno starts `setsid` the fast way (without copying the
+ * calling process), and `setsid` makes itself a session leader before it executes `sh`.
+ * Elsewhere Deno's `detached: true` does it, which makes Deno fork the calling process first:
+ * that costs time in proportion to the caller's memory.
  *
  * @module
  */
@@ -9,6 +15,8 @@
 export interface ShellCommand {
   readonly program: string;
   readonly args: string[];
+  /** Whether Deno must make the new session itself (`detached: true`). */
+  readonly detached: boolean;
   /**
    * The line waits for one byte on its stdin before it runs (and then gets `/dev/null` as its
    * stdin): the go-ahead, sent once prunner knows the line's process group.
@@ -27,21 +35,45 @@ const GATED_LINE =
 const IS_WINDOWS = Deno.build.os === "windows";
 
 let windowsHasSh: boolean | undefined;
+let pathHasSetsid: boolean | undefined;
 
-/** Returns the command that runs `line` through the platform's shell. */
-export function shellCommand(line: string): ShellCommand {
-  if (!IS_WINDOWS) return { program: "sh", args: ["-c", GATED_LINE, "sh", line], gated: true };
-  windowsHasSh ??= findOnPath("sh.exe");
-  return windowsHasSh
-    ? { program: "sh", args: ["-c", line], gated: false }
-    : { program: "cmd", args: ["/d", "/s", "/c", line], gated: false };
+/** Whether the `setsid` program is on the PATH (looked up once per process). */
+export function setsidAvailable(): boolean {
+  pathHasSetsid ??= !IS_WINDOWS && findOnPath("setsid", ":", "/");
+  return pathHasSetsid;
 }
 
-function findOnPath(file: string): boolean {
-  const dirs = (Deno.env.get("PATH") ?? "").split(";").filter(Boolean);
+/**
+ * Returns the command that runs `line` through the platform's shell as the leader of a new
+ * process group: through `setsid` when `useSetsid`, otherwise with `detached: true`.
+ *
+ * @example
+ * ```ts
+ * shellCommand("make test", true);
+ * // { program: "setsid", args: ["sh", "-c", GATED_LINE, "sh", "make test"],
+ * //   detached: false, gated: true }
+ * shellCommand("make test", false);
+ * // { program: "sh", args: ["-c", GATED_LINE, "sh", "make test"], detached: true, gated: true }
+ * ```
+ */
+export function shellCommand(line: string, useSetsid = setsidAvailable()): ShellCommand {
+  if (!IS_WINDOWS) {
+    const shell = ["sh", "-c", GATED_LINE, "sh", line];
+    return useSetsid
+      ? { program: "setsid", args: shell, detached: false, gated: true }
+      : { program: shell[0], args: shell.slice(1), detached: true, gated: true };
+  }
+  windowsHasSh ??= findOnPath("sh.exe", ";", "\\");
+  return windowsHasSh
+    ? { program: "sh", args: ["-c", line], detached: true, gated: false }
+    : { program: "cmd", args: ["/d", "/s", "/c", line], detached: true, gated: false };
+}
+
+function findOnPath(file: string, listSeparator: string, pathSeparator: string): boolean {
+  const dirs = (Deno.env.get("PATH") ?? "").split(listSeparator).filter(Boolean);
   return dirs.some((dir) => {
     try {
-      return Deno.statSync(`${dir}\\${file}`).isFile;
+      return Deno.statSync(`${dir}${pathSeparator}${file}`).isFile;
     } catch {
       return false;
     }
@@ -50,15 +82,23 @@ function findOnPath(file: string): boolean {
 
 /**
  * Sends a signal to the process group led by `pid` (every process the line started, background
- * children included). On Windows, where there are no process groups, the process alone.
- * A group that is already gone is not an error.
+ * children included). When there is no such group, the process alone gets it: `setsid` may not
+ * have made its group yet, and on Windows there are no process groups. A process that is
+ * already gone is not an error.
  */
 export function signalGroup(pid: number, signal: Deno.Signal): void {
+  if (!IS_WINDOWS) {
+    try {
+      Deno.kill(-pid, signal);
+      return;
+    } catch {
+      // No such group (yet, or any more).
+    }
+  }
   try {
-    if (IS_WINDOWS) Deno.kill(pid, signal);
-    else Deno.kill(-pid, signal);
+    Deno.kill(pid, signal);
   } catch {
-    // The group has exited already.
+    // The process has exited already.
   }
 }
 

@@ -1,0 +1,84 @@
+import { assertEquals } from "../assert.ts";
+import { processAlive, waitFor } from "../runner/support.ts";
+import { runTask } from "../../src/executor/run_task.ts";
+import { setsidAvailable, shellCommand, signalGroup } from "../../src/executor/shell.ts";
+import { withTempDir } from "../temp_dir.ts";
+
+const LINUX = Deno.build.os === "linux";
+
+/** A line that prints its shell's pid, process group and session (from `/proc`). */
+const IDS_LINE = "echo $$ $(cut -d' ' -f5,6 /proc/$$/stat)";
+
+async function idsOf(useSetsid: boolean): Promise<string[]> {
+  const { program, args, detached, gated } = shellCommand(IDS_LINE, useSetsid);
+  const child = new Deno.Command(program, {
+    args,
+    detached,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  if (gated) await writer.write(new TextEncoder().encode("\n"));
+  await writer.close();
+  const { stdout, success } = await child.output();
+  assertEquals(success, true);
+  return new TextDecoder().decode(stdout).trim().split(" ");
+}
+
+Deno.test({
+  name: "shell: through setsid, a line's shell leads its own process group and session",
+  ignore: !LINUX || !setsidAvailable(),
+  async fn() {
+    const [pid, group, session] = await idsOf(true);
+    assertEquals([group, session], [pid, pid]);
+  },
+});
+
+Deno.test({
+  name: "shell: with detached: true (no setsid), a line's shell leads its own group too",
+  ignore: !LINUX,
+  async fn() {
+    const [pid, group, session] = await idsOf(false);
+    assertEquals([group, session], [pid, pid]);
+  },
+});
+
+Deno.test({
+  name: "shell: a task line leads its own group; killing the group stops its background child",
+  ignore: !LINUX,
+  fn: () =>
+    withTempDir("prunner-shell-", async (dir) => {
+      const run = runTask({
+        lines: [`${IDS_LINE} > ids; sleep 60 & echo $! > child.pid; wait`],
+        variables: {},
+        env: {},
+        cwd: dir,
+        allowFailure: false,
+        stdoutPath: `${dir}/out.log`,
+        stderrPath: `${dir}/err.log`,
+        killTimeoutMs: 2000,
+      });
+      const child = await waitFor("the background child's pid", async () => {
+        const text = await Deno.readTextFile(`${dir}/child.pid`).catch(() => "");
+        return text.endsWith("\n") ? Number(text) : 0;
+      });
+      const [pid, group, session] = (await Deno.readTextFile(`${dir}/ids`)).trim().split(" ");
+      assertEquals([group, session], [pid, pid]);
+      signalGroup(Number(pid), "SIGKILL");
+      assertEquals((await run.done).exitCode, -1);
+      await waitFor("the background child to end", () => !processAlive(child));
+    }),
+});
+
+Deno.test({
+  name: "shell: signalGroup signals the process itself while it leads no group yet",
+  ignore: !LINUX,
+  async fn() {
+    // Not a group leader: the state of a `setsid` that has not made its session yet.
+    const child = new Deno.Command("sleep", { args: ["60"], stdin: "null", stdout: "null" })
+      .spawn();
+    signalGroup(child.pid, "SIGKILL");
+    assertEquals((await child.status).signal, "SIGKILL");
+  },
+});
