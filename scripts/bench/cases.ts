@@ -10,6 +10,7 @@ import { type CaseResult, type Metric, metric } from "./report.ts";
 import { binary, ours } from "./server.ts";
 import type { Sizes } from "./sizes.ts";
 import { gnuParallel, spawnLimit } from "./spawn.ts";
+import { soak } from "./soak.ts";
 import { PAGE_SIZE, stateScale } from "./state.ts";
 import { endToEnd } from "./throughput.ts";
 
@@ -297,6 +298,35 @@ export async function runCases(
     // builtin there and starts no process, while ours runs `sh -c true`.
     const remark = "the Go prunner interprets `true` in-process (mvdan/sh builtin), ours spawns sh";
     return { metrics, note: [...failures, remark].join("; ") };
+  });
+
+  await run(9, "Soak", async () => {
+    const result = await soak(deno, sizes);
+    const first = result.waves[0];
+    const last = result.waves[result.waves.length - 1];
+    const wave = sizes.soakWave;
+    return {
+      metrics: [
+        metric("RSS at start", result.startRss, "MiB"),
+        metric("largest RSS after a wave", result.maxRss, "MiB"),
+        metric(`RSS after ${sizes.soakIdleSeconds} s idle`, result.idleRss, "MiB"),
+        metric("idle ÷ start", result.idleRss / result.startRss, "×", { op: "<=", bound: 1.5 }),
+        metric(`first ${wave} jobs`, first.jobsPerSecond, "jobs/s"),
+        metric(`last ${wave} jobs`, last.jobsPerSecond, "jobs/s"),
+        metric("last ÷ first", last.jobsPerSecond / first.jobsPerSecond, "×", {
+          op: ">=",
+          bound: 0.9,
+        }),
+      ],
+      note: `${result.jobs} jobs of two tasks (\`true\`, then \`true\`) in waves of ${wave}, ` +
+        `concurrency ${sizes.soakConcurrency}, retention_count ${sizes.soakRetention}; RSS of ` +
+        `the server and its task executor processes, summed (idle: ${
+          result.idleProcesses.map((rss) => rss.toFixed(0)).join(" + ")
+        } MiB); RSS after each wave: ${result.waves.map((w) => w.rss.toFixed(0)).join(", ")} ` +
+        `MiB; jobs/s of each wave: ${
+          result.waves.map((w) => w.jobsPerSecond.toFixed(0)).join(", ")
+        }`,
+    };
   });
   return results;
 }

@@ -7,7 +7,7 @@
 
 /** A bound a metric should meet, as the issue states it. */
 export interface Target {
-  op: "<" | ">" | ">=";
+  op: "<" | "<=" | ">" | ">=";
   bound: number;
 }
 
@@ -44,6 +44,8 @@ export function metric(name: string, value: number, unit: string, target?: Targe
   if (!target) return { name, value, unit };
   const pass = target.op === "<"
     ? value < target.bound
+    : target.op === "<="
+    ? value <= target.bound
     : target.op === ">"
     ? value > target.bound
     : value >= target.bound;

@@ -35,6 +35,13 @@ export interface Sizes {
   apiRequests: number;
   /** Case 7: concurrent connections. */
   apiConnections: number;
+  /** Case 9: jobs in all, jobs per wave, the pipeline's concurrency and retention. */
+  soakJobs: number;
+  soakWave: number;
+  soakConcurrency: number;
+  soakRetention: number;
+  /** Case 9: seconds without load after the last wave, before the RSS is read. */
+  soakIdleSeconds: number;
 }
 
 /** The sizes the issue asks for. */
@@ -52,6 +59,11 @@ export const FULL: Sizes = {
   apiSeconds: 5,
   apiRequests: 1_000_000,
   apiConnections: 16,
+  soakJobs: 10_000,
+  soakWave: 1000,
+  soakConcurrency: 8,
+  soakRetention: 200,
+  soakIdleSeconds: 20,
 };
 
 /** Tiny sizes: every case in seconds (`--quick`, run by the test suite). */
@@ -69,6 +81,11 @@ export const QUICK: Sizes = {
   apiSeconds: 1,
   apiRequests: 300,
   apiConnections: 4,
+  soakJobs: 40,
+  soakWave: 20,
+  soakConcurrency: 8,
+  soakRetention: 10,
+  soakIdleSeconds: 1,
 };
 
 /** Pipeline names used by the cases. */
@@ -78,6 +95,7 @@ export const PIPELINE = {
   output: "bench_output",
   logs: "bench_logs",
   state: "bench_state",
+  soak: "bench_soak",
 } as const;
 
 /** The task of every benchmark pipeline. */
@@ -104,6 +122,15 @@ export function pipelinesYaml(sizes: Sizes): string {
     pipeline(PIPELINE.output, 1, `yes ${LINE} | head -c ${sizes.outputBytes}`),
     pipeline(PIPELINE.logs, 1, `yes ${LINE} | head -c ${sizes.logBytes}`),
     pipeline(PIPELINE.state, 1, "true"),
+    `  ${PIPELINE.soak}:`,
+    `    concurrency: ${sizes.soakConcurrency}`,
+    `    retention_count: ${sizes.soakRetention}`,
+    `    tasks:`,
+    `      first:`,
+    `        script: ["true"]`,
+    `      second:`,
+    `        depends_on: [first]`,
+    `        script: ["true"]`,
     "",
   ].join("\n");
 }

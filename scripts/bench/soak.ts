@@ -1,0 +1,121 @@
+/**
+ * Case 9: memory and speed over time. Jobs of a two-task pipeline (`true`, then `true`) with
+ * `retention_count` are run in waves; the summed RSS of the server and its task executor
+ * processes is read before the first wave, after every wave and after an idle pause, and the
+ * first and last waves' rates are compared.
+ *
+ * @module
+ */
+import type { Implementation, Server } from "./server.ts";
+import { startServer } from "./server.ts";
+import { PIPELINE, pipelinesYaml, type Sizes } from "./sizes.ts";
+import { mib, readTotalRss, sleep } from "./system.ts";
+
+/** One wave of case 9. */
+export interface Wave {
+  jobsPerSecond: number;
+  /** Summed RSS right after the wave, MiB. */
+  rss: number;
+}
+
+/** What case 9 measured, memory in MiB. */
+export interface Soak {
+  jobs: number;
+  /** RSS of the server and its executor processes before the first wave. */
+  startRss: number;
+  waves: Wave[];
+  /** The largest RSS read after a wave. */
+  maxRss: number;
+  /** RSS after the idle pause that followed the last wave. */
+  idleRss: number;
+  /** The RSS of each process after the idle pause (server first). */
+  idleProcesses: number[];
+}
+
+/** Lets the server settle before its starting RSS is read. */
+const SETTLE_MS = 1000;
+
+/**
+ * Schedules `count` jobs of `pipeline` from `clients` concurrent clients and waits until every
+ * one has completed; a job retention has removed already (404) counts as completed. Resolves
+ * with the seconds from the first request until the last job was seen completed.
+ *
+ * @throws {Error} when a request fails or a job does not succeed.
+ */
+export async function runWave(
+  server: Server,
+  pipeline: string,
+  count: number,
+  clients: number,
+): Promise<number> {
+  const ids: (string | undefined)[] = new Array(count);
+  let next = 0;
+  let failure: unknown = null;
+  const started = performance.now();
+  const scheduling = Promise.all(
+    Array.from({ length: Math.min(clients, count) }, async () => {
+      while (next < count && failure === null) {
+        const index = next++;
+        ids[index] = await server.schedule(pipeline);
+      }
+    }),
+  ).catch((error) => {
+    failure = error;
+  });
+  for (let index = 0; index < count;) {
+    if (failure !== null) throw failure;
+    const id = ids[index];
+    if (id === undefined) {
+      await sleep(2);
+      continue;
+    }
+    const response = await server.request("GET", `/job/detail?id=${encodeURIComponent(id)}`);
+    if (response.status === 404) {
+      await response.body?.cancel();
+      index++;
+      continue;
+    }
+    const text = await response.text();
+    if (!response.ok) throw new Error(`GET /job/detail answered ${response.status}: ${text}`);
+    const job = JSON.parse(text);
+    if (!job.completed) {
+      await sleep(5);
+      continue;
+    }
+    if (job.errored || job.canceled) throw new Error(`job ${id} did not succeed: ${text}`);
+    index++;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await scheduling;
+  if (failure !== null) throw failure;
+  return seconds;
+}
+
+/**
+ * Runs case 9 against a fresh server: `soakJobs` jobs in waves of `soakWave`, then
+ * `soakIdleSeconds` without load.
+ *
+ * @throws {Error} when a job fails.
+ */
+export async function soak(implementation: Implementation, sizes: Sizes): Promise<Soak> {
+  await using server = await startServer(implementation, { pipelines: pipelinesYaml(sizes) });
+  await sleep(SETTLE_MS);
+  const startRss = mib(await readTotalRss(server.pids()));
+  const waves: Wave[] = [];
+  for (let done = 0; done < sizes.soakJobs; done += sizes.soakWave) {
+    const count = Math.min(sizes.soakWave, sizes.soakJobs - done);
+    const seconds = await runWave(server, PIPELINE.soak, count, sizes.soakConcurrency);
+    waves.push({ jobsPerSecond: count / seconds, rss: mib(await readTotalRss(server.pids())) });
+  }
+  await sleep(sizes.soakIdleSeconds * 1000);
+  const pids = server.pids();
+  const idleProcesses = await Promise.all(pids.map(async (pid) => mib(await readTotalRss([pid]))));
+  return {
+    jobs: sizes.soakJobs,
+    startRss,
+    waves,
+    maxRss: Math.max(...waves.map((wave) => wave.rss)),
+    idleRss: idleProcesses.reduce((sum, rss) => sum + rss, 0),
+    idleProcesses,
+  };
+}
