@@ -238,3 +238,26 @@ Deno.test({
       });
     }),
 });
+
+Deno.test({
+  name: "task executor: a process other than the first stops after being idle",
+  ignore: !POSIX,
+  fn: () =>
+    withDir((dir) =>
+      withExecutor({ processes: 2, idleStopMs: 300 }, async (executor) => {
+        // Two tasks at once: the second runs in the second process. $PPID is the executor.
+        const runs = ["a", "b"].map((name) =>
+          executor.run(spec(dir, [`echo $PPID > ${name}.pid; sleep 0.5`], name))
+        );
+        for (const run of runs) assertEquals((await run.done).exitCode, 0);
+        const first = Number(await Deno.readTextFile(`${dir}/a.pid`));
+        const second = Number(await Deno.readTextFile(`${dir}/b.pid`));
+        assertEquals(first === second, false, "the tasks ran in two processes");
+        await waitFor("the idle second process to stop", () => !processAlive(second));
+        assertEquals(processAlive(first), true, "the first process stays");
+        const outcome = await executor.run(spec(dir, ["echo $PPID > c.pid"], "c")).done;
+        assertEquals(outcome, { exitCode: 0, error: null, killed: false });
+        assertEquals(Number(await Deno.readTextFile(`${dir}/c.pid`)), first);
+      })
+    ),
+});
