@@ -37,8 +37,11 @@ export type LogStream = "stdout" | "stderr";
 export interface RunnerApi {
   /** All pipelines, sorted by name. */
   listPipelines(): PipelineInfo[];
-  /** All jobs, newest first. */
-  listJobs(): AsyncIterable<Job>;
+  /**
+   * All jobs, newest first, in batches: a job that waits or runs as its current state, any
+   * other as its API JSON as stored (UTF-8 bytes), to be sent as it is.
+   */
+  listJobs(): AsyncIterable<(Job | Uint8Array)[]>;
   /**
    * One page of jobs, newest first, optionally of one pipeline and one state (see `listPage`):
    * a page filtered by state may hold fewer jobs than asked for and still have a `next`.

@@ -8,15 +8,15 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Job } from "../engine/job.ts";
-import type { JobPage, JobPageQuery } from "../store/job_store.ts";
+import type { JobPage, JobPageQuery, ListedJob } from "../store/job_store.ts";
 
 /** The persistence the runner needs. */
 export interface RunnerStore {
   /** Persists the job's current state; resolves once committed. */
   save(job: Job): Promise<void>;
   get(id: string): Promise<Job | null>;
-  /** All jobs, newest first. */
-  list(): AsyncIterable<Job>;
+  /** The API JSON of all jobs as stored, newest first, in batches. */
+  listJson(): AsyncIterable<ListedJob[]>;
   /** One page of jobs, newest first (see `JobStore.page`). */
   page(query: JobPageQuery): Promise<JobPage>;
 }

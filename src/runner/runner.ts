@@ -188,8 +188,10 @@ export function createRunner(options: RunnerOptions): Runner {
         });
     },
 
-    async *listJobs(): AsyncIterable<Job> {
-      for await (const job of store.list()) yield current(job.id) ?? job;
+    async *listJobs(): AsyncIterable<(Job | Uint8Array)[]> {
+      for await (const batch of store.listJson()) {
+        yield batch.map(({ id, json }) => current(id) ?? json);
+      }
     },
 
     pageJobs: (query) => listPage(query, (page) => store.page(page), current),

@@ -10,20 +10,57 @@ import type { PipelineInfo } from "../runner/api.ts";
 import { jobToJson, pipelineToJson } from "./json.ts";
 
 /** Bytes of JSON collected before a chunk is handed to the connection. */
-const CHUNK_CHARS = 64 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 
 const encoder = new TextEncoder();
 
+/** Collects byte pieces into chunks of about {@linkcode CHUNK_BYTES}. */
+interface ChunkBuilder {
+  /** Bytes collected so far. */
+  readonly length: number;
+  add(piece: Uint8Array): void;
+  /** The collected bytes as one chunk; empties the builder. */
+  take(): Uint8Array;
+}
+
+function chunkBuilder(): ChunkBuilder {
+  let pieces: Uint8Array[] = [];
+  let length = 0;
+  return {
+    get length() {
+      return length;
+    },
+    add(piece) {
+      pieces.push(piece);
+      length += piece.length;
+    },
+    take() {
+      const chunk = new Uint8Array(length);
+      let offset = 0;
+      for (const piece of pieces) {
+        chunk.set(piece, offset);
+        offset += piece.length;
+      }
+      pieces = [];
+      length = 0;
+      return chunk;
+    },
+  };
+}
+
+const COMMA = encoder.encode(",");
+
 /**
  * The body of `GET /pipelines/jobs`: `{"pipelines":[…],"jobs":[…]}` with the jobs written as
- * they are iterated. The first job is fetched before this resolves, so a failing store yields an
- * error response rather than a cut-off body; a later failure aborts the body and is passed to
- * `onError`. A job that cannot be turned into JSON is left out (and passed to `onSkip`), so one
- * bad record never breaks the list for everyone.
+ * their batches are iterated: a job's stored API JSON as it is, a {@linkcode Job} serialized.
+ * The first batch is fetched before this resolves, so a failing store yields an error response
+ * rather than a cut-off body; a later failure aborts the body and is passed to `onError`. A job
+ * that cannot be turned into JSON is left out (and passed to `onSkip`), so one bad record never
+ * breaks the list for everyone.
  */
 export async function pipelinesJobsBody(
   pipelines: PipelineInfo[],
-  jobs: AsyncIterable<Job>,
+  jobs: AsyncIterable<readonly (Job | Uint8Array)[]>,
   onError: (error: unknown) => void,
   onSkip: (job: Job, error: unknown) => void = () => {},
 ): Promise<ReadableStream<Uint8Array>> {
@@ -32,26 +69,31 @@ export async function pipelinesJobsBody(
 
   async function* generate(): AsyncGenerator<Uint8Array> {
     try {
-      let text = `{"pipelines":${JSON.stringify(pipelines.map(pipelineToJson))},"jobs":[`;
-      let separator = "";
+      const chunk = chunkBuilder();
+      chunk.add(
+        encoder.encode(`{"pipelines":${JSON.stringify(pipelines.map(pipelineToJson))},"jobs":[`),
+      );
+      let first = true;
       while (!result.done) {
-        let json: string | null = null;
-        try {
-          json = JSON.stringify(jobToJson(result.value));
-        } catch (error) {
-          onSkip(result.value, error);
-        }
-        if (json !== null) {
-          text += separator + json;
-          separator = ",";
-        }
-        if (text.length >= CHUNK_CHARS) {
-          yield encoder.encode(text);
-          text = "";
+        for (const job of result.value) {
+          let json: Uint8Array | null = job instanceof Uint8Array ? job : null;
+          if (json === null) {
+            try {
+              json = encoder.encode(JSON.stringify(jobToJson(job as Job)));
+            } catch (error) {
+              onSkip(job as Job, error);
+              continue;
+            }
+          }
+          if (!first) chunk.add(COMMA);
+          first = false;
+          chunk.add(json);
+          if (chunk.length >= CHUNK_BYTES) yield chunk.take();
         }
         result = await iterator.next();
       }
-      yield encoder.encode(text + "]}\n");
+      chunk.add(encoder.encode("]}\n"));
+      yield chunk.take();
     } catch (error) {
       onError(error);
       throw error;

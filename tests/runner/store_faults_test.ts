@@ -129,9 +129,11 @@ Deno.test("store faults: changes of running jobs are kept, retried and stored on
   await waitFor("a failed save", () => t.runner.storeFailure());
   assertEquals(t.store.saved.get(job.id)?.completed, false, "the store missed the change");
   // The API shows memory, listing included.
-  const listed: Job[] = [];
-  for await (const item of t.runner.listJobs()) listed.push(item);
-  assertEquals(listed.map((item) => item.completed), [true]);
+  const listed: (Job | Uint8Array)[] = [];
+  for await (const batch of t.runner.listJobs()) listed.push(...batch);
+  assertEquals(listed.map((item) => item instanceof Uint8Array ? "stored" : item.completed), [
+    true,
+  ]);
   const attempts = t.store.attempts;
   await waitFor("a retry", () => t.store.attempts > attempts);
   t.store.fault = null;

@@ -1,5 +1,6 @@
 import type { Definitions, PipelineDefinition } from "../../src/definition/types.ts";
 import type { Job } from "../../src/engine/job.ts";
+import { jobToJson } from "../../src/server/json.ts";
 import type { LogStream } from "../../src/runner/api.ts";
 import { inProcessExecutor, startTaskExecutor } from "../../src/executor/task_executor.ts";
 import {
@@ -26,8 +27,12 @@ export function memoryStore(): RunnerStore & { saved: Map<string, Job> } {
     get(id) {
       return Promise.resolve(saved.get(id) ?? null);
     },
-    async *list() {
-      yield* [...saved.values()].sort(newestFirst);
+    async *listJson() {
+      const encoder = new TextEncoder();
+      yield [...saved.values()].sort(newestFirst).map((job) => ({
+        id: job.id,
+        json: encoder.encode(JSON.stringify(jobToJson(job))),
+      }));
     },
     page({ limit, before, pipeline }) {
       const matching = [...saved.values()].sort(newestFirst)

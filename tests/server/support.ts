@@ -107,7 +107,7 @@ export function fakeRunner(jobs: Job[] = []): FakeRunner {
     },
     listPipelines: () => PIPELINES.map((p) => ({ ...p })),
     async *listJobs() {
-      yield* [...runner.jobs.values()].sort(newestFirst);
+      yield [...runner.jobs.values()].sort(newestFirst);
     },
     pageJobs({ limit, before, pipeline, state = null }) {
       const matching = [...runner.jobs.values()].sort(newestFirst)

@@ -1,7 +1,13 @@
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import type { Job } from "../../src/engine/job.ts";
 import { StoreReadError, StoreWriteError } from "../../src/store/errors.ts";
-import { INLINE_VARIABLES_BYTES, type JobStore, openJobStore } from "../../src/store/job_store.ts";
+import {
+  INLINE_VARIABLES_BYTES,
+  type JobStore,
+  LISTING_BYTES,
+  openJobStore,
+} from "../../src/store/job_store.ts";
+import { jobToJson } from "../../src/server/json.ts";
 import { allKeys, collect, job, type KvRecord, recordingKv, task, tempDir } from "./support.ts";
 
 async function testStore(): Promise<
@@ -358,4 +364,71 @@ Deno.test("page() filters by pipeline and returns full jobs", async () => {
   assertEquals(all.jobs.length, 9);
   assertEquals(all.next, null, "no next when the page ends exactly at the last job");
   await assertRejects(() => t.store.page({ limit: 0, before: null, pipeline: null }), RangeError);
+});
+
+/** What listJson yields, decoded: ids and API JSON. */
+async function listed(store: JobStore): Promise<{ id: string; json: unknown }[]> {
+  const decoder = new TextDecoder();
+  return (await collect(store.listJson())).flat().map(({ id, json }) => ({
+    id,
+    json: JSON.parse(decoder.decode(json)),
+  }));
+}
+
+/** The API JSON of jobs as a listing shows it (through a JSON round trip). */
+function apiJson(...jobs: Job[]): { id: string; json: unknown }[] {
+  return jobs.map((j) => ({ id: j.id, json: JSON.parse(JSON.stringify(jobToJson(j))) }));
+}
+
+Deno.test("listJson yields the API JSON of every job as last saved, newest first", async () => {
+  await using t = await testStore();
+  const older = job({ created: 1000, variables: { branch: "main" } });
+  const newer = job({ created: 2000, tasks: [task("a"), task("b", { dependsOn: ["a"] })] });
+  await Promise.all([older, newer].map((j) => t.store.save(j)));
+  assertEquals(await listed(t.store), apiJson(newer, older));
+  newer.tasks[0].status = "done";
+  newer.completed = true;
+  newer.end = 2500;
+  await t.store.save(newer);
+  assertEquals(await listed(t.store), apiJson(newer, older));
+  await t.store.delete([older.id]);
+  assertEquals(await listed(t.store), apiJson(newer));
+});
+
+Deno.test("listJson builds the API JSON of a job too big to store it for listing", async () => {
+  await using t = await testStore();
+  const big = job({ variables: bigVariables(LISTING_BYTES + 1000) });
+  const small = job({ created: 1 });
+  await Promise.all([big, small].map((j) => t.store.save(j)));
+  assertEquals((await t.kv.get(["listed", big.created, big.id])).value, false);
+  assertEquals(await listed(t.store), apiJson(big, small));
+});
+
+Deno.test("a database of format 1 gets its listing entries and format 2 when opened", async () => {
+  const dir = await tempDir();
+  await using _dir = dir;
+  const path = `${dir.path}/jobs.kv`;
+  const jobs = [job({ created: 1000 }), job({ created: 2000, variables: bigVariables(150_000) })];
+  const first = await openJobStore(await Deno.openKv(path));
+  await Promise.all(jobs.map((j) => first.save(j)));
+  await first.close();
+  // What format 1 wrote: the same keys, without listing entries.
+  const kv = await Deno.openKv(path);
+  for await (const entry of kv.list({ prefix: ["listed"] })) await kv.delete(entry.key);
+  await kv.set(["format"], 1);
+  kv.close();
+
+  const second = await openJobStore(await Deno.openKv(path));
+  try {
+    assertEquals(await listed(second), apiJson(jobs[1], jobs[0]));
+    assertEquals(await collect(second.list()), [jobs[1], jobs[0]]);
+  } finally {
+    await second.close();
+  }
+  const reopened = await Deno.openKv(path);
+  try {
+    assertEquals((await reopened.get(["format"])).value, 2);
+  } finally {
+    reopened.close();
+  }
 });
