@@ -15,7 +15,7 @@ interface Report {
     id: number;
     status: "ok" | "skipped" | "failed";
     note?: string;
-    metrics: { name: string; value: unknown; unit: string; pass?: boolean }[];
+    metrics: { name: string; value: unknown; unit: string; remark?: string; pass?: boolean }[];
   }[];
 }
 
@@ -49,7 +49,7 @@ Deno.test("bench --quick runs every case and writes numbers to --json", async ()
 
     assertEquals(report.quick, true);
     assert(report.machine.nproc > 0 && report.machine.cpu !== "", "machine described");
-    assertEquals(report.results.map((result) => result.id), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assertEquals(report.results.map((result) => result.id), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
     for (const result of report.results) {
       if (result.status === "skipped") {
         assert(result.note, `case ${result.id} is skipped without a reason`);
@@ -115,8 +115,15 @@ Deno.test("bench --compare-prunner runs cases 2, 4 and 5 against another binary;
       assert(names.includes(expected), `case 8 lacks ${expected}: ${names.join(", ")}`);
     }
     for (const metric of compare.metrics) {
-      assert(Number.isFinite(metric.value), `${metric.name}: ${metric.value}`);
+      assert(
+        Number.isFinite(metric.value) || (metric.value === null && metric.remark),
+        `${metric.name}: ${metric.value} without a remark`,
+      );
     }
+    assert(
+      compare.metrics.some((metric) => metric.value === null),
+      "case 8 says what it cannot compare",
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -27,6 +27,8 @@ export interface ApiThroughput {
   hello: Load;
   /** prunner ÷ hello world of each round, in the order they ran. */
   ratios: number[];
+  /** Each round's loads, in the order they ran. */
+  rounds: { hello: Load; prunner: Load }[];
   /** The median of `ratios`. */
   ratio: number;
 }
@@ -167,6 +169,7 @@ export async function apiThroughput(
       hello: median.hello,
       prunner: median.prunner,
       ratios,
+      rounds,
       ratio: median.prunner.perSecond / median.hello.perSecond,
     };
   } finally {

@@ -11,11 +11,13 @@ export interface Target {
   bound: number;
 }
 
-/** One measured number. */
+/** One measured number, or why there is none. */
 export interface Metric {
   name: string;
-  value: number;
+  /** `null` when the metric cannot be measured or compared; `remark` says why. */
+  value: number | null;
   unit: string;
+  remark?: string;
   target?: Target;
   /** Whether the target is met; absent without a target. */
   pass?: boolean;
@@ -52,6 +54,18 @@ export function metric(name: string, value: number, unit: string, target?: Targe
   return { name, value, unit, target, pass };
 }
 
+/**
+ * A row that says what is not measured, and why, instead of leaving it out.
+ *
+ * @example
+ * ```ts
+ * unmeasured("go: startup with 100,000 jobs", "the Go prunner keeps jobs in its own file");
+ * ```
+ */
+export function unmeasured(name: string, remark: string): Metric {
+  return { name, value: null, unit: "", remark };
+}
+
 /** A number with as many decimals as its size calls for. */
 export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);
@@ -77,7 +91,7 @@ export function formatTable(results: readonly CaseResult[]): string {
       rows.push([
         label,
         m.name,
-        `${formatNumber(m.value)}${unit}`,
+        m.value === null ? `— (${m.remark})` : `${formatNumber(m.value)}${unit}`,
         m.target ? `${m.target.op} ${formatNumber(m.target.bound)}${unit}` : "",
         m.pass === undefined ? "" : m.pass ? "pass" : "FAIL",
       ]);

@@ -101,6 +101,12 @@ export const PIPELINE = {
 /** The task of every benchmark pipeline. */
 export const TASK = "run";
 
+/**
+ * The command of the throughput cases (1–3, 8): a program, so that every runner starts a
+ * process for it (the Go prunner's shell interpreter runs a bare `true` as a builtin).
+ */
+export const TRUE_COMMAND = "/bin/true";
+
 /** A 100-byte line (with its newline) for `yes`, so output has realistic lines. */
 const LINE = "0123456789".repeat(10).slice(0, 99);
 
@@ -117,7 +123,7 @@ export function pipelinesYaml(sizes: Sizes): string {
     ].join("\n");
   return [
     "pipelines:",
-    pipeline(PIPELINE.throughput, sizes.parallelism, "true"),
+    pipeline(PIPELINE.throughput, sizes.parallelism, TRUE_COMMAND),
     pipeline(PIPELINE.latency, 1, "date +%s%N"),
     pipeline(PIPELINE.output, 1, `yes ${LINE} | head -c ${sizes.outputBytes}`),
     pipeline(PIPELINE.logs, 1, `yes ${LINE} | head -c ${sizes.logBytes}`),
@@ -127,10 +133,10 @@ export function pipelinesYaml(sizes: Sizes): string {
     `    retention_count: ${sizes.soakRetention}`,
     `    tasks:`,
     `      first:`,
-    `        script: ["true"]`,
+    `        script: [${JSON.stringify(TRUE_COMMAND)}]`,
     `      second:`,
     `        depends_on: [first]`,
-    `        script: ["true"]`,
+    `        script: [${JSON.stringify(TRUE_COMMAND)}]`,
     "",
   ].join("\n");
 }

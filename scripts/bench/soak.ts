@@ -1,5 +1,5 @@
 /**
- * Case 9: memory and speed over time. Jobs of a two-task pipeline (`true`, then `true`) with
+ * Case 9: memory and speed over time. Jobs of a two-task pipeline (`/bin/true`, then again) with
  * `retention_count` are run in waves; the summed RSS of the server and its task executor
  * processes is read before the first wave, after every wave and after an idle pause, and the
  * first and last waves' rates are compared.

@@ -1,9 +1,11 @@
 /**
- * The reference points without a runner: spawning `sh -c true` directly (case 1, the ceiling)
- * and GNU parallel running the same `true`s (case 3, what a user would otherwise reach for).
+ * The reference points without a runner: spawning `sh -c /bin/true` directly (case 1, the
+ * ceiling) and GNU parallel running the same command (case 3, what a user would otherwise reach
+ * for).
  *
  * @module
  */
+import { TRUE_COMMAND } from "./sizes.ts";
 
 /** How long a batch of runs took. */
 export interface Rate {
@@ -18,7 +20,7 @@ function rate(count: number, startedMs: number): Rate {
 }
 
 /**
- * Case 1: `count` × `sh -c true` through `Deno.Command`, `parallelism` at a time.
+ * Case 1: `count` × `sh -c /bin/true` through `Deno.Command`, `parallelism` at a time.
  *
  * @throws {Error} when a run fails.
  */
@@ -29,12 +31,12 @@ export async function spawnLimit(count: number, parallelism: number): Promise<Ra
     while (next < count) {
       next++;
       const { success } = await new Deno.Command("sh", {
-        args: ["-c", "true"],
+        args: ["-c", TRUE_COMMAND],
         stdin: "null",
         stdout: "null",
         stderr: "null",
       }).output();
-      if (!success) throw new Error("sh -c true failed");
+      if (!success) throw new Error(`sh -c ${TRUE_COMMAND} failed`);
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallelism, count) }, worker));
@@ -42,7 +44,7 @@ export async function spawnLimit(count: number, parallelism: number): Promise<Ra
 }
 
 /**
- * Case 3: GNU parallel running `true` `count` times with `-j parallelism` (shell `/bin/sh`, as
+ * Case 3: GNU parallel running `/bin/true` `count` times with `-j parallelism` (shell `/bin/sh`, as
  * prunner's `sh -c`). Resolves with `null` when `parallel` is not installed.
  *
  * @throws {Error} when parallel fails.
@@ -52,7 +54,7 @@ export async function gnuParallel(count: number, parallelism: number): Promise<R
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("parallel", {
-      args: ["--will-cite", `-j${parallelism}`, "-N0", "true"],
+      args: ["--will-cite", `-j${parallelism}`, "-N0", TRUE_COMMAND],
       env: { PARALLEL_SHELL: "/bin/sh" },
       stdin: "piped",
       stdout: "null",

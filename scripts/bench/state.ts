@@ -24,10 +24,14 @@ export interface StateScale {
   /** Latency of `GET /pipelines/jobs`: the first request and the median of all. */
   listFirstMs: number;
   listMedianMs: number;
+  /** Median time until the first bytes of the body arrived (the body is streamed). */
+  listFirstByteMs: number;
   /** Size of one `GET /pipelines/jobs` response. */
   listMiB: number;
   /** Peak RSS during the listings. */
   listPeakRss: number;
+  /** Peak RSS during the listings minus the RSS before. */
+  listGrowth: number;
   /** Latency of `GET /pipelines/jobs?limit=50&before=…`: median and maximum over the pages. */
   pageMedianMs: number;
   pageMaxMs: number;
@@ -81,6 +85,7 @@ export async function stateScale(
 
   const watch = await watchPeak(server.pids());
   const times: number[] = [];
+  const firstBytes: number[] = [];
   let bytes = 0;
   for (let i = 0; i < sizes.listRequests; i++) {
     const started = performance.now();
@@ -88,26 +93,28 @@ export async function stateScale(
     if (!response.ok || !response.body) {
       throw new Error(`GET /pipelines/jobs answered ${response.status}: ${await response.text()}`);
     }
+    const chunks: string[] = [];
+    const decoder = new TextDecoder();
+    let received = 0;
+    for await (const chunk of response.body) {
+      if (received === 0) firstBytes.push(performance.now() - started);
+      received += chunk.length;
+      if (i === 0) chunks.push(decoder.decode(chunk, { stream: true }));
+    }
+    times.push(performance.now() - started);
     if (i === 0) {
-      const body = new Uint8Array(await response.arrayBuffer());
-      times.push(performance.now() - started);
-      bytes = body.length;
-      const { jobs } = JSON.parse(new TextDecoder().decode(body)) as { jobs: unknown[] };
+      bytes = received;
+      const { jobs } = JSON.parse(chunks.join("") + decoder.decode()) as { jobs: unknown[] };
       if (jobs.length < sizes.storedJobs) {
         throw new Error(
           `GET /pipelines/jobs listed ${jobs.length} jobs, ${sizes.storedJobs} are stored`,
         );
       }
-    } else {
-      let received = 0;
-      for await (const chunk of response.body) received += chunk.length;
-      times.push(performance.now() - started);
-      if (received !== bytes) {
-        throw new Error(`GET /pipelines/jobs sent ${received} bytes, before ${bytes}`);
-      }
+    } else if (received !== bytes) {
+      throw new Error(`GET /pipelines/jobs sent ${received} bytes, before ${bytes}`);
     }
   }
-  const { peak } = await watch.stop();
+  const { baseline, peak } = await watch.stop();
   const pageTimes = await pageLatencies(server);
   return {
     storedJobs: sizes.storedJobs,
@@ -117,8 +124,10 @@ export async function stateScale(
     startupRss: mib(startupRss),
     listFirstMs: times[0],
     listMedianMs: percentile(times, 0.5),
+    listFirstByteMs: percentile(firstBytes, 0.5),
     listMiB: mib(bytes),
     listPeakRss: mib(peak),
+    listGrowth: mib(peak - baseline),
     pageMedianMs: percentile(pageTimes, 0.5),
     pageMaxMs: Math.max(...pageTimes),
     pages: pageTimes.length,
