@@ -1,9 +1,10 @@
 /**
  * The task executor process: runs the tasks prunner sends it (see `protocol.ts`) and reports
- * their outcomes. It exists because starting a process in its own session makes Deno fork the
- * whole calling process, which takes time in proportion to the caller's memory (about 40 µs per
- * MiB, measured): a small process that only runs tasks spawns several times faster than the
- * server, and on another core.
+ * their outcomes, so that starting tasks and copying their output happen on another core than
+ * the API. Where there is no `setsid` program (see `shell.ts`), starting a process in its own
+ * session makes Deno fork the whole calling process, which takes time in proportion to the
+ * caller's memory (about 40 µs per MiB, measured): a small process spawns several times faster
+ * than the server.
  *
  * When its stdin ends (prunner stopped or died) it kills the tasks still running, waits for
  * them, and exits. SIGINT and SIGTERM do not stop it: a service manager that signals every
