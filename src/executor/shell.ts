@@ -35,49 +35,65 @@ const GATED_LINE =
 const IS_WINDOWS = Deno.build.os === "windows";
 
 let windowsHasSh: boolean | undefined;
-let pathHasSetsid: boolean | undefined;
+let setsidPath: string | null | undefined;
 
-/** Whether the `setsid` program is on the PATH (looked up once per process). */
+/**
+ * Where the `setsid` program is, from prunner's PATH (looked up once per process), or `null`.
+ * Lines run it by this path: a task's own PATH may not include it.
+ */
+function findSetsid(): string | null {
+  if (setsidPath === undefined) {
+    const path = IS_WINDOWS ? null : findOnPath("setsid", ":", "/");
+    setsidPath = path?.startsWith("/") ? path : null;
+  }
+  return setsidPath;
+}
+
+/** Whether the `setsid` program is on prunner's PATH. */
 export function setsidAvailable(): boolean {
-  pathHasSetsid ??= !IS_WINDOWS && findOnPath("setsid", ":", "/");
-  return pathHasSetsid;
+  return findSetsid() !== null;
 }
 
 /**
  * Returns the command that runs `line` through the platform's shell as the leader of a new
- * process group: through `setsid` when `useSetsid`, otherwise with `detached: true`.
+ * process group: through `setsid` when `useSetsid` (and it is on the PATH), otherwise with
+ * `detached: true`.
  *
  * @example
  * ```ts
  * shellCommand("make test", true);
- * // { program: "setsid", args: ["sh", "-c", GATED_LINE, "sh", "make test"],
+ * // { program: "/usr/bin/setsid", args: ["sh", "-c", GATED_LINE, "sh", "make test"],
  * //   detached: false, gated: true }
  * shellCommand("make test", false);
  * // { program: "sh", args: ["-c", GATED_LINE, "sh", "make test"], detached: true, gated: true }
  * ```
  */
 export function shellCommand(line: string, useSetsid = setsidAvailable()): ShellCommand {
+  const setsid = useSetsid ? findSetsid() : null;
   if (!IS_WINDOWS) {
     const shell = ["sh", "-c", GATED_LINE, "sh", line];
-    return useSetsid
-      ? { program: "setsid", args: shell, detached: false, gated: true }
+    return setsid !== null
+      ? { program: setsid, args: shell, detached: false, gated: true }
       : { program: shell[0], args: shell.slice(1), detached: true, gated: true };
   }
-  windowsHasSh ??= findOnPath("sh.exe", ";", "\\");
+  windowsHasSh ??= findOnPath("sh.exe", ";", "\\") !== null;
   return windowsHasSh
     ? { program: "sh", args: ["-c", line], detached: true, gated: false }
     : { program: "cmd", args: ["/d", "/s", "/c", line], detached: true, gated: false };
 }
 
-function findOnPath(file: string, listSeparator: string, pathSeparator: string): boolean {
+/** The path of `file` in the first PATH directory that has it, or `null`. */
+function findOnPath(file: string, listSeparator: string, pathSeparator: string): string | null {
   const dirs = (Deno.env.get("PATH") ?? "").split(listSeparator).filter(Boolean);
-  return dirs.some((dir) => {
+  for (const dir of dirs) {
+    const path = `${dir}${pathSeparator}${file}`;
     try {
-      return Deno.statSync(`${dir}${pathSeparator}${file}`).isFile;
+      if (Deno.statSync(path).isFile) return path;
     } catch {
-      return false;
+      // Not in this directory.
     }
-  });
+  }
+  return null;
 }
 
 /**

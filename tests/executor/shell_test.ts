@@ -72,6 +72,28 @@ Deno.test({
 });
 
 Deno.test({
+  name: "shell: a task whose PATH lacks setsid's directory still runs",
+  ignore: !LINUX,
+  fn: () =>
+    withTempDir("prunner-shell-", async (dir) => {
+      await Deno.mkdir(`${dir}/bin`);
+      await Deno.symlink("/bin/sh", `${dir}/bin/sh`);
+      const run = runTask({
+        lines: ["echo $PATH"],
+        variables: {},
+        env: { PATH: `${dir}/bin` },
+        cwd: dir,
+        allowFailure: false,
+        stdoutPath: `${dir}/out.log`,
+        stderrPath: `${dir}/err.log`,
+        killTimeoutMs: 2000,
+      });
+      assertEquals(await run.done, { exitCode: 0, error: null, killed: false });
+      assertEquals(await Deno.readTextFile(`${dir}/out.log`), `${dir}/bin\n`);
+    }),
+});
+
+Deno.test({
   name: "shell: signalGroup signals the process itself while it leads no group yet",
   ignore: !LINUX,
   async fn() {
