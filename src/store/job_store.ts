@@ -233,9 +233,7 @@ export async function openJobStore(
     const result = await kv.atomic().check(format).set(["format"], FORMAT).commit();
     if (!result.ok) return openJobStore(kv, options);
   } else if (format.value === FORMAT_WITHOUT_LISTING) {
-    await addListings(
-      createJobStore(kv, options.dataDir ?? null, () => {}, () => Promise.resolve()),
-    );
+    await addListings(kv);
     const result = await kv.atomic().check(format).set(["format"], FORMAT).commit();
     if (!result.ok) return openJobStore(kv, options);
   } else if (format.value !== FORMAT) {
@@ -259,18 +257,38 @@ export interface JobStoreOptions {
   beforeCommit?: () => Promise<void>;
 }
 
-/** Writes the listing entry of every job (saving a job writes it), in rounds of saves. */
-async function addListings(store: JobStore): Promise<void> {
-  let saves: Promise<void>[] = [];
-  for await (const job of store.list()) {
-    saves.push(store.save(job));
-    if (saves.length === MIGRATION_BATCH) {
-      await Promise.all(saves);
-      saves = [];
+/**
+ * Writes the listing entry of every job of a format-1 database. A job whose record is in one
+ * value is listed from its API JSON; any other (parts, or a record that cannot be read or turned
+ * into JSON) gets `false`, so listings read its record and skip it, reported, when damaged.
+ */
+async function addListings(kv: Deno.Kv): Promise<void> {
+  let units: Unit[] = [];
+  const commit = async () => {
+    for (const mutations of pack(units)) {
+      const operation = kv.atomic();
+      for (const unit of mutations) {
+        for (const { key, value } of unit.mutations) operation.set(key, value);
+      }
+      if (!(await operation.commit()).ok) throw new Error("the atomic commit was not applied");
     }
+    units = [];
+  };
+  for await (const { key, value } of kv.list({ prefix: ["jobs"] }, { batchSize: LIST_BATCH })) {
+    let listing: Uint8Array | false = false;
+    try {
+      const stored = value instanceof Uint8Array
+        ? JSON.parse(decoder.decode(value)) as StoredJob
+        : null;
+      if (stored !== null && !stored.variableParts) listing = encodeListing(stored as Job);
+    } catch {
+      // Listed from its record, which reports what is wrong with it.
+    }
+    if (listing !== false && listing.length > LISTING_BYTES) listing = false;
+    units.push(unitOf([set(["listed", key[1], key[2]], listing)]));
+    if (units.length === MIGRATION_BATCH) await commit();
   }
-  await Promise.all(saves);
-  await store.flush();
+  await commit();
 }
 
 function createJobStore(

@@ -319,6 +319,8 @@ Deno.test({
           .set(["by_pipeline", "mark", created, id], [true, created])
           .commit();
       }
+      // Written by an older version: store format 1, without listing entries.
+      await data.kv.set(["format"], 1);
       await data.close();
     }
     await using prunner = await startPrunner(ws);
