@@ -13,6 +13,7 @@ import type { Job } from "../engine/job.ts";
 import type { EventHub, RunnerEvent } from "../runner/events.ts";
 import { jobToJson } from "./json.ts";
 import { KEEPALIVE, sseEvent } from "./sse.ts";
+import { concatBytes } from "../bytes.ts";
 
 /** Events kept for reconnecting clients. */
 export const EVENT_RING_SIZE = 4096;
@@ -140,7 +141,7 @@ export function createEventFeed(
               while (next <= last && parts.length < BATCH) {
                 parts.push(ring[next++ - first]);
               }
-              controller.enqueue(concat(parts));
+              controller.enqueue(concatBytes(parts));
               return;
             }
             if (closed) {
@@ -206,13 +207,3 @@ function jobWithoutVariables(job: Job) {
   return rest;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const result = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    result.set(part, offset);
-    offset += part.length;
-  }
-  return result;
-}

@@ -45,6 +45,7 @@
 import type { Job, JobVariables } from "../engine/job.ts";
 import { jobToJson } from "../server/json.ts";
 import { StoreFormatError, StoreReadError, StoreWriteError } from "./errors.ts";
+import { concatBytes } from "../bytes.ts";
 
 /** Version of the key layout; stored at `["format"]`. */
 export const FORMAT = 2;
@@ -465,7 +466,7 @@ function createJobStore(
       // The parts are consistent with the head only if no save happened in between.
       const again = await kv.get(entry.key);
       if (again.versionstamp === entry.versionstamp) {
-        bytes = concat(parts);
+        bytes = concatBytes(parts);
         break;
       }
       if (again.value === null) throw new StoreReadError(id, "it was deleted while being read");
@@ -474,7 +475,7 @@ function createJobStore(
     const { variableParts = 0, ...job } = parseJson<StoredJob>(id, "record", bytes);
     if (variableParts > 0) {
       const parts = await readParts(id, "variables", variableParts);
-      job.variables = parseJson<JobVariables>(id, "variables", concat(parts));
+      job.variables = parseJson<JobVariables>(id, "variables", concatBytes(parts));
     }
     written.set(job, {
       epoch: deleteEpoch,
@@ -832,15 +833,6 @@ function split(bytes: Uint8Array): Uint8Array[] {
   return parts;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const result = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    result.set(part, offset);
-    offset += part.length;
-  }
-  return result;
-}
 
 /** Encoded size of a key: strings cost their UTF-8 bytes, a NUL escape each and 2 bytes. */
 function keySize(key: Deno.KvKey): number {
