@@ -206,4 +206,3 @@ function jobWithoutVariables(job: Job) {
   const { variables: _, ...rest } = jobToJson(job);
   return rest;
 }
-

@@ -833,7 +833,6 @@ function split(bytes: Uint8Array): Uint8Array[] {
   return parts;
 }
 
-
 /** Encoded size of a key: strings cost their UTF-8 bytes, a NUL escape each and 2 bytes. */
 function keySize(key: Deno.KvKey): number {
   let size = 0;
