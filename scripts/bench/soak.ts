@@ -8,6 +8,7 @@
  */
 import type { Implementation, Server } from "./server.ts";
 import { startServer } from "./server.ts";
+import { scheduleJobs } from "./schedule.ts";
 import { PIPELINE, pipelinesYaml, type Sizes } from "./sizes.ts";
 import { mib, readTotalRss, sleep } from "./system.ts";
 
@@ -48,23 +49,11 @@ export async function runWave(
   count: number,
   clients: number,
 ): Promise<number> {
-  const ids: (string | undefined)[] = new Array(count);
-  let next = 0;
-  let failure: unknown = null;
   const started = performance.now();
-  const scheduling = Promise.all(
-    Array.from({ length: Math.min(clients, count) }, async () => {
-      while (next < count && failure === null) {
-        const index = next++;
-        ids[index] = await server.schedule(pipeline);
-      }
-    }),
-  ).catch((error) => {
-    failure = error;
-  });
+  const scheduling = scheduleJobs(server, pipeline, count, clients);
   for (let index = 0; index < count;) {
-    if (failure !== null) throw failure;
-    const id = ids[index];
+    if (scheduling.failure() !== null) throw scheduling.failure();
+    const id = scheduling.ids[index];
     if (id === undefined) {
       await sleep(2);
       continue;
@@ -86,8 +75,8 @@ export async function runWave(
     index++;
   }
   const seconds = (performance.now() - started) / 1000;
-  await scheduling;
-  if (failure !== null) throw failure;
+  await scheduling.settled;
+  if (scheduling.failure() !== null) throw scheduling.failure();
   return seconds;
 }
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { scheduleJobs } from "./schedule.ts";
 import { type Implementation, startServer } from "./server.ts";
 import { PIPELINE, pipelinesYaml, type Sizes } from "./sizes.ts";
 import { readCpu, readLiveChildrenCpu, readMachineCpu, sleep } from "./system.ts";
@@ -40,10 +41,6 @@ export interface Throughput {
 export async function endToEnd(implementation: Implementation, sizes: Sizes): Promise<Throughput> {
   await using server = await startServer(implementation, { pipelines: pipelinesYaml(sizes) });
   const count = sizes.jobs;
-  const ids: (string | undefined)[] = new Array(count);
-  let next = 0;
-  let failure: unknown = null;
-  let schedulingEnd = 0;
   const cpuBefore = await Promise.all([
     readCpu(server.pid),
     readCpu(Deno.pid),
@@ -51,22 +48,11 @@ export async function endToEnd(implementation: Implementation, sizes: Sizes): Pr
     readLiveChildrenCpu(server.pid),
   ]);
   const started = performance.now();
-  const scheduling = Promise.all(
-    Array.from({ length: Math.min(sizes.parallelism, count) }, async () => {
-      while (next < count && failure === null) {
-        const index = next++;
-        ids[index] = await server.schedule(PIPELINE.throughput);
-      }
-    }),
-  ).then(() => {
-    schedulingEnd = performance.now();
-  }, (error) => {
-    failure = error;
-  });
+  const scheduling = scheduleJobs(server, PIPELINE.throughput, count, sizes.parallelism);
 
   for (let index = 0; index < count;) {
-    if (failure !== null) throw failure;
-    const id = ids[index];
+    if (scheduling.failure() !== null) throw scheduling.failure();
+    const id = scheduling.ids[index];
     if (id === undefined) {
       await sleep(2);
       continue;
@@ -88,8 +74,8 @@ export async function endToEnd(implementation: Implementation, sizes: Sizes): Pr
     readMachineCpu(),
     readLiveChildrenCpu(server.pid),
   ]);
-  await scheduling;
-  if (failure !== null) throw failure;
+  const schedulingEnd = await scheduling.settled;
+  if (scheduling.failure() !== null) throw scheduling.failure();
   return {
     jobs: count,
     seconds,
