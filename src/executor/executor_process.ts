@@ -25,6 +25,8 @@ export async function serveExecutor(
   output: WritableStream<Uint8Array>,
 ): Promise<void> {
   const runs = new Map<number, TaskRun>();
+  /** Go-aheads of held tasks whose `go` has not arrived yet. */
+  const held = new Map<number, () => void>();
   const writer = lineWriter(output);
   try {
     for await (const value of readLines(input)) {
@@ -33,18 +35,31 @@ export async function serveExecutor(
         runs.get(request.id)?.kill();
         continue;
       }
+      if (request.type === "go") {
+        held.get(request.id)?.();
+        held.delete(request.id);
+        continue;
+      }
       const { id } = request;
       if (request.type === "ping") {
         writer.send({ type: "pong", id });
         continue;
       }
+      let ready: Promise<void> | undefined;
+      if (request.held) {
+        const go = Promise.withResolvers<void>();
+        held.set(id, go.resolve);
+        ready = go.promise;
+      }
       const run = runTask(request.spec, {
         // At once: should this process die, prunner must know the group to end it.
         started: (pid) => writer.sendNow({ type: "started", id, pid }),
+        ready,
       });
       runs.set(id, run);
       run.done.then((outcome: TaskOutcome) => {
         runs.delete(id);
+        held.delete(id);
         writer.send({ type: "done", id, outcome });
       });
     }

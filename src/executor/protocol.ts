@@ -10,9 +10,13 @@ import type { TaskSpec } from "./run_task.ts";
 /** The argument that makes prunner's entry point run as the task executor process. */
 export const EXECUTOR_ARG = "__task-executor";
 
-/** prunner → executor: start a task, kill a started one, or answer to show it is alive. */
+/**
+ * prunner → executor: start a task (a `held` one runs its first line only after a `go` for it),
+ * let a held task run, kill a started one, or answer to show it is alive.
+ */
 export type ExecutorRequest =
-  | { readonly type: "run"; readonly id: number; readonly spec: TaskSpec }
+  | { readonly type: "run"; readonly id: number; readonly spec: TaskSpec; readonly held?: true }
+  | { readonly type: "go"; readonly id: number }
   | { readonly type: "kill"; readonly id: number }
   | { readonly type: "ping"; readonly id: number };
 

@@ -42,6 +42,11 @@ export interface TaskRun {
 export interface TaskHooks {
   /** A script line's process started; its pid is also the id of its process group. */
   started?(pid: number): void;
+  /**
+   * The task's first line runs only once this settles (e.g. once the task's start is stored).
+   * Its process is started before, waiting for the go-ahead, so the wait overlaps the start.
+   */
+  ready?: Promise<unknown>;
 }
 
 /**
@@ -86,6 +91,8 @@ export function runTask(spec: TaskSpec, hooks: TaskHooks = {}): TaskRun {
     try {
       let failure: TaskOutcome | null = null;
       let lastCode = 0;
+      // Only the first line waits: later ones start after the task has.
+      let ready = hooks.ready ?? null;
       for (const line of spec.lines) {
         if (killed) return withLoss({ exitCode: -1, error: null, killed: true });
         let rendered: string;
@@ -94,10 +101,17 @@ export function runTask(spec: TaskSpec, hooks: TaskHooks = {}): TaskRun {
         } catch (error) {
           return withLoss({ exitCode: -1, error: messageOf(error), killed: false });
         }
-        const result = await runLine(rendered, spec, stdout, stderr, (child) => {
+        if (ready !== null && !shellCommand(rendered).gated) {
+          // A line that cannot wait for its go-ahead starts once it may run.
+          await ready.catch(() => {});
+          ready = null;
+          if (killed) return withLoss({ exitCode: -1, error: null, killed: true });
+        }
+        const result = await runLine(rendered, spec, stdout, stderr, ready, (child) => {
           current = child;
           hooks.started?.(child.pid);
         });
+        ready = null;
         current = null;
         if (killed) return withLoss({ exitCode: result.code, error: null, killed: true });
         lastCode = result.code;
@@ -133,6 +147,7 @@ async function runLine(
   spec: TaskSpec,
   stdout: LogSink,
   stderr: LogSink,
+  ready: Promise<unknown> | null,
   started: (child: Deno.ChildProcess) => void,
 ): Promise<LineResult> {
   const { program, args, detached, gated } = shellCommand(line);
@@ -151,7 +166,10 @@ async function runLine(
     return { code: -1, error: `cannot start ${program}: ${messageOf(error)}` };
   }
   started(child);
-  if (gated) goAhead(child.stdin);
+  if (gated) {
+    if (ready === null) goAhead(child.stdin);
+    else ready.then(() => goAhead(child.stdin), () => goAhead(child.stdin));
+  }
   const copies = Promise.all([copyToLog(child.stdout, stdout), copyToLog(child.stderr, stderr)]);
   const status = await child.status;
   // Output still in the pipes (or held open by a background process) is copied on; only a

@@ -18,8 +18,11 @@ import { describeStatus, signalGroup } from "./shell.ts";
 
 /** Runs tasks. */
 export interface TaskExecutor {
-  /** Starts a task. */
-  run(spec: TaskSpec): TaskRun;
+  /**
+   * Starts a task. With `ready`, its first line runs only once `ready` settles; the process is
+   * started before and waits, so that wait overlaps the start (see `TaskHooks.ready`).
+   */
+  run(spec: TaskSpec, ready?: Promise<unknown>): TaskRun;
   /**
    * Whether tasks can run: resolves `null` when they can, else what is wrong (e.g. an executor
    * process that does not answer within `timeoutMs`).
@@ -34,7 +37,7 @@ export interface TaskExecutor {
 
 /** Runs tasks in the calling process. */
 export const inProcessExecutor: TaskExecutor = {
-  run: (spec) => runTask(spec),
+  run: (spec, ready) => runTask(spec, { ready }),
   check: () => Promise.resolve(null),
   close: () => Promise.resolve(),
 };
@@ -253,9 +256,9 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
 
   slots[0] = start(0);
   return {
-    run(spec: TaskSpec): TaskRun {
+    run(spec: TaskSpec, ready?: Promise<unknown>): TaskRun {
       const process = pick();
-      if (process === null) return runTask(spec);
+      if (process === null) return runTask(spec, { ready });
       const id = nextId++;
       const { promise, resolve } = Promise.withResolvers<TaskOutcome>();
       const task: Pending = {
@@ -266,7 +269,15 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
       };
       clearTimeout(process.idleTimer);
       process.pending.set(id, task);
-      process.requests.send({ type: "run", id, spec });
+      if (ready === undefined) {
+        process.requests.send({ type: "run", id, spec });
+      } else {
+        process.requests.send({ type: "run", id, spec, held: true });
+        const go = () => {
+          if (process.pending.has(id)) process.requests.send({ type: "go", id });
+        };
+        ready.then(go, go);
+      }
       return {
         done: promise,
         kill() {

@@ -137,6 +137,9 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
   const advance = (entry: ActiveJob): void => {
     const { job, definition } = entry;
     const at = now();
+    // Tasks started here run once their start is stored (or the store refused it): a restart
+    // after a crash then finds every task that ran recorded as started, and runs none twice.
+    const stored = Promise.withResolvers<void>();
     const deadlines = checkDeadlines(job, definition, at);
     for (const name of deadlines.stop) stopForTimeout(entry, name);
     if (!job.canceled) {
@@ -149,12 +152,12 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
           variables: job.variables ?? {},
           env: { ...definition.env, ...taskDefinition.env, TASK_NAME: task.name },
           allowFailure: taskDefinition.allowFailure,
-        });
+        }, stored.promise);
       }
     }
     if (entry.runs.size === 0 && isSettled(job)) {
       if (needsOnError(job, definition.onError !== null)) {
-        runOnError(entry);
+        runOnError(entry, stored.promise);
       } else {
         complete(entry);
         return;
@@ -168,7 +171,7 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
     const next = checkDeadlines(job, definition, at).nextAt;
     const retry = nextRetryAt(job);
     wakeAt(entry, next === null ? retry : retry === null ? next : Math.min(next, retry));
-    persister.persist(job);
+    stored.resolve(persister.persist(job));
   };
 
   const stopForTimeout = (entry: ActiveJob, name: string): void => {
@@ -195,7 +198,13 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
     options.onParked(entry);
   };
 
-  const launch = (entry: ActiveJob, task: Task, what: Launch | Promise<Launch>): void => {
+  /** Starts `task`; its first line runs once `stored` has settled. */
+  const launch = (
+    entry: ActiveJob,
+    task: Task,
+    what: Launch | Promise<Launch>,
+    stored: Promise<void>,
+  ): void => {
     const { job } = entry;
     markTaskStarted(task, now());
     events.emit({ type: "task_started", job, task });
@@ -209,7 +218,7 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
           stdoutPath: logs.path(job.id, task.name, "stdout", task.attempt),
           stderrPath: logs.path(job.id, task.name, "stderr", task.attempt),
           killTimeoutMs: options.killTimeoutMs,
-        });
+        }, stored);
         pending.kill = run.kill;
         return run.done;
       }).catch((error): TaskOutcome => ({ exitCode: -1, error: String(error), killed: false })),
@@ -252,7 +261,7 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
     advance(entry);
   };
 
-  const runOnError = (entry: ActiveJob): void => {
+  const runOnError = (entry: ActiveJob, stored: Promise<void>): void => {
     const { job, definition } = entry;
     const onError = definition.onError!;
     const failed = firstFailedTask(job);
@@ -267,7 +276,7 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
       env: { ...definition.env, ...onError.env, TASK_NAME: ON_ERROR_TASK },
       allowFailure: false,
     });
-    launch(entry, task, prepare());
+    launch(entry, task, prepare(), stored);
   };
 
   const complete = (entry: ActiveJob): void => {

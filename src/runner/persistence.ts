@@ -23,8 +23,12 @@ export interface RunnerStore {
 
 /** Writes a job's changes in the background. */
 export interface Persister {
-  /** Saves the job's current state without waiting for the commit; retried until stored. */
-  persist(job: Job): void;
+  /**
+   * Saves the job's current state in the background; retried until stored. The promise settles
+   * (never rejects) once the first attempt has: stored, or refused by a failing store, whose
+   * retries go on. While the store fails, it settles at once.
+   */
+  persist(job: Job): Promise<void>;
   /** The current state of a job whose latest change is not stored yet, else `undefined`. */
   unsaved(id: string): Job | undefined;
   /**
@@ -133,9 +137,10 @@ export function createPersister(store: RunnerStore): Persister {
   return {
     persist(job) {
       dirty.set(job.id, { job, change: ++changes });
+      if (failing === null) return save(job).then(() => {});
       // While the store fails, the retry writes the change.
-      if (failing === null) save(job);
-      else scheduleRetry();
+      scheduleRetry();
+      return Promise.resolve();
     },
 
     unsaved: (id) => dirty.get(id)?.job,

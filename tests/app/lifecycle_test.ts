@@ -85,7 +85,11 @@ Deno.test("after SIGKILL, running jobs are reported canceled and no acknowledged
     await using prunner = await startPrunner(ws);
     for (let i = 0; i < 20; i++) ids.push(await prunner.schedule("quick", { name: `n${i}` }));
     running = await prunner.schedule("slow", { sleep: 1, pidfile: "k.pid" });
-    await waitFor("the slow job to start", async () => (await prunner.job(running)).start);
+    // Its task has run (a task runs only once its start is stored).
+    await waitFor(
+      "the slow job's task to run",
+      () => Deno.stat(`${ws.root}/k.pid`).catch(() => null),
+    );
     await prunner.stop("SIGKILL");
   }
   await using prunner = await startPrunner(ws);

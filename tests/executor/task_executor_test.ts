@@ -72,6 +72,34 @@ Deno.test({
 });
 
 Deno.test({
+  name: "task executor: a held task's first line runs once ready settles; killed, never",
+  ignore: !POSIX,
+  fn: () =>
+    withDir((dir) =>
+      withExecutor({}, async (executor) => {
+        const ready = Promise.withResolvers<void>();
+        const held = executor.run(
+          spec(dir, ["echo first > first", "echo second > second"]),
+          ready.promise,
+        );
+        const killed = executor.run(
+          spec(dir, ["echo ran > killed"], "killed"),
+          new Promise(() => {}),
+        );
+        // Both are started and wait; an unheld task runs meanwhile.
+        await executor.run(spec(dir, ["true"], "other")).done;
+        killed.kill();
+        assertEquals((await killed.done).killed, true);
+        assertEquals(await Deno.stat(`${dir}/first`).then(() => true, () => false), false);
+        ready.resolve();
+        assertEquals((await held.done).exitCode, 0);
+        assertEquals(await Deno.readTextFile(`${dir}/second`), "second\n");
+        assertEquals(await Deno.stat(`${dir}/killed`).then(() => true, () => false), false);
+      })
+    ),
+});
+
+Deno.test({
   name: "task executor: kill stops the task's whole process group",
   ignore: !POSIX,
   fn: () =>

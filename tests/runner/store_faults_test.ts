@@ -19,8 +19,11 @@ function faultyStore() {
     ...store,
     fault: null as string | null,
     attempts: 0,
-    save(job: Job) {
+    /** While set, saves of started jobs wait for it, as saves on a slow disk would. */
+    slowStarts: null as Promise<void> | null,
+    async save(job: Job) {
       faulty.attempts++;
+      if (job.start !== null && faulty.slowStarts !== null) await faulty.slowStarts;
       if (faulty.fault !== null) {
         return Promise.reject(new StoreWriteError(job.id, new Error(faulty.fault), "/data"));
       }
@@ -94,6 +97,31 @@ Deno.test("store faults: a job that cannot be stored is refused and nothing of i
   assertEquals(await exists(`${t.dir}/refused`), false);
   assertEquals([...t.store.saved.keys()], [job.id]);
 });
+
+Deno.test("store faults: a task's first line runs only once its start is stored", async () => {
+  await using t = await faultyRunner([MARK]);
+  const disk = Promise.withResolvers<void>();
+  t.store.slowStarts = disk.promise;
+  const job = await t.runner.schedule(request("mark", { name: "marked" }));
+  // The line's process is started, waiting for its go-ahead.
+  await waitFor("the task's process", () => processWithArgument(`touch marked`));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assertEquals(await exists(`${t.dir}/marked`), false, "the line ran before its start was stored");
+  assertEquals(t.store.saved.get(job.id)?.start, null);
+  disk.resolve();
+  assertEquals((await completed(t.runner, job.id)).tasks[0].status, "done");
+  assert(await exists(`${t.dir}/marked`));
+});
+
+/** Whether a process has `text` in one of its command line arguments (Linux's /proc). */
+async function processWithArgument(text: string): Promise<boolean> {
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
+    if (cmdline.split("\0").includes(text)) return true;
+  }
+  return false;
+}
 
 Deno.test("store faults: a refused replacement leaves the waiting job in its place", async () => {
   const replace = pipeline({
