@@ -1,6 +1,8 @@
 /**
  * How a script line becomes a process: `sh -c LINE` leading its own process group (and
- * session), or `cmd` on Windows when no `sh` is on the PATH.
+ * session), or `cmd` on Windows when no `sh` is on the PATH. A plain command (see
+ * `isPlainCommand`) runs without a shell: every program started costs about as much as the
+ * command itself, and the shell would only start the command.
  *
  * A new session is made in one of two ways. Where the `setsid` program is on the PATH (Linux),
  * the line runs as `setsid sh -c LINE`: Deno starts `setsid` the fast way (without copying the
@@ -19,7 +21,8 @@ export interface ShellCommand {
   readonly detached: boolean;
   /**
    * The line waits for one byte on its stdin before it runs (and then gets `/dev/null` as its
-   * stdin): the go-ahead, sent once prunner knows the line's process group.
+   * stdin): the go-ahead, sent once prunner knows the line's process group. A line that is not
+   * gated is started only once it may run.
    */
   readonly gated: boolean;
 }
@@ -31,6 +34,44 @@ export interface ShellCommand {
  */
 const GATED_LINE =
   'IFS= read -r _ || exit 125; exec </dev/null; __l=$1; set --; eval "unset _ __l; $__l"';
+
+/**
+ * Words of a plain command: letters, digits and `_ . / : = + , @ % -` (and `~` inside the
+ * first word), so a shell would neither expand nor split anything in it.
+ */
+const PLAIN_COMMAND =
+  /^[ \t]*[A-Za-z0-9_./:+,@%][A-Za-z0-9_./:=+,@%~-]*([ \t]+[A-Za-z0-9_./:=+,@%-]+)*[ \t]*$/;
+
+/**
+ * Names that are shell builtins or reserved words in dash, busybox `sh` or bash: a line that
+ * starts with one needs the shell.
+ */
+const SHELL_WORDS = new Set(
+  (". : [ [[ alias bg bind break builtin caller case cd chdir command compgen complete continue " +
+    "declare dirs disown do done echo elif else enable esac eval exec exit export false fc fg fi " +
+    "for function getopts hash help history if in jobs kill let local logout mapfile popd " +
+    "printf pushd pwd read readarray readonly return select set shift shopt source suspend " +
+    "test then time times trap true type typeset ulimit umask unalias unset until wait while")
+    .split(" "),
+);
+
+/**
+ * Whether `line` is one command of plain words (no quotes, expansions, redirections, operators,
+ * globs or assignments) naming a program rather than a shell builtin: running the program
+ * directly then does what `sh -c LINE` would, without starting a shell.
+ *
+ * @example
+ * ```ts
+ * isPlainCommand("./flow job:run --id 42"); // true
+ * isPlainCommand("make test && make dist"); // false
+ * isPlainCommand("echo hello"); // false: a builtin
+ * ```
+ */
+export function isPlainCommand(line: string): boolean {
+  if (!PLAIN_COMMAND.test(line)) return false;
+  const first = line.trim().split(/[ \t]+/)[0];
+  return !first.includes("=") && !SHELL_WORDS.has(first);
+}
 
 const IS_WINDOWS = Deno.build.os === "windows";
 
@@ -66,10 +107,19 @@ export function setsidAvailable(): boolean {
  * //   detached: false, gated: true }
  * shellCommand("make test", false);
  * // { program: "sh", args: ["-c", GATED_LINE, "sh", "make test"], detached: true, gated: true }
+ * shellCommand("./flow job:run --id 42", true);
+ * // { program: "/usr/bin/setsid", args: ["./flow", "job:run", "--id", "42"], detached: false,
+ * //   gated: false }
  * ```
  */
 export function shellCommand(line: string, useSetsid = setsidAvailable()): ShellCommand {
   const setsid = useSetsid ? findSetsid() : null;
+  if (!IS_WINDOWS && isPlainCommand(line)) {
+    const words = line.trim().split(/[ \t]+/);
+    return setsid !== null
+      ? { program: setsid, args: words, detached: false, gated: false }
+      : { program: words[0], args: words.slice(1), detached: true, gated: false };
+  }
   if (!IS_WINDOWS) {
     const shell = ["sh", "-c", GATED_LINE, "sh", line];
     return setsid !== null

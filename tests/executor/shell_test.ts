@@ -1,7 +1,12 @@
 import { assertEquals } from "../assert.ts";
 import { processAlive, waitFor } from "../runner/support.ts";
 import { runTask } from "../../src/executor/run_task.ts";
-import { setsidAvailable, shellCommand, signalGroup } from "../../src/executor/shell.ts";
+import {
+  isPlainCommand,
+  setsidAvailable,
+  shellCommand,
+  signalGroup,
+} from "../../src/executor/shell.ts";
 import { withTempDir } from "../temp_dir.ts";
 
 const LINUX = Deno.build.os === "linux";
@@ -103,4 +108,79 @@ Deno.test({
     signalGroup(child.pid, "SIGKILL");
     assertEquals((await child.status).signal, "SIGKILL");
   },
+});
+
+Deno.test("shell: plain commands are told apart from lines that need the shell", () => {
+  const plain = ["/bin/true", "date +%s%N", "./flow job:run --id 42 --on=main", "  ls -la /tmp  "];
+  const shell = [
+    "echo hi", // builtins and reserved words run in the shell
+    "true",
+    "cd /tmp",
+    "exit 3",
+    "if",
+    "FOO=1 cmd", // assignments, expansions, quotes, globs, operators, redirections, comments
+    "cmd $HOME",
+    "cmd ~/x",
+    "cmd 'a b'",
+    "cmd a\\ b",
+    "cmd *.txt",
+    "a && b",
+    "a; b",
+    "cmd > out",
+    "cmd # note",
+    "-x",
+    "",
+  ];
+  assertEquals(plain.filter((line) => !isPlainCommand(line)), []);
+  assertEquals(shell.filter(isPlainCommand), []);
+});
+
+/** Runs a one-line task in `dir`; resolves with its outcome, its pids and its output. */
+async function runLine(dir: string, line: string) {
+  const pids: number[] = [];
+  const outcome = await runTask({
+    lines: [line],
+    variables: {},
+    env: {},
+    cwd: dir,
+    allowFailure: false,
+    stdoutPath: `${dir}/out.log`,
+    stderrPath: `${dir}/err.log`,
+    killTimeoutMs: 2000,
+  }, { started: (pid) => pids.push(pid) }).done;
+  const read = (path: string) => Deno.readTextFile(path).catch(() => "");
+  return {
+    outcome,
+    pids,
+    stdout: await read(`${dir}/out.log`),
+    stderr: await read(`${dir}/err.log`),
+  };
+}
+
+Deno.test({
+  name: "shell: a plain command runs without a shell and leads its own group and session",
+  ignore: !LINUX,
+  fn: () =>
+    withTempDir("prunner-shell-", async (dir) => {
+      await Deno.writeTextFile(`${dir}/ids.sh`, `${IDS_LINE}\n`);
+      const { outcome, pids, stdout } = await runLine(dir, `/bin/sh ${dir}/ids.sh`);
+      assertEquals(outcome, { exitCode: 0, error: null, killed: false });
+      const [pid, group, session] = stdout.trim().split(" ");
+      // The script's shell is the process the executor started: no shell in between.
+      assertEquals([pid, group, session], [String(pids[0]), pid, pid]);
+    }),
+});
+
+Deno.test({
+  name: "shell: a plain command that does not exist fails with 127 and says so",
+  ignore: !LINUX || !setsidAvailable(),
+  fn: () =>
+    withTempDir("prunner-shell-", async (dir) => {
+      const { outcome, stderr } = await runLine(dir, "no-such-program-here --flag");
+      assertEquals(outcome, { exitCode: 127, error: "exit status 127", killed: false });
+      assertEquals(
+        stderr,
+        "setsid: failed to execute no-such-program-here: No such file or directory\n",
+      );
+    }),
 });

@@ -20,10 +20,10 @@ function faultyStore() {
     fault: null as string | null,
     attempts: 0,
     /** While set, saves of started jobs wait for it, as saves on a slow disk would. */
-    slowStarts: null as Promise<void> | null,
+    slowStarts: null as PromiseWithResolvers<void> | null,
     async save(job: Job) {
       faulty.attempts++;
-      if (job.start !== null && faulty.slowStarts !== null) await faulty.slowStarts;
+      if (job.start !== null && faulty.slowStarts !== null) await faulty.slowStarts.promise;
       if (faulty.fault !== null) {
         return Promise.reject(new StoreWriteError(job.id, new Error(faulty.fault), "/data"));
       }
@@ -52,6 +52,7 @@ async function faultyRunner(pipelines: PipelineDefinition[]) {
     dir,
     async [Symbol.asyncDispose]() {
       store.fault = null;
+      store.slowStarts?.resolve();
       await runner.shutdown("cancel");
       await runner.flush(10_000);
       await executor.close();
@@ -98,22 +99,40 @@ Deno.test("store faults: a job that cannot be stored is refused and nothing of i
   assertEquals([...t.store.saved.keys()], [job.id]);
 });
 
-Deno.test("store faults: a task's first line runs only once its start is stored", async () => {
-  await using t = await faultyRunner([MARK]);
-  const disk = Promise.withResolvers<void>();
-  t.store.slowStarts = disk.promise;
-  const job = await t.runner.schedule(request("mark", { name: "marked" }));
-  // The line's process is started, waiting for its go-ahead.
-  await waitFor("the task's process", () => processWithArgument(`touch marked`));
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  assertEquals(await exists(`${t.dir}/marked`), false, "the line ran before its start was stored");
-  assertEquals(t.store.saved.get(job.id)?.start, null);
-  disk.resolve();
-  assertEquals((await completed(t.runner, job.id)).tasks[0].status, "done");
-  assert(await exists(`${t.dir}/marked`));
-});
+for (
+  const [kind, line] of [["a shell line", "touch {{ .name }} && true"], [
+    "a plain command",
+    "touch {{ .name }}",
+  ]]
+) {
+  Deno.test(`store faults: ${kind} runs only once its task's start is stored`, async () => {
+    const mark = pipeline({ name: "mark", tasks: { mark: { script: [line] } } });
+    await using t = await faultyRunner([mark]);
+    const disk = Promise.withResolvers<void>();
+    t.store.slowStarts = disk;
+    const job = await t.runner.schedule(request("mark", { name: "marked" }));
+    await waitFor("the task to start", async () => (await t.runner.getJob(job.id))?.tasks[0].start);
+    // A shell line's process is started and waits for its go-ahead; a plain command waits to start.
+    if (line.includes("&&")) {
+      await waitFor(
+        "the line's shell",
+        () => processWithArgument(line.replace("{{ .name }}", "marked")),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assertEquals(
+      await exists(`${t.dir}/marked`),
+      false,
+      "the line ran before its start was stored",
+    );
+    assertEquals(t.store.saved.get(job.id)?.start, null);
+    disk.resolve();
+    assertEquals((await completed(t.runner, job.id)).tasks[0].status, "done");
+    assert(await exists(`${t.dir}/marked`));
+  });
+}
 
-/** Whether a process has `text` in one of its command line arguments (Linux's /proc). */
+/** Whether a process has `text` as one of its command line arguments (Linux's /proc). */
 async function processWithArgument(text: string): Promise<boolean> {
   for await (const entry of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
