@@ -44,7 +44,7 @@ export const TARGETS: readonly Target[] = [
 
 /**
  * The permissions baked into the binary. Each is unscoped because what it guards is only known
- * at run time. prunner needs no `--allow-sys`, `--allow-ffi` or `--allow-import`.
+ * at run time. prunner needs no `--allow-sys` or `--allow-import`.
  */
 export const PERMISSION_FLAGS: readonly string[] = [
   // Pipeline files below --path, --env-files, the --config file and the --data directory.
@@ -58,6 +58,9 @@ export const PERMISSION_FLAGS: readonly string[] = [
   // Task lines run as `sh -c` (`cmd` on Windows); stopping a task signals its whole process
   // group, and Deno.kill requires unscoped run permission.
   "--allow-run",
+  // Only glibc's malloc_trim, to give memory back after a burst of jobs (src/memory/); it
+  // grants nothing that running any program (--allow-run) does not already.
+  "--allow-ffi",
 ];
 
 /** Flags for `deno compile` (and `deno run`) besides target, output and import map. */

@@ -21,6 +21,9 @@ import { backgroundTask } from "./app/background.ts";
 import { reloadDefinitions, watchDefinitions } from "./app/reload.ts";
 import { VERSION } from "./version.ts";
 import { checkHealth, settlesWithin } from "./app/health.ts";
+import { IDLE_RELEASE_MS, idleRelease } from "./memory/idle.ts";
+import { mallocTrim, releaseMemory } from "./memory/release.ts";
+import { v8Collection } from "./memory/v8_gc.ts";
 
 /** How long after a job ends retention runs, merging the ends in between. */
 const RETENTION_DELAY_MS = 1000;
@@ -100,6 +103,8 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
     onJobCompleted: () => retention.request(),
   });
   observeRunner(metrics, runner.events);
+  const idle = idleRelease(IDLE_RELEASE_MS, releaseMemory(v8Collection(), mallocTrim()));
+  runner.events.subscribe(() => idle.activity());
 
   /** Ends the open event and log streams, which would keep the server's shutdown waiting. */
   const closeStreams = new AbortController();
@@ -116,7 +121,12 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
       health: () => checkHealth(runner, dataDir, executor, HEALTH_TIMEOUT_MS),
       ui: options.ui,
     });
-    server = await startServer(app, options.address);
+    server = await startServer({
+      fetch(request) {
+        idle.activity();
+        return app.fetch(request);
+      },
+    }, options.address);
   } catch (error) {
     await executor.close();
     await retention.stop();
@@ -147,6 +157,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
       const stopped = runner.shutdown(mode);
       stopping ??= (async () => {
         watcher?.stop();
+        idle.stop();
         await stopped;
         await executor.close();
         closeStreams.abort();

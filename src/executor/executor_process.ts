@@ -15,6 +15,8 @@
 import type { TaskOutcome } from "../engine/task_graph.ts";
 import { type ExecutorRequest, lineWriter, readLines } from "./protocol.ts";
 import { runTask, type TaskRun } from "./run_task.ts";
+import { IDLE_RELEASE_MS, idleRelease } from "../memory/idle.ts";
+import { mallocTrim } from "../memory/release.ts";
 
 /**
  * Serves requests from `input` and writes results to `output` until `input` ends; then kills
@@ -25,12 +27,14 @@ export async function serveExecutor(
   output: WritableStream<Uint8Array>,
 ): Promise<void> {
   const runs = new Map<number, TaskRun>();
+  const idle = idleRelease(IDLE_RELEASE_MS, mallocTrim());
   /** Go-aheads of held tasks whose `go` has not arrived yet. */
   const held = new Map<number, () => void>();
   const writer = lineWriter(output);
   try {
     for await (const value of readLines(input)) {
       const request = value as ExecutorRequest;
+      idle.activity();
       if (request.type === "kill") {
         runs.get(request.id)?.kill();
         continue;
@@ -58,12 +62,14 @@ export async function serveExecutor(
       });
       runs.set(id, run);
       run.done.then((outcome: TaskOutcome) => {
+        idle.activity();
         runs.delete(id);
         held.delete(id);
         writer.send({ type: "done", id, outcome });
       });
     }
   } finally {
+    idle.stop();
     const running = [...runs.values()];
     for (const run of running) run.kill();
     await Promise.all(running.map((run) => run.done));

@@ -46,10 +46,17 @@ const log = getLogger(["prunner", "executor"]);
 
 /**
  * The permissions of the task executor process when prunner runs as `deno run`: it reads and
- * writes log files, runs task lines and signals their process groups, and passes the
- * environment on. A compiled binary runs itself with its own permissions.
+ * writes log files, runs task lines and signals their process groups, passes the environment
+ * on, and calls `malloc_trim` when idle (`src/memory/release.ts`). A compiled binary runs itself
+ * with its own permissions.
  */
-const EXECUTOR_PERMISSIONS = ["--allow-read", "--allow-write", "--allow-run", "--allow-env"];
+const EXECUTOR_PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-run",
+  "--allow-env",
+  "--allow-ffi",
+];
 
 /** A command line that starts a task executor process. */
 export interface ExecutorCommand {
