@@ -15,13 +15,15 @@ export const IDLE_RELEASE_MS = 5_000;
 export interface IdleRelease {
   /** Something happened: the next release waits for `idleMs` without activity. */
   activity(): void;
-  /** Cancels a pending release; later activity arms it again. */
+  /** Stops watching: no release runs any more. */
   stop(): void;
 }
 
 /**
  * Creates an idle release that runs `release` once whenever `idleMs` pass without
- * `activity()`. Without anything to run (`null`), it does nothing.
+ * `activity()`, checked every `checkMs`. Noting activity only counts it: it runs on every
+ * request, where arming a timer each time cost a measurable share of the API's rate. Without
+ * anything to run (`null`), it does nothing.
  *
  * @example
  * ```ts
@@ -29,23 +31,35 @@ export interface IdleRelease {
  * events.subscribe(() => idle.activity());
  * ```
  */
-export function idleRelease(idleMs: number, release: (() => void) | null): IdleRelease {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const stop = () => {
-    clearTimeout(timer);
-    timer = undefined;
-  };
-  if (release === null) return { activity() {}, stop };
+export function idleRelease(
+  idleMs: number,
+  release: (() => void) | null,
+  checkMs = Math.max(1, idleMs / 5),
+): IdleRelease {
+  if (release === null) return { activity() {}, stop() {} };
+  let activities = 0;
+  let seen = 0;
+  let quietSince = Date.now();
+  // Nothing to give back before the first activity.
+  let released = true;
+  const timer = setInterval(() => {
+    if (activities !== seen) {
+      seen = activities;
+      quietSince = Date.now();
+      released = false;
+    } else if (!released && Date.now() - quietSince >= idleMs) {
+      released = true;
+      release();
+    }
+  }, checkMs);
+  // The check never keeps the process alive.
+  Deno.unrefTimer(timer);
   return {
     activity() {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        timer = undefined;
-        release();
-      }, idleMs);
-      // A pending release never keeps the process alive.
-      Deno.unrefTimer(timer);
+      activities++;
     },
-    stop,
+    stop() {
+      clearInterval(timer);
+    },
   };
 }
