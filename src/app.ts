@@ -23,7 +23,7 @@ import { VERSION } from "./version.ts";
 import { checkHealth, settlesWithin } from "./app/health.ts";
 import { IDLE_RELEASE_MS, idleRelease } from "./memory/idle.ts";
 import { mallocTrim, releaseMemory } from "./memory/release.ts";
-import { v8Collection } from "./memory/v8_gc.ts";
+import { v8Collection, v8YoungCollection } from "./memory/v8_gc.ts";
 
 /** How long after a job ends retention runs, merging the ends in between. */
 const RETENTION_DELAY_MS = 1000;
@@ -76,6 +76,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
 
   const dataDir = await openDataDir(options.data, {
     onDamaged: (error) => log.warn("The job list skips a damaged record: {error}", { error }),
+    releaseListed: v8YoungCollection() ?? undefined,
   });
   const retention = backgroundTask(
     async () => {
@@ -87,6 +88,10 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
         (ids) => runner.events.emit({ type: "jobs_removed", ids }),
       );
       if (removed > 0) log.info("Retention removed {removed} job(s)", { removed });
+      // A round at a time, so that saves go on in between.
+      let packed = 0;
+      for (let moved; (moved = await dataDir.store.packListing()) > 0;) packed += moved;
+      if (packed > 0) log.debug("Packed the listing entries of {packed} job(s)", { packed });
     },
     RETENTION_DELAY_MS,
     RETENTION_PERIOD_MS,

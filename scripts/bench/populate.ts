@@ -1,7 +1,8 @@
 /**
  * Fills a data directory with finished jobs through the project's own job store, so case 6
  * starts a server on a store as prunner itself would have written it — without scheduling
- * 100,000 jobs over HTTP first.
+ * 100,000 jobs over HTTP first. Their listing entries are packed, as prunner's background
+ * maintenance does after jobs end.
  *
  * `deno run -A --unstable-kv scripts/bench/populate.ts DATA_DIR COUNT PIPELINE TASK` prints
  * `{"jobs":COUNT,"seconds":…}`.
@@ -67,6 +68,8 @@ export async function populate(
       }
       await Promise.all(saves);
     }
+    // As a prunner that ran these jobs would have left its store.
+    while (await data.store.packListing() > 0);
   } finally {
     await data.close();
   }

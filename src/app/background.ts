@@ -1,5 +1,6 @@
 /**
- * Background work that must not overlap with itself nor block the API: retention runs.
+ * Background work that must not overlap with itself nor block the API: retention runs and
+ * listing packs (see `src/store/listing_packs.ts`).
  *
  * @module
  */

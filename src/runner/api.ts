@@ -39,7 +39,8 @@ export interface RunnerApi {
   listPipelines(): PipelineInfo[];
   /**
    * All jobs, newest first, in batches: a job that waits or runs as its current state, any
-   * other as its API JSON as stored (UTF-8 bytes), to be sent as it is.
+   * other as its API JSON as stored (UTF-8 bytes), to be sent as it is; bytes may hold several
+   * jobs' JSON, separated by commas (see `ListedJob`).
    */
   listJobs(): AsyncIterable<(Job | Uint8Array)[]>;
   /**

@@ -190,7 +190,8 @@ export function createRunner(options: RunnerOptions): Runner {
 
     async *listJobs(): AsyncIterable<(Job | Uint8Array)[]> {
       for await (const batch of store.listJson()) {
-        yield batch.map(({ id, json }) => current(id) ?? json);
+        // Packed jobs are completed and stored: memory holds nothing newer of them.
+        yield batch.map((item) => "id" in item ? current(item.id) ?? item.json : item.json);
       }
     },
 

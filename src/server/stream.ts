@@ -12,6 +12,9 @@ import { jobToJson, pipelineToJson } from "./json.ts";
 /** Bytes of JSON collected before a chunk is handed to the connection. */
 const CHUNK_BYTES = 64 * 1024;
 
+/** Pieces of at least this many bytes are handed to the connection as they are. */
+const DIRECT_BYTES = 16 * 1024;
+
 const encoder = new TextEncoder();
 
 /** Collects byte pieces into chunks of about {@linkcode CHUNK_BYTES}. */
@@ -87,6 +90,12 @@ export async function pipelinesJobsBody(
           }
           if (!first) chunk.add(COMMA);
           first = false;
+          if (json.length >= DIRECT_BYTES) {
+            // Big enough to go as it is (a listing pack), without a copy.
+            if (chunk.length > 0) yield chunk.take();
+            yield json;
+            continue;
+          }
           chunk.add(json);
           if (chunk.length >= CHUNK_BYTES) yield chunk.take();
         }

@@ -58,7 +58,7 @@ export const CHECK_FILE_BYTES = 64 * 1024;
  */
 export async function openDataDir(
   dir: string,
-  options: Pick<JobStoreOptions, "onDamaged"> = {},
+  options: Pick<JobStoreOptions, "onDamaged" | "releaseListed"> = {},
 ): Promise<DataDir> {
   const logsDir = `${dir}/logs`;
   const kvPath = `${dir}/${KV_FILE}`;

@@ -2,7 +2,7 @@ import { assert, assertEquals } from "../assert.ts";
 import { waitFor } from "../runner/support.ts";
 import { idleRelease } from "../../src/memory/idle.ts";
 import { mallocTrim, releaseMemory } from "../../src/memory/release.ts";
-import { v8Collection } from "../../src/memory/v8_gc.ts";
+import { v8Collection, v8YoungCollection } from "../../src/memory/v8_gc.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -43,6 +43,19 @@ Deno.test("release: V8's full collection is reachable and shrinks the heap", () 
   collect();
   const after = Deno.memoryUsage().heapUsed;
   assert(after < before / 2, `heap in use went from ${before} to only ${after} bytes`);
+});
+
+Deno.test("release: a young-generation collection frees buffers dropped since the last one", () => {
+  const collect = v8YoungCollection();
+  assert(collect !== null, "gc could not be reached");
+  collect();
+  const before = Deno.memoryUsage().external;
+  let buffers: Uint8Array[] | null = Array.from({ length: 200 }, () => new Uint8Array(64 * 1024));
+  assertEquals(buffers.length, 200);
+  buffers = null;
+  collect();
+  const after = Deno.memoryUsage().external;
+  assert(after < before + 4 * 1024 * 1024, `external memory went from ${before} to ${after} bytes`);
 });
 
 Deno.test({
