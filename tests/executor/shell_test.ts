@@ -1,6 +1,6 @@
 import { assertEquals } from "../assert.ts";
 import { processAlive, waitFor } from "../runner/support.ts";
-import { runTask } from "../../src/executor/run_task.ts";
+import { runTask, type TaskSpec } from "../../src/executor/run_task.ts";
 import {
   isPlainCommand,
   setsidAvailable,
@@ -13,6 +13,20 @@ const LINUX = Deno.build.os === "linux";
 
 /** A line that prints its shell's pid, process group and session (from `/proc`). */
 const IDS_LINE = "echo $$ $(cut -d' ' -f5,6 /proc/$$/stat)";
+
+/** A task of `lines` run in `dir`, logs there too. */
+function spec(dir: string, lines: string[], env: Record<string, string> = {}): TaskSpec {
+  return {
+    lines,
+    variables: {},
+    env,
+    cwd: dir,
+    allowFailure: false,
+    stdoutPath: `${dir}/out.log`,
+    stderrPath: `${dir}/err.log`,
+    killTimeoutMs: 2000,
+  };
+}
 
 async function idsOf(useSetsid: boolean): Promise<string[]> {
   const { program, args, detached, gated } = shellCommand(IDS_LINE, useSetsid);
@@ -54,16 +68,7 @@ Deno.test({
   ignore: !LINUX,
   fn: () =>
     withTempDir("prunner-shell-", async (dir) => {
-      const run = runTask({
-        lines: [`${IDS_LINE} > ids; sleep 60 & echo $! > child.pid; wait`],
-        variables: {},
-        env: {},
-        cwd: dir,
-        allowFailure: false,
-        stdoutPath: `${dir}/out.log`,
-        stderrPath: `${dir}/err.log`,
-        killTimeoutMs: 2000,
-      });
+      const run = runTask(spec(dir, [`${IDS_LINE} > ids; sleep 60 & echo $! > child.pid; wait`]));
       const child = await waitFor("the background child's pid", async () => {
         const text = await Deno.readTextFile(`${dir}/child.pid`).catch(() => "");
         return text.endsWith("\n") ? Number(text) : 0;
@@ -83,16 +88,7 @@ Deno.test({
     withTempDir("prunner-shell-", async (dir) => {
       await Deno.mkdir(`${dir}/bin`);
       await Deno.symlink("/bin/sh", `${dir}/bin/sh`);
-      const run = runTask({
-        lines: ["echo $PATH"],
-        variables: {},
-        env: { PATH: `${dir}/bin` },
-        cwd: dir,
-        allowFailure: false,
-        stdoutPath: `${dir}/out.log`,
-        stderrPath: `${dir}/err.log`,
-        killTimeoutMs: 2000,
-      });
+      const run = runTask(spec(dir, ["echo $PATH"], { PATH: `${dir}/bin` }));
       assertEquals(await run.done, { exitCode: 0, error: null, killed: false });
       assertEquals(await Deno.readTextFile(`${dir}/out.log`), `${dir}/bin\n`);
     }),
@@ -138,16 +134,7 @@ Deno.test("shell: plain commands are told apart from lines that need the shell",
 /** Runs a one-line task in `dir`; resolves with its outcome, its pids and its output. */
 async function runLine(dir: string, line: string) {
   const pids: number[] = [];
-  const outcome = await runTask({
-    lines: [line],
-    variables: {},
-    env: {},
-    cwd: dir,
-    allowFailure: false,
-    stdoutPath: `${dir}/out.log`,
-    stderrPath: `${dir}/err.log`,
-    killTimeoutMs: 2000,
-  }, { started: (pid) => pids.push(pid) }).done;
+  const outcome = await runTask(spec(dir, [line]), { started: (pid) => pids.push(pid) }).done;
   const read = (path: string) => Deno.readTextFile(path).catch(() => "");
   return {
     outcome,
