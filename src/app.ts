@@ -90,7 +90,12 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
       if (removed > 0) log.info("Retention removed {removed} job(s)", { removed });
       // A round at a time, so that saves go on in between.
       let packed = 0;
-      for (let moved; (moved = await dataDir.store.packListing()) > 0;) packed += moved;
+      try {
+        for (let moved; (moved = await dataDir.store.packListing()) > 0;) packed += moved;
+      } catch (error) {
+        // Listings stay complete without packs, only slower; the next run tries again.
+        log.warn("Packing finished jobs for listings failed: {error}", { error });
+      }
       if (packed > 0) log.debug("Packed the listing entries of {packed} job(s)", { packed });
     },
     RETENTION_DELAY_MS,
