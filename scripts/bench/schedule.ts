@@ -1,9 +1,11 @@
 /**
- * Scheduling many jobs over HTTP from concurrent clients, as cases 2 and 9 do.
+ * Scheduling many jobs over HTTP from concurrent clients and waiting for them, as cases 2 and 9
+ * do.
  *
  * @module
  */
-import type { Server } from "./server.ts";
+import type { ApiJob, Server } from "./server.ts";
+import { sleep } from "./system.ts";
 
 /** Jobs being scheduled. */
 export interface Scheduling {
@@ -49,4 +51,50 @@ export function scheduleJobs(
     failure ??= error;
   }).then(() => performance.now());
   return { ids, failure: () => failure, settled };
+}
+
+/**
+ * Waits until every job of `scheduling` has completed, walking them in scheduling order: it asks
+ * for the oldest job not yet seen completed and moves on as soon as it is, so it costs about one
+ * request per job. With `removedIsDone`, a job that is gone (404, removed by retention) counts as
+ * completed.
+ *
+ * @throws {Error} when scheduling fails, a request fails or a job does not succeed.
+ * @example
+ * ```ts
+ * const scheduling = scheduleJobs(server, "throughput", 1000, 16);
+ * await allCompleted(server, scheduling, 1000);
+ * ```
+ */
+export async function allCompleted(
+  server: Server,
+  scheduling: Scheduling,
+  count: number,
+  removedIsDone = false,
+): Promise<void> {
+  for (let index = 0; index < count;) {
+    if (scheduling.failure() !== null) throw scheduling.failure();
+    const id = scheduling.ids[index];
+    if (id === undefined) {
+      await sleep(2);
+      continue;
+    }
+    const response = await server.request("GET", `/job/detail?id=${encodeURIComponent(id)}`);
+    if (response.status === 404 && removedIsDone) {
+      await response.body?.cancel();
+      index++;
+      continue;
+    }
+    const text = await response.text();
+    if (!response.ok) throw new Error(`GET /job/detail answered ${response.status}: ${text}`);
+    const job = JSON.parse(text) as ApiJob;
+    if (!job.completed) {
+      await sleep(5);
+      continue;
+    }
+    if (job.errored || job.canceled || job.tasks.some((task) => task.status !== "done")) {
+      throw new Error(`job ${id} did not succeed: ${text}`);
+    }
+    index++;
+  }
 }

@@ -8,7 +8,7 @@
  */
 import type { Implementation, Server } from "./server.ts";
 import { startServer } from "./server.ts";
-import { scheduleJobs } from "./schedule.ts";
+import { allCompleted, scheduleJobs } from "./schedule.ts";
 import { PIPELINE, pipelinesYaml, type Sizes } from "./sizes.ts";
 import { mib, readTotalRss, sleep } from "./system.ts";
 
@@ -51,29 +51,7 @@ export async function runWave(
 ): Promise<number> {
   const started = performance.now();
   const scheduling = scheduleJobs(server, pipeline, count, clients);
-  for (let index = 0; index < count;) {
-    if (scheduling.failure() !== null) throw scheduling.failure();
-    const id = scheduling.ids[index];
-    if (id === undefined) {
-      await sleep(2);
-      continue;
-    }
-    const response = await server.request("GET", `/job/detail?id=${encodeURIComponent(id)}`);
-    if (response.status === 404) {
-      await response.body?.cancel();
-      index++;
-      continue;
-    }
-    const text = await response.text();
-    if (!response.ok) throw new Error(`GET /job/detail answered ${response.status}: ${text}`);
-    const job = JSON.parse(text);
-    if (!job.completed) {
-      await sleep(5);
-      continue;
-    }
-    if (job.errored || job.canceled) throw new Error(`job ${id} did not succeed: ${text}`);
-    index++;
-  }
+  await allCompleted(server, scheduling, count, true);
   const seconds = (performance.now() - started) / 1000;
   await scheduling.settled;
   if (scheduling.failure() !== null) throw scheduling.failure();

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { scheduleJobs } from "./schedule.ts";
+import { allCompleted, scheduleJobs } from "./schedule.ts";
 import { type Implementation, startServer } from "./server.ts";
 import { PIPELINE, pipelinesYaml, type Sizes } from "./sizes.ts";
-import { readCpu, readLiveChildrenCpu, readMachineCpu, sleep } from "./system.ts";
+import { readCpu, readLiveChildrenCpu, readMachineCpu } from "./system.ts";
 
 /** What case 2 measured. */
 export interface Throughput {
@@ -31,10 +31,7 @@ export interface Throughput {
 }
 
 /**
- * Runs case 2 against a fresh server.
- *
- * The poller walks the jobs in the order they were scheduled: it asks for the oldest job not
- * yet seen completed and moves on as soon as it is, so it costs about one request per job.
+ * Runs case 2 against a fresh server, polling the jobs as `allCompleted` does.
  *
  * @throws {Error} when a request fails or a job does not succeed.
  */
@@ -49,24 +46,7 @@ export async function endToEnd(implementation: Implementation, sizes: Sizes): Pr
   ]);
   const started = performance.now();
   const scheduling = scheduleJobs(server, PIPELINE.throughput, count, sizes.parallelism);
-
-  for (let index = 0; index < count;) {
-    if (scheduling.failure() !== null) throw scheduling.failure();
-    const id = scheduling.ids[index];
-    if (id === undefined) {
-      await sleep(2);
-      continue;
-    }
-    const job = await server.job(id);
-    if (!job.completed) {
-      await sleep(5);
-      continue;
-    }
-    if (job.errored || job.canceled || job.tasks.some((task) => task.status !== "done")) {
-      throw new Error(`job ${id} did not succeed: ${JSON.stringify(job)}`);
-    }
-    index++;
-  }
+  await allCompleted(server, scheduling, count);
   const seconds = (performance.now() - started) / 1000;
   const [serverCpu, clientCpu, machineCpu, executorCpu] = await Promise.all([
     readCpu(server.pid),
