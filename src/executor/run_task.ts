@@ -8,6 +8,7 @@ import type { DroppedOutput, StreamLoss } from "../engine/job.ts";
 import type { TaskOutcome } from "../engine/task_graph.ts";
 import { renderTemplate } from "../template/mod.ts";
 import { describeStatus, shellCommand, signalGroup } from "./shell.ts";
+import { type LineProcess, startLine } from "./start_line.ts";
 
 /** Everything needed to run a task. */
 export interface TaskSpec {
@@ -67,16 +68,17 @@ export interface TaskHooks {
  */
 export function runTask(spec: TaskSpec, hooks: TaskHooks = {}): TaskRun {
   let killed = false;
-  let current: Deno.ChildProcess | null = null;
+  let current: LineProcess | null = null;
 
-  const kill = () => {
-    if (killed) return;
-    killed = true;
-    if (!current) return;
-    const pid = current.pid;
+  const stop = (pid: number) => {
     signalGroup(pid, "SIGINT");
     // Also after the line has ended: a process of the group may ignore SIGINT.
     setTimeout(() => signalGroup(pid, "SIGKILL"), spec.killTimeoutMs);
+  };
+  const kill = () => {
+    if (killed) return;
+    killed = true;
+    if (current) stop(current.pid);
   };
 
   const run = async (): Promise<TaskOutcome> => {
@@ -110,6 +112,8 @@ export function runTask(spec: TaskSpec, hooks: TaskHooks = {}): TaskRun {
         const result = await runLine(rendered, spec, stdout, stderr, ready, (child) => {
           current = child;
           hooks.started?.(child.pid);
+          // Killed while the process was being started.
+          if (killed) stop(child.pid);
         });
         ready = null;
         current = null;
@@ -148,27 +152,18 @@ async function runLine(
   stdout: LogSink,
   stderr: LogSink,
   ready: Promise<unknown> | null,
-  started: (child: Deno.ChildProcess) => void,
+  started: (child: LineProcess) => void,
 ): Promise<LineResult> {
-  const { program, args, detached, gated } = shellCommand(line);
-  let child: Deno.ChildProcess;
+  let child: LineProcess;
   try {
-    child = new Deno.Command(program, {
-      args,
-      cwd: spec.cwd,
-      env: spec.env,
-      stdin: gated ? "piped" : "null",
-      stdout: "piped",
-      stderr: "piped",
-      detached,
-    }).spawn();
+    child = await startLine(line, spec);
   } catch (error) {
-    return { code: -1, error: `cannot start ${program}: ${messageOf(error)}` };
+    return { code: -1, error: messageOf(error) };
   }
   started(child);
-  if (gated) {
-    if (ready === null) goAhead(child.stdin);
-    else ready.then(() => goAhead(child.stdin), () => goAhead(child.stdin));
+  if (child.gated) {
+    if (ready === null) child.goAhead();
+    else ready.then(() => child.goAhead(), () => child.goAhead());
   }
   const copies = Promise.all([copyToLog(child.stdout, stdout), copyToLog(child.stderr, stderr)]);
   const status = await child.status;
@@ -185,12 +180,6 @@ async function runLine(
   }
   if (status.success) return { code: 0, error: null };
   return { code: status.signal ? -1 : status.code, error: describeStatus(status) };
-}
-
-/** Lets a gated line run (see `shellCommand`); a line that has already ended needs none. */
-function goAhead(stdin: WritableStream<Uint8Array>): void {
-  const writer = stdin.getWriter();
-  writer.write(new Uint8Array([10])).then(() => writer.close()).catch(() => {});
 }
 
 /**
@@ -287,10 +276,21 @@ const SPARE_BUFFERS = 16;
 
 /**
  * Reads output as it arrives and hands it to the log sink, so logs can be read while the task
- * runs. Reads into one reused buffer, so output of any size costs the same memory; the reading
- * never stops before the stream ends, whatever the sink does.
+ * runs; the reading never stops before the stream ends, whatever the sink does. A stream of
+ * chunks (a `node:net` socket) brings a new chunk with every read.
  */
-async function copyToLog(source: ReadableStream<Uint8Array>, sink: LogSink): Promise<void> {
+async function copyToLog(
+  source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+  sink: LogSink,
+): Promise<void> {
+  if (source instanceof ReadableStream) return await copyBytesToLog(source, sink);
+  for await (const chunk of source) await sink.write(chunk);
+}
+
+/**
+ * Copies a byte stream through one reused buffer, so output of any size costs the same memory.
+ */
+async function copyBytesToLog(source: ReadableStream<Uint8Array>, sink: LogSink): Promise<void> {
   const reader = source.getReader({ mode: "byob" });
   let buffer = spareBuffers.pop() ?? new Uint8Array(COPY_BUFFER_BYTES);
   while (true) {

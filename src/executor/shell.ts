@@ -95,6 +95,30 @@ export function setsidAvailable(): boolean {
   return findSetsid() !== null;
 }
 
+/** The process that runs a script line, before anything makes it a session leader. */
+export interface LineCommand {
+  /** The program and its arguments (`argv`, the program first). */
+  readonly argv: string[];
+  /** Whether the line waits for a go-ahead on its stdin (see `ShellCommand.gated`). */
+  readonly gated: boolean;
+}
+
+/**
+ * The command of `line` on a Unix system: its words for a plain command, otherwise `sh` running
+ * the line once it gets the go-ahead.
+ *
+ * @example
+ * ```ts
+ * lineCommand("./flow job:run --id 42"); // { argv: ["./flow", "job:run", "--id", "42"], gated: false }
+ * lineCommand("make test"); // { argv: ["sh", "-c", GATED_LINE, "sh", "make test"], gated: true }
+ * ```
+ */
+export function lineCommand(line: string): LineCommand {
+  return isPlainCommand(line)
+    ? { argv: line.trim().split(/[ \t]+/), gated: false }
+    : { argv: ["sh", "-c", GATED_LINE, "sh", line], gated: true };
+}
+
 /**
  * Returns the command that runs `line` through the platform's shell as the leader of a new
  * process group: through `setsid` when `useSetsid` (and it is on the PATH), otherwise with
@@ -113,18 +137,12 @@ export function setsidAvailable(): boolean {
  * ```
  */
 export function shellCommand(line: string, useSetsid = setsidAvailable()): ShellCommand {
-  const setsid = useSetsid ? findSetsid() : null;
-  if (!IS_WINDOWS && isPlainCommand(line)) {
-    const words = line.trim().split(/[ \t]+/);
-    return setsid !== null
-      ? { program: setsid, args: words, detached: false, gated: false }
-      : { program: words[0], args: words.slice(1), detached: true, gated: false };
-  }
   if (!IS_WINDOWS) {
-    const shell = ["sh", "-c", GATED_LINE, "sh", line];
+    const { argv, gated } = lineCommand(line);
+    const setsid = useSetsid ? findSetsid() : null;
     return setsid !== null
-      ? { program: setsid, args: shell, detached: false, gated: true }
-      : { program: shell[0], args: shell.slice(1), detached: true, gated: true };
+      ? { program: setsid, args: argv, detached: false, gated }
+      : { program: argv[0], args: argv.slice(1), detached: true, gated };
   }
   windowsHasSh ??= findOnPath("sh.exe", ";", "\\") !== null;
   return windowsHasSh

@@ -171,3 +171,21 @@ Deno.test({
       );
     }),
 });
+
+Deno.test({
+  name: "shell: a task killed while its line's process is being started stops that process",
+  ignore: !LINUX,
+  fn: () =>
+    withTempDir("prunner-shell-", async (dir) => {
+      for (const line of ["sleep 60", "sleep 60; true"]) {
+        const pids: number[] = [];
+        const run = runTask({ ...spec(dir, [line]), killTimeoutMs: 100 }, {
+          started: (pid) => pids.push(pid),
+        });
+        run.kill(); // Before the process exists: starting it is asynchronous.
+        const pid = await waitFor(`${line} to start`, () => pids[0]);
+        await waitFor(`${line} to end`, () => !processAlive(pid));
+        assertEquals((await run.done).killed, true, line);
+      }
+    }),
+});
