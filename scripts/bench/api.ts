@@ -25,9 +25,9 @@ export interface ApiThroughput {
   tool: LoadTool;
   prunner: Load;
   hello: Load;
-  /** prunner ÷ hello world of each round, in the order they ran. */
+  /** Each round's ratio (the median of its pairs' prunner ÷ hello world), in order. */
   ratios: number[];
-  /** Each round's loads, in the order they ran. */
+  /** Each round's loads (its pairs together), in the order they ran. */
   rounds: { hello: Load; prunner: Load }[];
   /** The median of `ratios`. */
   ratio: number;
@@ -126,11 +126,26 @@ async function fetchLoad(
   return { requests, seconds: (performance.now() - started) / 1000 };
 }
 
+/** The load of `loads` together: all their requests over all their seconds. */
+function combined(loads: Load[]): Load {
+  const requests = loads.reduce((sum, load) => sum + load.requests, 0);
+  const seconds = loads.reduce((sum, load) => sum + load.seconds, 0);
+  return { requests, seconds, perSecond: requests / seconds };
+}
+
+function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+}
+
 /**
- * Runs case 7: both servers are started, then loaded in turns (never both at once), `rounds`
- * times, each warmed up for a second before its first round. A round's ratio compares loads run
- * seconds apart, so drifts of a noisy machine cancel out; the result is the median round. The
- * load comes from `preferred`, or from wrk when it is installed.
+ * Runs case 7: both servers are started, each warmed up for a second, then loaded in turns
+ * (never both at once). A round is `apiPairs` pairs of `apiSeconds` loads, one of each server
+ * back to back (which one goes first alternates), and its ratio is the median of its pairs'
+ * ratios: on the machine this was built on, prunner's rate alone switched between two levels
+ * (~20k and ~37k req/s) for seconds at a time, with the same CPU time and no collection,
+ * compilation or log write to go with it, so loads run several seconds apart compared
+ * different phases. The result is the median round. The load comes from `preferred`, or from
+ * wrk when it is installed.
  *
  * @throws {Error} when a server does not start or a request fails.
  */
@@ -155,22 +170,39 @@ export async function apiThroughput(
     await load(hello.url, token, WARMUP_SECONDS);
     await load(prunnerUrl, server.token, WARMUP_SECONDS);
     const rounds: { hello: Load; prunner: Load }[] = [];
+    const ratios: number[] = [];
     for (let round = 0; round < sizes.repeats; round++) {
-      const helloLoad = await load(hello.url, token, sizes.apiSeconds);
-      const prunnerLoad = await load(prunnerUrl, server.token, sizes.apiSeconds);
-      rounds.push({ hello: helloLoad, prunner: prunnerLoad });
+      const pairs: { hello: Load; prunner: Load }[] = [];
+      for (let pair = 0; pair < sizes.apiPairs; pair++) {
+        const helloFirst = pair % 2 === 0;
+        const first = await load(
+          helloFirst ? hello.url : prunnerUrl,
+          helloFirst ? token : server.token,
+          sizes.apiSeconds,
+        );
+        const second = await load(
+          helloFirst ? prunnerUrl : hello.url,
+          helloFirst ? server.token : token,
+          sizes.apiSeconds,
+        );
+        pairs.push(
+          helloFirst ? { hello: first, prunner: second } : { hello: second, prunner: first },
+        );
+      }
+      rounds.push({
+        hello: combined(pairs.map((pair) => pair.hello)),
+        prunner: combined(pairs.map((pair) => pair.prunner)),
+      });
+      ratios.push(median(pairs.map((pair) => pair.prunner.perSecond / pair.hello.perSecond)));
     }
-    const ratios = rounds.map((round) => round.prunner.perSecond / round.hello.perSecond);
-    const median = [...rounds].sort((a, b) =>
-      a.prunner.perSecond / a.hello.perSecond - b.prunner.perSecond / b.hello.perSecond
-    )[Math.floor(rounds.length / 2)];
+    const middle = ratios.indexOf(median(ratios));
     return {
       tool,
-      hello: median.hello,
-      prunner: median.prunner,
+      hello: rounds[middle].hello,
+      prunner: rounds[middle].prunner,
       ratios,
       rounds,
-      ratio: median.prunner.perSecond / median.hello.perSecond,
+      ratio: ratios[middle],
     };
   } finally {
     await hello.stop();

@@ -249,10 +249,11 @@ export async function runCases(
         }),
       ],
       note: `${result.tool === "wrk" ? "wrk -t2" : "fetch loops"}, ${sizes.apiConnections} ` +
-        `connections, ${sizes.apiSeconds} s per server and round after a 1 s warm-up; ` +
-        `the median of ${result.ratios.length} round(s) (${
+        `connections, after a 1 s warm-up; ${result.ratios.length} round(s) of ` +
+        `${sizes.apiPairs} pair(s) of ${sizes.apiSeconds} s loads, one per server back to ` +
+        `back; a round's ratio is the median of its pairs'; the median round (${
           result.ratios.map((ratio) => ratio.toFixed(3)).join(", ")
-        } ×; bare and prunner req/s per round: ${
+        } ×; bare and prunner req/s per round, its pairs together: ${
           result.rounds.map((round) =>
             `${Math.round(round.hello.perSecond)}/${Math.round(round.prunner.perSecond)}`
           ).join(", ")

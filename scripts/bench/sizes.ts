@@ -28,10 +28,11 @@ export interface Sizes {
   /** Case 6: `GET /pipelines/jobs` requests timed. */
   listRequests: number;
   /**
-   * Case 7: seconds of load per server and round (wrk), and the request cap of the fetch
-   * fallback. There are `repeats` rounds.
+   * Case 7: seconds of one load (wrk), loads of each server per round (in pairs), and the
+   * request cap of the fetch fallback. There are `repeats` rounds.
    */
   apiSeconds: number;
+  apiPairs: number;
   apiRequests: number;
   /** Case 7: concurrent connections. */
   apiConnections: number;
@@ -56,7 +57,8 @@ export const FULL: Sizes = {
   logBytes: 100 * 1024 * 1024,
   storedJobs: 100_000,
   listRequests: 5,
-  apiSeconds: 5,
+  apiSeconds: 1,
+  apiPairs: 5,
   apiRequests: 1_000_000,
   apiConnections: 16,
   soakJobs: 10_000,
@@ -79,6 +81,7 @@ export const QUICK: Sizes = {
   storedJobs: 200,
   listRequests: 2,
   apiSeconds: 1,
+  apiPairs: 1,
   apiRequests: 300,
   apiConnections: 4,
   soakJobs: 40,
