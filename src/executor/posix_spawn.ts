@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { giveBackCopyBuffer, takeCopyBuffer } from "./copy_buffers.ts";
 
 /** A program to start in a new session. */
 export interface SessionSpawnOptions {
@@ -30,12 +31,24 @@ export interface SessionSpawnOptions {
   readonly stdinPipe: boolean;
 }
 
+/**
+ * An output stream of a process, read into one reused copy buffer (see `copy_buffers.ts`): a
+ * chunk is valid until the next one is asked for. Iterate it once.
+ */
+export interface ProcessOutput extends AsyncIterable<Uint8Array> {
+  /**
+   * The chunk handed out last stays in use (by a write that was given up, say): the reads after
+   * it go to a new buffer, and that one is not reused.
+   */
+  keepLastChunk(): void;
+}
+
 /** A process started by a `SessionSpawner`. */
 export interface SessionProcess {
   /** Its pid, also the id of its process group and session. */
   readonly pid: number;
-  readonly stdout: AsyncIterable<Uint8Array>;
-  readonly stderr: AsyncIterable<Uint8Array>;
+  readonly stdout: ProcessOutput;
+  readonly stderr: ProcessOutput;
   /** Settles when the process has ended. */
   readonly status: Promise<Deno.CommandStatus>;
   /** Writes one newline to the process's stdin pipe and closes it; later calls do nothing. */
@@ -115,11 +128,9 @@ async function load(): Promise<SessionSpawner | null> {
   }
   const attr = spawnAttributes(libc);
   if (attr === null) return null;
-  const net = await import("node:net");
+  const { Socket } = await import("node:net");
   const reaper = childReaper(libc);
-  const readable = (fd: number): AsyncIterable<Uint8Array> =>
-    new net.Socket({ fd, readable: true, writable: false });
-  return (options) => spawnInSession(libc, attr, reaper, readable, options);
+  return (options) => spawnInSession(libc, attr, reaper, (fd) => outputOf(Socket, fd), options);
 }
 
 /**
@@ -147,7 +158,7 @@ function spawnInSession(
   libc: Libc,
   attr: Uint8Array,
   reaper: ChildReaper,
-  readable: (fd: number) => AsyncIterable<Uint8Array>,
+  readable: (fd: number) => ProcessOutput,
   options: SessionSpawnOptions,
 ): SessionProcess | null {
   const envStrings = Object.entries(options.env).map(([name, value]) => `${name}=${value}`);
@@ -225,6 +236,82 @@ function spawnInSession(
 }
 
 const NEWLINE = new Uint8Array([10]);
+
+/**
+ * Reads the pipe `fd` through a `node:net` socket, which waits for data without blocking a
+ * thread, straight into copy buffers (`onread`); reading pauses while a chunk is handed out.
+ * The socket may ask for the buffer of its next read while a chunk is still out, so it gets
+ * one that does not hold that chunk: two buffers take turns.
+ */
+function outputOf(Socket: typeof import("node:net").Socket, fd: number): ProcessOutput {
+  /** The buffers this output owns (at most two). */
+  const owned: Uint8Array[] = [];
+  /** The buffer of the chunk handed out, until the next one is asked for. */
+  let out: Uint8Array | null = null;
+  let chunk: Uint8Array | null = null;
+  let ended = false;
+  let failure: { error: unknown } | null = null;
+  let wake: (() => void) | null = null;
+  const socket = new Socket({
+    fd,
+    readable: true,
+    writable: false,
+    onread: {
+      buffer: () => {
+        const free = owned.find((buffer) => buffer !== out && buffer.buffer !== chunk?.buffer);
+        if (free) return free;
+        const taken = takeCopyBuffer();
+        owned.push(taken);
+        return taken;
+      },
+      callback: (bytes: number, target: Uint8Array) => {
+        chunk = target.subarray(0, bytes);
+        wake?.();
+        return false; // Paused until the chunk has been used.
+      },
+    },
+  } as ConstructorParameters<typeof Socket>[0]);
+  socket.on("end", () => {
+    ended = true;
+    wake?.();
+  });
+  socket.on("error", (error) => {
+    failure = { error };
+    wake?.();
+  });
+  return {
+    keepLastChunk() {
+      // Neither read into again nor given back.
+      if (out !== null) owned.splice(owned.indexOf(out), 1);
+      out = null;
+    },
+    async *[Symbol.asyncIterator]() {
+      try {
+        while (true) {
+          while (chunk === null && !ended && failure === null) {
+            await new Promise<void>((resolve) => wake = resolve);
+            wake = null;
+          }
+          if (chunk !== null) {
+            const value: Uint8Array = chunk;
+            chunk = null;
+            out = owned.find((buffer) => buffer.buffer === value.buffer) ?? null;
+            yield value;
+            out = null;
+            socket.resume();
+            continue;
+          }
+          if (failure !== null) throw (failure as { error: unknown }).error;
+          return;
+        }
+      } finally {
+        socket.destroy();
+        out = null;
+        for (const buffer of owned.splice(0)) giveBackCopyBuffer(buffer);
+      }
+    },
+  };
+}
 
 /** The addresses of the NUL-terminated strings in `text`, in order. */
 function addressesOf(text: Uint8Array): bigint[] {

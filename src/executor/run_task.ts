@@ -8,7 +8,8 @@ import type { DroppedOutput, StreamLoss } from "../engine/job.ts";
 import type { TaskOutcome } from "../engine/task_graph.ts";
 import { renderTemplate } from "../template/mod.ts";
 import { describeStatus, shellCommand, signalGroup } from "./shell.ts";
-import { type LineProcess, startLine } from "./start_line.ts";
+import { type LineOutput, type LineProcess, startLine } from "./start_line.ts";
+import { COPY_BUFFER_BYTES, giveBackCopyBuffer, takeCopyBuffer } from "./copy_buffers.ts";
 
 /** Everything needed to run a task. */
 export interface TaskSpec {
@@ -138,9 +139,6 @@ export function runTask(spec: TaskSpec, hooks: TaskHooks = {}): TaskRun {
   return { done: run(), kill };
 }
 
-/** Size of the buffer output is copied through. */
-const COPY_BUFFER_BYTES = 64 * 1024;
-
 interface LineResult {
   code: number;
   error: string | null;
@@ -264,35 +262,22 @@ function parentDir(path: string): string {
 }
 
 /**
-/**
- * Copy buffers of finished outputs, for the next ones. Most tasks print little or nothing: a
- * new 64 KiB buffer per stream and task was most of what a busy executor allocated, and its
- * memory grew with the allocations (measured: 35 → 55 MiB RSS over 1,500 tasks).
- */
-const spareBuffers: Uint8Array[] = [];
-
-/** Spare buffers kept at most (beyond that, finished outputs' buffers are dropped). */
-const SPARE_BUFFERS = 16;
-
-/**
  * Reads output as it arrives and hands it to the log sink, so logs can be read while the task
- * runs; the reading never stops before the stream ends, whatever the sink does. A stream of
- * chunks (a `node:net` socket) brings a new chunk with every read.
+ * runs; the reading never stops before the stream ends, whatever the sink does. Output is read
+ * into one reused buffer, so output of any size costs the same memory; a write given up may
+ * still use the buffer, so the reads after it go to a new one.
  */
-async function copyToLog(
-  source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
-  sink: LogSink,
-): Promise<void> {
-  if (source instanceof ReadableStream) return await copyBytesToLog(source, sink);
-  for await (const chunk of source) await sink.write(chunk);
-}
-
-/**
- * Copies a byte stream through one reused buffer, so output of any size costs the same memory.
- */
-async function copyBytesToLog(source: ReadableStream<Uint8Array>, sink: LogSink): Promise<void> {
+async function copyToLog(source: LineOutput, sink: LogSink): Promise<void> {
+  if (!(source instanceof ReadableStream)) {
+    for await (const chunk of source) {
+      const writing = sink.loss === null;
+      await sink.write(chunk);
+      if (writing && sink.loss !== null) source.keepLastChunk();
+    }
+    return;
+  }
   const reader = source.getReader({ mode: "byob" });
-  let buffer = spareBuffers.pop() ?? new Uint8Array(COPY_BUFFER_BYTES);
+  let buffer = takeCopyBuffer();
   while (true) {
     const { done, value } = await reader.read(buffer);
     // A read takes the buffer over; `value` views it (empty at the end of the stream).
@@ -300,12 +285,9 @@ async function copyBytesToLog(source: ReadableStream<Uint8Array>, sink: LogSink)
     if (done || !value) break;
     const writing = sink.loss === null;
     await sink.write(value);
-    // A write given up may still use the buffer: the next reads go to a new one.
     if (writing && sink.loss !== null) buffer = new Uint8Array(COPY_BUFFER_BYTES);
   }
-  if (buffer.byteLength === COPY_BUFFER_BYTES && spareBuffers.length < SPARE_BUFFERS) {
-    spareBuffers.push(buffer);
-  }
+  giveBackCopyBuffer(buffer);
 }
 
 function messageOf(error: unknown): string {

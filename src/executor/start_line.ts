@@ -5,15 +5,23 @@
  *
  * @module
  */
-import { loadSessionSpawner, resolveProgram, type SessionSpawner } from "./posix_spawn.ts";
+import {
+  loadSessionSpawner,
+  type ProcessOutput,
+  resolveProgram,
+  type SessionSpawner,
+} from "./posix_spawn.ts";
 import { lineCommand, shellCommand } from "./shell.ts";
+
+/** A stream of a line's output: Deno's byte stream, or a session spawner's output. */
+export type LineOutput = ReadableStream<Uint8Array> | ProcessOutput;
 
 /** A script line's running process, however it was started. */
 export interface LineProcess {
   /** Its pid, also the id of its process group. */
   readonly pid: number;
-  readonly stdout: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
-  readonly stderr: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+  readonly stdout: LineOutput;
+  readonly stderr: LineOutput;
   /** Settles when the process has ended. */
   readonly status: Promise<Deno.CommandStatus>;
   /** Whether the line waits for `goAhead` before it runs (see `ShellCommand.gated`). */

@@ -110,6 +110,45 @@ Deno.test({
 });
 
 Deno.test({
+  name: "posix_spawn: long output arrives whole through the reused buffer",
+  ignore: spawner === null,
+  fn: () =>
+    withTempDir("prunner-spawn-", async (dir) => {
+      const { stdout, status } = await run("seq 1 200000", dir);
+      assertEquals(status.code, 0);
+      const expected = Array.from({ length: 200000 }, (_, i) => `${i + 1}\n`).join("");
+      assertEquals(stdout.length, expected.length);
+      assert(stdout === expected, "the output differs from seq's");
+    }),
+});
+
+Deno.test({
+  name: "posix_spawn: a chunk kept in use is not overwritten by later reads",
+  ignore: spawner === null,
+  fn: () =>
+    withTempDir("prunner-spawn-", async (dir) => {
+      const process = await startLine(
+        "printf first; sleep 0.2; seq 1 100000",
+        { cwd: dir, env: {} },
+        spawner,
+      );
+      process.goAhead();
+      const output = process.stdout as Exclude<LineProcess["stdout"], ReadableStream>;
+      let first: Uint8Array | null = null;
+      let rest = 0;
+      for await (const chunk of output) {
+        if (first === null) {
+          first = chunk;
+          output.keepLastChunk();
+        } else rest += chunk.length;
+      }
+      await textOf(process.stderr);
+      assertEquals(decoder.decode(first!), "first");
+      assert(rest > 500_000, `only ${rest} bytes after the first chunk`);
+    }),
+});
+
+Deno.test({
   name: "posix_spawn: a process ended by a signal reports it",
   ignore: spawner === null,
   fn: () =>
