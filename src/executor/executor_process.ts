@@ -23,7 +23,7 @@ import { mallocTrim } from "../memory/release.ts";
  * the running tasks and resolves once every one has finished.
  */
 export async function serveExecutor(
-  input: ReadableStream<Uint8Array>,
+  input: AsyncIterable<Uint8Array>,
   output: WritableStream<Uint8Array>,
 ): Promise<void> {
   const runs = new Map<number, TaskRun>();
@@ -89,10 +89,28 @@ export async function runExecutorProcess(): Promise<void> {
         while (chunk.length > 0) chunk = chunk.subarray(Deno.stdout.writeSync(chunk));
       },
     });
-    await serveExecutor(Deno.stdin.readable, output);
+    await serveExecutor(await requestInput(), output);
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, ignore);
   }
+}
+
+/**
+ * This process's stdin, where prunner's requests arrive. A pipe is read through a `node:net`
+ * socket: Deno reads its stdin on a thread of its blocking pool, and the hand-over added about
+ * 0.3 ms to every request (a round trip to an echoing process took 0.34–0.74 ms that way, 0.19–0.38
+ * ms through the socket).
+ */
+async function requestInput(): Promise<AsyncIterable<Uint8Array>> {
+  try {
+    if (Deno.build.os !== "windows" && Deno.statSync("/dev/stdin").isFifo) {
+      const { Socket } = await import("node:net");
+      return new Socket({ fd: 0, readable: true, writable: false });
+    }
+  } catch {
+    // No /dev/stdin, or not a pipe the socket can read: read it as Deno does.
+  }
+  return Deno.stdin.readable;
 }
 
 if (import.meta.main) {

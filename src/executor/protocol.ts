@@ -75,12 +75,14 @@ export function lineWriter(stream: WritableStream<Uint8Array>): LineWriter {
 }
 
 /** Yields the JSON values of a stream of JSON lines; blank lines are skipped. */
-export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
+export async function* readLines(stream: AsyncIterable<Uint8Array>): AsyncGenerator<unknown> {
+  const decoder = new TextDecoder();
   let rest = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    const lines = (rest + text).split("\n");
+  for await (const chunk of stream) {
+    const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
     rest = lines.pop()!;
     for (const line of lines) if (line.trim() !== "") yield JSON.parse(line);
   }
+  rest += decoder.decode();
   if (rest.trim() !== "") yield JSON.parse(rest);
 }

@@ -289,3 +289,31 @@ Deno.test({
       })
     ),
 });
+
+Deno.test({
+  name: "task executor: requests read from a file (not a pipe) are served too",
+  ignore: !POSIX,
+  fn: () =>
+    withDir(async (dir) => {
+      // Its stdin is a pipe when prunner starts it; anything else is read the way Deno reads.
+      await Deno.writeTextFile(`${dir}/requests`, '{"type":"ping","id":7}\n');
+      const main = new URL("../../main.ts", import.meta.url).pathname;
+      const child = new Deno.Command("sh", {
+        args: [
+          "-c",
+          'exec "$@" < "$0"',
+          `${dir}/requests`,
+          Deno.execPath(),
+          "run",
+          "-A",
+          "--quiet",
+          main,
+          EXECUTOR_ARG,
+        ],
+        stdout: "piped",
+      }).spawn();
+      const { stdout, success } = await child.output();
+      assertEquals(success, true);
+      assertEquals(new TextDecoder().decode(stdout), '{"type":"pong","id":7}\n');
+    }),
+});
