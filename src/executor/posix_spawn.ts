@@ -252,25 +252,27 @@ function outputOf(Socket: typeof import("node:net").Socket, fd: number): Process
   let ended = false;
   let failure: { error: unknown } | null = null;
   let wake: (() => void) | null = null;
-  const socket = new Socket({
-    fd,
-    readable: true,
-    writable: false,
-    onread: {
-      buffer: () => {
-        const free = owned.find((buffer) => buffer !== out && buffer.buffer !== chunk?.buffer);
-        if (free) return free;
-        const taken = takeCopyBuffer();
-        owned.push(taken);
-        return taken;
+  const socket = new Socket(
+    {
+      fd,
+      readable: true,
+      writable: false,
+      onread: {
+        buffer: () => {
+          const free = owned.find((buffer) => buffer !== out && buffer.buffer !== chunk?.buffer);
+          if (free) return free;
+          const taken = takeCopyBuffer();
+          owned.push(taken);
+          return taken;
+        },
+        callback: (bytes: number, target: Uint8Array) => {
+          chunk = target.subarray(0, bytes);
+          wake?.();
+          return false; // Paused until the chunk has been used.
+        },
       },
-      callback: (bytes: number, target: Uint8Array) => {
-        chunk = target.subarray(0, bytes);
-        wake?.();
-        return false; // Paused until the chunk has been used.
-      },
-    },
-  } as ConstructorParameters<typeof Socket>[0]);
+    } as ConstructorParameters<typeof Socket>[0],
+  );
   socket.on("end", () => {
     ended = true;
     wake?.();
