@@ -76,7 +76,6 @@ function startInSession(
   settings: LineSettings,
   spawner: SessionSpawner,
 ): LineProcess | null {
-  if (Deno.build.os === "windows") return null;
   const { argv, gated } = lineCommand(line);
   const env = { ...Deno.env.toObject(), ...settings.env };
   const path = resolveProgram(argv[0], env, settings.cwd);
