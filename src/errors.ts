@@ -83,3 +83,16 @@ export class ShuttingDownError extends PrunnerError {
     super("prunner is shutting down and accepts no new jobs");
   }
 }
+
+/**
+ * The message of a thrown value, whatever was thrown.
+ *
+ * @example
+ * ```ts
+ * errorMessage(new Error("disk full")); // "disk full"
+ * errorMessage("plain string"); // "plain string"
+ * ```
+ */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

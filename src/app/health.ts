@@ -4,10 +4,12 @@
  *
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import type { TaskExecutor } from "../executor/task_executor.ts";
 import type { Runner } from "../runner/runner.ts";
 import type { HealthProblems } from "../server/mod.ts";
 import type { DataDir } from "../store/data_dir.ts";
+import { valueWithin } from "../timeout.ts";
 
 /**
  * Checks the store and the executor. The store fails when a test write to the data directory
@@ -45,17 +47,6 @@ export async function settlesWithin(
   promise: Promise<unknown>,
   ms: number,
 ): Promise<true | false | string> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
-  try {
-    return await Promise.race([
-      promise.then(
-        () => true as const,
-        (error) => error instanceof Error ? error.message : String(error),
-      ),
-      expired,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const settled = await valueWithin(promise.then(() => true as const, errorMessage), ms);
+  return settled ?? false;
 }

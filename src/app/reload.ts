@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import { getLogger } from "@logtape/logtape";
 import { definitionsEqual, loadDefinitions, type LoadOptions } from "../definition/mod.ts";
 import type { Runner } from "../runner/runner.ts";
@@ -19,7 +20,7 @@ export async function reloadDefinitions(runner: Runner, options: LoadOptions): P
     loaded = await loadDefinitions(options);
   } catch (error) {
     log.error("Keeping the active pipelines; the new definitions are invalid:\n{error}", {
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
     });
     return false;
   }

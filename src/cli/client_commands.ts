@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import { createClient, type JobJson, type PrunnerClient } from "../client/api.ts";
 import { type ConnectionOptions, resolveCredentials, serverUrl } from "../client/connection.ts";
 import { ApiError } from "../client/errors.ts";
@@ -123,13 +124,13 @@ async function readVariables(
         ? await new Response(stdin).text()
         : await Deno.readTextFile(request.varsFile);
     } catch (error) {
-      throw new CliError(`invalid value for --vars: cannot read ${where}: ${message(error)}`);
+      throw new CliError(`invalid value for --vars: cannot read ${where}: ${errorMessage(error)}`);
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (error) {
-      throw new CliError(`invalid value for --vars: ${where} is not JSON: ${message(error)}`);
+      throw new CliError(`invalid value for --vars: ${where} is not JSON: ${errorMessage(error)}`);
     }
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
       throw new CliError(`invalid value for --vars: ${where} must hold a JSON object`);
@@ -254,6 +255,3 @@ async function withStatusLine(
   }
 }
 
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

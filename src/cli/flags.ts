@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { parseDuration } from "../definition/duration.ts";
-import { PrunnerError } from "../errors.ts";
+import { PrunnerError, errorMessage } from "../errors.ts";
 import type { ConnectionOptions } from "../client/connection.ts";
 import { closest } from "../definition/suggest.ts";
 import {
@@ -471,7 +471,7 @@ function resolveDuration(spec: OptionSpec, flags: Record<string, unknown>, env: 
   try {
     ms = parseDuration(String(value));
   } catch (error) {
-    throw invalid(spec, source, error instanceof Error ? error.message : String(error));
+    throw invalid(spec, source, errorMessage(error));
   }
   if (ms <= 0) throw invalid(spec, source, `must be greater than 0, got "${value}"`);
   return ms;

@@ -8,7 +8,7 @@ import { debugInfo } from "./debug.ts";
 import { versionText } from "./version.ts";
 import { serve } from "../app.ts";
 import { flushLogs, setupLogging } from "../log.ts";
-import { PrunnerError } from "../errors.ts";
+import { PrunnerError, errorMessage } from "../errors.ts";
 import { runClient } from "./client_commands.ts";
 
 /** Runs prunner with the given arguments and environment; resolves with the exit code. */
@@ -17,7 +17,7 @@ export async function main(args: string[], env: Record<string, string>): Promise
   try {
     command = parseCli(args, env);
   } catch (error) {
-    console.error(`prunner: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`prunner: ${errorMessage(error)}`);
     return (error as { exitCode?: number }).exitCode ?? 2;
   }
   try {

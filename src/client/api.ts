@@ -13,6 +13,7 @@ import {
   UnauthorizedError,
   UnknownPipelineError,
 } from "./errors.ts";
+import { errorMessage as messageOf } from "../errors.ts";
 import { type EventSourceMessage, readEvents } from "./sse.ts";
 
 /** A job as the API shows it (`variables` are left out in events). */
@@ -229,7 +230,7 @@ async function errorMessage(response: Response): Promise<string> {
 /** Why a request did not reach the server, without the URL that the message repeats. */
 function fetchFailure(error: unknown): string {
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-  const message = cause instanceof Error ? cause.message : String(cause);
+  const message = messageOf(cause);
   return message.replace(/^error sending request for url \([^)]*\):\s*/, "")
     .replace(/^client error \(Connect\):\s*/, "");
 }

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import { getLogger } from "@logtape/logtape";
 import { parse } from "dotenv";
 import { ConfigError } from "./error.ts";
@@ -46,7 +47,7 @@ export async function loadEnvFiles(
         log.debug("Env file {file} not found, skipped", { file });
         continue;
       }
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       throw new ConfigError(file, null, `cannot read the env file: ${reason}`);
     }
     const vars = parseEnvFile(text, file);

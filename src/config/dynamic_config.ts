@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import { Document, isMap, isScalar, LineCounter, parseDocument, type YAMLMap } from "yaml";
 import { MIN_JWT_SECRET_LENGTH } from "../cli/options.ts";
 import { ConfigError } from "./error.ts";
@@ -134,7 +135,7 @@ async function readConfig(path: string): Promise<string | null> {
     return await Deno.readTextFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;
-    throw new ConfigError(path, null, `cannot read the config file: ${message(error)}`);
+    throw new ConfigError(path, null, `cannot read the config file: ${errorMessage(error)}`);
   }
 }
 
@@ -146,10 +147,7 @@ async function writeConfig(path: string, text: string): Promise<void> {
     await Deno.rename(temp, path);
   } catch (error) {
     await Deno.remove(temp).catch(() => {});
-    throw new ConfigError(path, null, `cannot write the config file: ${message(error)}`);
+    throw new ConfigError(path, null, `cannot write the config file: ${errorMessage(error)}`);
   }
 }
 
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import type { DroppedOutput, StreamLoss } from "../engine/job.ts";
 import type { TaskOutcome } from "../engine/task_graph.ts";
 import { renderTemplate } from "../template/mod.ts";
@@ -102,7 +103,7 @@ export function runTask(spec: TaskSpec, hooks: TaskHooks = {}): TaskRun {
         try {
           rendered = renderTemplate(line, spec.variables);
         } catch (error) {
-          return withLoss({ exitCode: -1, error: messageOf(error), killed: false });
+          return withLoss({ exitCode: -1, error: errorMessage(error), killed: false });
         }
         if (ready !== null && !shellCommand(rendered).gated) {
           // A line that cannot wait for its go-ahead starts once it may run.
@@ -129,7 +130,7 @@ export function runTask(spec: TaskSpec, hooks: TaskHooks = {}): TaskRun {
       }
       return withLoss(failure ?? { exitCode: lastCode, error: null, killed: false });
     } catch (error) {
-      return withLoss({ exitCode: -1, error: messageOf(error), killed });
+      return withLoss({ exitCode: -1, error: errorMessage(error), killed });
     } finally {
       stdout.close();
       stderr.close();
@@ -156,7 +157,7 @@ async function runLine(
   try {
     child = await startLine(line, spec);
   } catch (error) {
-    return { code: -1, error: messageOf(error) };
+    return { code: -1, error: errorMessage(error) };
   }
   started(child);
   if (child.gated) {
@@ -232,7 +233,7 @@ function logSink(path: string): LogSink {
       busy = { since: Date.now(), giveUp: resolve };
       try {
         const reason = await Promise.race([
-          writing.then(() => null, (error) => messageOf(error)),
+          writing.then(() => null, (error) => errorMessage(error)),
           givenUp,
         ]);
         if (reason !== null) drop(chunk.length - written, reason);
@@ -290,6 +291,3 @@ async function copyToLog(source: LineOutput, sink: LogSink): Promise<void> {
   giveBackCopyBuffer(buffer);
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

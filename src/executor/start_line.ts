@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import {
   loadSessionSpawner,
   type ProcessOutput,
@@ -40,7 +41,7 @@ export interface LineSettings {
 /** Thrown when a line's process cannot be started at all. */
 export class LineStartError extends Error {
   constructor(program: string, cause: unknown) {
-    super(`cannot start ${program}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+    super(`cannot start ${program}: ${errorMessage(cause)}`, {
       cause,
     });
     this.name = "LineStartError";

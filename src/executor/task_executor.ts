@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import { getLogger } from "@logtape/logtape";
 import type { TaskOutcome } from "../engine/task_graph.ts";
 import {
@@ -182,7 +183,7 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
     } catch (error) {
       log.warn(
         "Cannot start the task executor process ({error}); tasks run in prunner's own process",
-        { error: error instanceof Error ? error.message : String(error) },
+        { error: errorMessage(error) },
       );
       fallback = true;
       return null;
@@ -356,7 +357,7 @@ async function receive(
     }
   } catch (error) {
     log.error("Unreadable output from the task executor process: {error}; stopping it", {
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
     });
     // Without its results its tasks would never finish: it stops them and exits, and they
     // fail as tasks of a process that ended unexpectedly.

@@ -9,6 +9,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Job } from "../engine/job.ts";
 import type { JobPage, JobPageQuery, ListedJob } from "../store/job_store.ts";
+import { valueWithin } from "../timeout.ts";
 
 /** The persistence the runner needs. */
 export interface RunnerStore {
@@ -122,17 +123,8 @@ export function createPersister(store: RunnerStore): Persister {
   };
 
   /** `promise`'s value, or `null` when it has not settled by `deadline`. */
-  const until = async <T>(promise: Promise<T>, deadline: number): Promise<T | null> => {
-    let expired: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<null>((resolve) => {
-      expired = setTimeout(() => resolve(null), Math.max(0, deadline - Date.now()));
-    });
-    try {
-      return await Promise.race([promise, timeout]);
-    } finally {
-      clearTimeout(expired);
-    }
-  };
+  const until = <T>(promise: Promise<T>, deadline: number): Promise<T | null> =>
+    valueWithin(promise, deadline - Date.now());
 
   return {
     persist(job) {

@@ -14,6 +14,7 @@ import type { Definitions } from "../definition/types.ts";
 import type { Job } from "../engine/job.ts";
 import { isSchedulable } from "../engine/wait_list.ts";
 import {
+  errorMessage,
   JobCompletedError,
   JobNotFoundError,
   JobNotStoredError,
@@ -216,8 +217,8 @@ export function createRunner(options: RunnerOptions): Runner {
           log.error("New jobs are refused: they cannot be stored: {error}", { error });
         }
         throw error instanceof StoreWriteError
-          ? new JobNotStoredError(messageOf(error.cause), error.dataDir)
-          : new JobNotStoredError(messageOf(error), null);
+          ? new JobNotStoredError(errorMessage(error.cause), error.dataDir)
+          : new JobNotStoredError(errorMessage(error), null);
       }
       if (refusing) {
         refusing = false;
@@ -291,12 +292,9 @@ export function createRunner(options: RunnerOptions): Runner {
 
     storeFailure(): string | null {
       const error = persister.failure();
-      return error === null ? null : messageOf(error);
+      return error === null ? null : errorMessage(error);
     },
   };
   return runner;
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

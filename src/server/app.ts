@@ -11,7 +11,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { JSONParsed } from "hono/utils/types";
 import type { ZodError } from "zod";
-import { JobNotFoundError, ShuttingDownError } from "../errors.ts";
+import { JobNotFoundError, ShuttingDownError, errorMessage } from "../errors.ts";
 import type { Job } from "../engine/job.ts";
 import type { RunnerApi } from "../runner/api.ts";
 import { serveUi } from "../ui/serve.ts";
@@ -234,7 +234,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     try {
       body = JSON.stringify(jobToJson(job));
     } catch (error) {
-      throw new JobNotShowableError(id, error instanceof Error ? error.message : String(error));
+      throw new JobNotShowableError(id, errorMessage(error));
     }
     return streamedJson<z.infer<typeof JobSchema>>(body);
   });

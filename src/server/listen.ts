@@ -4,7 +4,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { PrunnerError } from "../errors.ts";
+import { PrunnerError, errorMessage } from "../errors.ts";
 
 /** The server cannot listen on the address: it is malformed, taken or not available. */
 export class AddressError extends PrunnerError {
@@ -122,5 +122,5 @@ function describeListenError(error: unknown): string {
   if (error instanceof Deno.errors.PermissionDenied) {
     return "permission denied (ports below 1024 need privileges)";
   }
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { concatBytes } from "../bytes.ts";
 import type { Job } from "../engine/job.ts";
 import type { PipelineInfo } from "../runner/api.ts";
 import { jobToJson, pipelineToJson } from "./json.ts";
@@ -38,12 +39,7 @@ function chunkBuilder(): ChunkBuilder {
       length += piece.length;
     },
     take() {
-      const chunk = new Uint8Array(length);
-      let offset = 0;
-      for (const piece of pieces) {
-        chunk.set(piece, offset);
-        offset += piece.length;
-      }
+      const chunk = concatBytes(pieces);
       pieces = [];
       length = 0;
       return chunk;

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { PrunnerError } from "../errors.ts";
+import { PrunnerError, errorMessage } from "../errors.ts";
 
 /** Another prunner holds the data directory's lock. */
 export class DataDirLockedError extends PrunnerError {
@@ -20,7 +20,7 @@ export class DataDirLockedError extends PrunnerError {
 export class StoreOpenError extends PrunnerError {
   constructor(readonly path: string, override readonly cause: unknown) {
     super(
-      `cannot open the job store ${path}: ${describe(cause)} (nothing was changed; fix or move ` +
+      `cannot open the job store ${path}: ${errorMessage(cause)} (nothing was changed; fix or move ` +
         `the file away, or start with a different --data directory)`,
     );
   }
@@ -48,7 +48,7 @@ export class StoreWriteError extends PrunnerError {
     readonly dataDir: string | null = null,
   ) {
     super(
-      `cannot save job ${jobId}: ${describe(cause)}${
+      `cannot save job ${jobId}: ${errorMessage(cause)}${
         dataDir === null ? "" : ` (data directory ${dataDir})`
       }`,
     );
@@ -62,6 +62,3 @@ export class StoreReadError extends PrunnerError {
   }
 }
 
-function describe(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
-}
