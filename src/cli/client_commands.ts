@@ -254,4 +254,3 @@ async function withStatusLine(
     screen.status(null);
   }
 }
-

@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { parseDuration } from "../definition/duration.ts";
-import { PrunnerError, errorMessage } from "../errors.ts";
+import { errorMessage, PrunnerError } from "../errors.ts";
 import type { ConnectionOptions } from "../client/connection.ts";
 import { closest } from "../definition/suggest.ts";
 import {

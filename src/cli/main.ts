@@ -8,7 +8,7 @@ import { debugInfo } from "./debug.ts";
 import { versionText } from "./version.ts";
 import { serve } from "../app.ts";
 import { flushLogs, setupLogging } from "../log.ts";
-import { PrunnerError, errorMessage } from "../errors.ts";
+import { errorMessage, PrunnerError } from "../errors.ts";
 import { runClient } from "./client_commands.ts";
 
 /** Runs prunner with the given arguments and environment; resolves with the exit code. */

@@ -150,4 +150,3 @@ async function writeConfig(path: string, text: string): Promise<void> {
     throw new ConfigError(path, null, `cannot write the config file: ${errorMessage(error)}`);
   }
 }
-

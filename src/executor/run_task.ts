@@ -290,4 +290,3 @@ async function copyToLog(source: LineOutput, sink: LogSink): Promise<void> {
   }
   giveBackCopyBuffer(buffer);
 }
-

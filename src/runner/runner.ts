@@ -297,4 +297,3 @@ export function createRunner(options: RunnerOptions): Runner {
   };
   return runner;
 }
-

@@ -11,7 +11,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { JSONParsed } from "hono/utils/types";
 import type { ZodError } from "zod";
-import { JobNotFoundError, ShuttingDownError, errorMessage } from "../errors.ts";
+import { errorMessage, JobNotFoundError, ShuttingDownError } from "../errors.ts";
 import type { Job } from "../engine/job.ts";
 import type { RunnerApi } from "../runner/api.ts";
 import { serveUi } from "../ui/serve.ts";

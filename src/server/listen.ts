@@ -4,7 +4,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { PrunnerError, errorMessage } from "../errors.ts";
+import { errorMessage, PrunnerError } from "../errors.ts";
 
 /** The server cannot listen on the address: it is malformed, taken or not available. */
 export class AddressError extends PrunnerError {
