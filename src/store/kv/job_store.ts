@@ -45,8 +45,8 @@ import { commit, groupCommits, KV_LIMITS, type Unit } from "./commits.ts";
 import { writeHealth } from "./health.ts";
 import {
   listedEntry,
-  listJson,
   LISTING_RELEASE_BYTES,
+  listJson,
   packEntries,
   packRemovals,
 } from "./listing.ts";
@@ -167,7 +167,9 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
 
   function reject(entry: Waiting<Job>, error: unknown): void {
     entry.reject(
-      error instanceof StoreWriteError ? error : new StoreWriteError(entry.value.id, error, dataDir),
+      error instanceof StoreWriteError
+        ? error
+        : new StoreWriteError(entry.value.id, error, dataDir),
     );
   }
 
@@ -192,7 +194,7 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
     }
   }
 
-  /** A stored job's listing bytes, or `null` (reported to `onDamaged`) when they cannot be built. */
+  /** A job's listing bytes, or `null` (reported to `onDamaged`) when they cannot be built. */
   function listingOrSkip(job: Job): Uint8Array | null {
     try {
       return listing.encode(job);
