@@ -432,3 +432,20 @@ Deno.test("a database of format 1 gets its listing entries and the current forma
     reopened.close();
   }
 });
+
+Deno.test("check writes the store clock's time to the health record", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/jobs.kv`;
+  const store = await openKvJobStore(await Deno.openKv(path), { listing, now: () => 1234 });
+  try {
+    await store.check();
+  } finally {
+    await store.close();
+  }
+  const kv = await Deno.openKv(path);
+  try {
+    assertEquals((await kv.get(["health"])).value, 1234);
+  } finally {
+    kv.close();
+  }
+});
