@@ -1,9 +1,9 @@
 /**
  * The job store on Deno KV, using only what every Deno KV offers (keys, atomic operations, list
  * by prefix with cursors), so it runs against a local file and a KV Connect server alike. This
- * module puts the parts together: records (`records.ts`), listing entries and packs
- * (`listing.ts`), commit fitting (`commits.ts`), the order of writes (`write_queue.ts`), the
- * layout version (`migration.ts`) and the write check (`health.ts`).
+ * module puts the parts together: records (`records.ts`), reads and paging (`reads.ts`), listing
+ * entries and packs (`listing.ts`), commit fitting (`commits.ts`), the order of writes
+ * (`write_queue.ts`), the layout version (`migration.ts`) and the write check (`health.ts`).
  *
  * Key layout (`created` is the job's creation time in epoch ms, `id` its id):
  *
@@ -25,12 +25,6 @@
  * | `["listed_pack", created, id]`            | a `ListingPack`: the listing bytes of consecutive  |
  * |                                           | completed jobs, the newest being `created, id`     |
  *
- * `list()` is one range scan over `["jobs"]` in reverse (newest first); `listUnfinished()` scans
- * only the unfinished index, so startup cost does not grow with the number of finished jobs.
- * `page()` reads one page: a reverse scan of `["jobs"]` (or of `["by_pipeline", pipeline]`) that
- * ends before the cursor's key and stops after the page, so its cost does not grow with the
- * store.
- *
  * Writes: every `save` of the same moment (see `write_queue.ts`) is written in one atomic
  * commit, split only where Deno KV's limits force it (see `commits.ts`). A job's head and
  * indexes are always in one commit; big variables go in earlier commits. Commits run one after
@@ -41,7 +35,7 @@
 import type { Job } from "../../engine/job.ts";
 import type { JobStore, ListingEncoder } from "../types.ts";
 import { StoreReadError, StoreWriteError } from "../errors.ts";
-import { commit, groupCommits, KV_LIMITS, type Unit } from "./commits.ts";
+import { commit, groupCommits, type Unit } from "./commits.ts";
 import { writeHealth } from "./health.ts";
 import {
   listedEntry,
@@ -51,7 +45,8 @@ import {
   packRemovals,
 } from "./listing.ts";
 import { migrate } from "./migration.ts";
-import { deletionUnits, fitsKey, jobUnits, readJob, type RecordShape } from "./records.ts";
+import { createJobReads } from "./reads.ts";
+import { deletionUnits, jobUnits, type RecordShape } from "./records.ts";
 import { createWriteQueue, type Waiting } from "./write_queue.ts";
 
 /** Settings of {@linkcode openKvJobStore}. */
@@ -91,7 +86,6 @@ interface JobUnit extends Unit {
   shape?: RecordShape;
 }
 
-const LIST_BATCH = 500;
 /** Jobs `packListing()` moves per call unless told otherwise. */
 const PACK_ROUND_JOBS = 1000;
 
@@ -127,6 +121,10 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
   let deleteEpoch = 0;
   let closed = false;
   const queue = createWriteQueue<Job>(writeBatch);
+  const reads = createJobReads(kv, {
+    onDamaged,
+    remember: (job, shape) => written.set(job, { epoch: deleteEpoch, shape }),
+  });
 
   async function writeBatch(batch: Waiting<Job>[]): Promise<void> {
     const units: JobUnit[] = [];
@@ -173,27 +171,6 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
     );
   }
 
-  /** Decodes a head entry, remembering the shape of its record. */
-  async function read(head: Deno.KvEntry<unknown>): Promise<Job> {
-    const { job, shape } = await readJob(kv, head);
-    written.set(job, { epoch: deleteEpoch, shape });
-    return job;
-  }
-
-  /**
-   * Reads a job for a listing; `null` for a damaged record, which is reported to `onDamaged`:
-   * one damaged record must not hide the other jobs (`get` says what is wrong with it).
-   */
-  async function readOrSkip(head: Deno.KvEntry<unknown>): Promise<Job | null> {
-    try {
-      return await read(head);
-    } catch (error) {
-      if (!(error instanceof StoreReadError)) throw error;
-      onDamaged(error);
-      return null;
-    }
-  }
-
   /** A job's listing bytes, or `null` (reported to `onDamaged`) when they cannot be built. */
   function listingOrSkip(job: Job): Uint8Array | null {
     try {
@@ -203,32 +180,6 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
         new StoreReadError(job.id, `its API JSON cannot be built (${(error as Error).message})`),
       );
       return null;
-    }
-  }
-
-  /** Reads the heads at `keys` in batches, skipping jobs deleted in between and damaged ones. */
-  async function* readHeads(keys: AsyncIterable<Deno.KvKey>): AsyncGenerator<Job> {
-    let batch: Deno.KvKey[] = [];
-    const drain = async function* () {
-      const entries = await kv.getMany(batch);
-      batch = [];
-      for (const entry of entries) {
-        if (entry.versionstamp === null) continue;
-        const job = await readOrSkip(entry);
-        if (job !== null) yield job;
-      }
-    };
-    for await (const key of keys) {
-      batch.push(key);
-      if (batch.length === KV_LIMITS.getMany) yield* drain();
-    }
-    if (batch.length > 0) yield* drain();
-  }
-
-  async function* indexKeys(prefix: Deno.KvKey, reverse: boolean): AsyncGenerator<Deno.KvKey> {
-    const at = prefix.length;
-    for await (const entry of kv.list({ prefix }, { reverse, batchSize: LIST_BATCH })) {
-      yield ["jobs", entry.key[at], entry.key[at + 1]];
     }
   }
 
@@ -246,64 +197,24 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
 
     async get(id) {
       ensureOpen();
-      if (!fitsKey(["job_ids", id])) return null;
-      const ref = await kv.get<[number, string]>(["job_ids", id]);
-      if (ref.value === null) return null;
-      const head = await kv.get(["jobs", ref.value[0], id]);
-      return head.versionstamp === null ? null : read(head);
+      return await reads.get(id);
     },
 
     async *list() {
       ensureOpen();
-      const entries = kv.list({ prefix: ["jobs"] }, { reverse: true, batchSize: LIST_BATCH });
-      for await (const entry of entries) {
-        const job = await readOrSkip(entry);
-        if (job !== null) yield job;
-      }
+      yield* reads.list();
     },
 
-    async page({ limit, before, pipeline }) {
+    async page(query) {
       ensureOpen();
-      if (!Number.isInteger(limit) || limit < 1) {
-        throw new RangeError(`a page holds at least 1 job, not ${limit}`);
-      }
-      const prefix: Deno.KvKey = pipeline === null ? ["jobs"] : ["by_pipeline", pipeline];
-      if (!fitsKey([...prefix, 0, before?.id ?? ""])) return { jobs: [], next: null };
-      const selector: Deno.KvListSelector = before === null
-        ? { prefix }
-        : { prefix, end: [...prefix, before.created, before.id] };
-      const entries: Deno.KvEntry<unknown>[] = [];
-      let more = false;
-      for await (const entry of kv.list(selector, { reverse: true, limit: limit + 1 })) {
-        if (entries.length === limit) {
-          more = true;
-          break;
-        }
-        entries.push(entry);
-      }
-      const jobs: Job[] = [];
-      if (pipeline === null) {
-        for (const entry of entries) {
-          const job = await readOrSkip(entry);
-          if (job !== null) jobs.push(job);
-        }
-      } else {
-        const heads = entries.map(({ key }) => ["jobs", key[2], key[3]]);
-        for await (const job of readHeads(fromArray(heads))) jobs.push(job);
-      }
-      const last = entries.at(-1)?.key;
-      const next = more && last
-        ? { created: last.at(-2) as number, id: last.at(-1) as string }
-        : null;
-      return { jobs, next };
+      return await reads.page(query);
     },
 
     async *listJson() {
       ensureOpen();
       yield* listJson(kv, {
         async build(created, id) {
-          const head = await kv.get(["jobs", created, id]);
-          const job = head.versionstamp === null ? null : await readOrSkip(head);
+          const job = await reads.at(created, id);
           return job === null ? null : listingOrSkip(job);
         },
         release: releaseListed,
@@ -313,41 +224,22 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
 
     async *listByPipeline(pipeline) {
       ensureOpen();
-      yield* readHeads(indexKeys(["by_pipeline", pipeline], true));
+      yield* reads.listByPipeline(pipeline);
     },
 
     async *summariesByPipeline(pipeline) {
       ensureOpen();
-      const entries = kv.list<[boolean, number | null]>(
-        { prefix: ["by_pipeline", pipeline] },
-        { reverse: true, batchSize: LIST_BATCH },
-      );
-      for await (const { key, value: [completed, end] } of entries) {
-        yield { id: key[3] as string, created: key[2] as number, completed, end };
-      }
+      yield* reads.summariesByPipeline(pipeline);
     },
 
     async pipelinesWithJobs() {
       ensureOpen();
-      const names: string[] = [];
-      let selector: Deno.KvListSelector = { prefix: ["by_pipeline"] };
-      while (true) {
-        const first = await kv.list(selector, { limit: 1 }).next();
-        if (first.done) return names;
-        const name = first.value.key[1] as string;
-        names.push(name);
-        // Booleans sort after numbers: this skips every `["by_pipeline", name, created, id]`.
-        selector = { prefix: ["by_pipeline"], start: ["by_pipeline", name, true] };
-      }
+      return await reads.pipelinesWithJobs();
     },
 
     async listUnfinished() {
       ensureOpen();
-      const jobs: Job[] = [];
-      for await (const job of readHeads(indexKeys(["unfinished"], false))) {
-        if (!job.completed) jobs.push(job);
-      }
-      return jobs;
+      return await reads.listUnfinished();
     },
 
     async delete(ids) {
@@ -386,8 +278,4 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
       kv.close();
     },
   };
-}
-
-async function* fromArray<T>(items: T[]): AsyncGenerator<T> {
-  yield* items;
 }

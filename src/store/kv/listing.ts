@@ -68,7 +68,7 @@ export function listedEntry(encoder: ListingEncoder, job: Job): Uint8Array | fal
 export interface ListJsonOptions {
   /** The listing bytes of a job whose entry is `false`; `null` to skip it. */
   build(created: number, id: string): Promise<Uint8Array | null>;
-  /** Called each time another `releaseBytes` were read (see `JobStoreOptions`). */
+  /** Called each time another `releaseBytes` were read (see `KvJobStoreOptions`). */
   release(): void;
   releaseBytes: number;
 }
