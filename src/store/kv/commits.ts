@@ -57,7 +57,14 @@ export function set(key: Deno.KvKey, value: unknown): Mutation {
   return { key, value, keyBytes, bytes: keyBytes + valueSize(value) };
 }
 
-/** A mutation that deletes `key`. */
+/**
+ * A mutation that deletes `key`.
+ *
+ * @example
+ * ```ts
+ * remove(["unfinished", job.created, job.id]);
+ * ```
+ */
 export function remove(key: Deno.KvKey): Mutation {
   const keyBytes = keySize(key);
   return { key, value: undefined, keyBytes, bytes: keyBytes };
@@ -81,7 +88,14 @@ export function unitOf(mutations: Mutation[]): Unit {
   return { mutations, keyBytes, bytes };
 }
 
-/** Whether a unit fits into one commit. */
+/**
+ * Whether a unit fits into one commit.
+ *
+ * @example
+ * ```ts
+ * if (!fits(unit)) throw new RangeError("too big for one commit");
+ * ```
+ */
 export function fits(unit: Unit): boolean {
   return unit.mutations.length <= KV_LIMITS.mutations && unit.bytes <= KV_LIMITS.totalBytes &&
     unit.keyBytes <= KV_LIMITS.totalKeyBytes;
@@ -128,6 +142,10 @@ export function groupCommits<U extends Unit>(units: readonly U[]): U[][] {
  * Applies the units' mutations in one atomic commit.
  *
  * @throws {Error} when Deno KV does not apply the commit.
+ * @example
+ * ```ts
+ * await commit(kv, [unitOf([set(["health"], Date.now())])]);
+ * ```
  */
 export async function commit(kv: Deno.Kv, units: readonly Unit[]): Promise<void> {
   const operation = kv.atomic();
@@ -160,7 +178,14 @@ export function keySize(key: Deno.KvKey): number {
   return size;
 }
 
-/** An upper bound of a value's encoded size. */
+/**
+ * An upper bound of a value's encoded size.
+ *
+ * @example
+ * ```ts
+ * valueSize(new Uint8Array(10)); // 10
+ * ```
+ */
 export function valueSize(value: unknown): number {
   if (value instanceof Uint8Array) return value.length;
   if (typeof value === "string") return 8 + 3 * value.length;

@@ -76,6 +76,13 @@ export interface ListJsonOptions {
 /**
  * The listing bytes of all jobs, newest first, in batches of about 1000 jobs: entries and packs
  * merged (see `mergeListing`).
+ *
+ * @example
+ * ```ts
+ * for await (const batch of listJson(kv, { build, release: () => {}, releaseBytes: 1 << 24 })) {
+ *   for (const item of batch) send(item.json);
+ * }
+ * ```
  */
 export async function* listJson(
   kv: Deno.Kv,
@@ -124,6 +131,11 @@ export async function* listJson(
  * that it is packed once completed; one that has not completed for
  * {@linkcode PACK_PAST_UNFINISHED_MS} before `now` is left in its own entry. Entries built from
  * the record (`false`) stay as they are.
+ *
+ * @example
+ * ```ts
+ * while (await packEntries(kv, 1000, Date.now()) > 0);
+ * ```
  */
 export async function packEntries(kv: Deno.Kv, maxJobs: number, now: number): Promise<number> {
   const newest = await kv.list<ListingPack>({ prefix: ["listed_pack"] }, {
@@ -181,7 +193,14 @@ export async function packEntries(kv: Deno.Kv, maxJobs: number, now: number): Pr
   return moved;
 }
 
-/** Units that take the deleted jobs (`[created, id]`) out of the packs that hold them. */
+/**
+ * Units that take the deleted jobs (`[created, id]`) out of the packs that hold them.
+ *
+ * @example
+ * ```ts
+ * const units = await packRemovals(kv, [[job.created, job.id]]);
+ * ```
+ */
 export async function packRemovals(kv: Deno.Kv, deleted: [number, string][]): Promise<Unit[]> {
   deleted.sort(([ca, ia], [cb, ib]) => ca - cb || (ia < ib ? -1 : ia > ib ? 1 : 0));
   const units: Unit[] = [];

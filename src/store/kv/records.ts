@@ -132,6 +132,10 @@ export function jobUnits(
  * Decodes a head entry (of `["jobs", created, id]`), reading its parts.
  *
  * @throws {StoreReadError} when the record is damaged: a part missing, JSON that does not parse.
+ * @example
+ * ```ts
+ * const { job } = await readJob(kv, await kv.get(["jobs", created, id]));
+ * ```
  */
 export async function readJob(
   kv: Deno.Kv,
@@ -173,6 +177,12 @@ export async function readJob(
  * The units that remove the jobs `ids` with their indexes, parts and listing entries (not their
  * packed listing, see `listing.ts`), and the jobs found, as `[created, id]`. Unknown ids are
  * ignored.
+ *
+ * @example
+ * ```ts
+ * const { units } = await deletionUnits(kv, [job.id]);
+ * for (const group of groupCommits(units)) await commit(kv, group);
+ * ```
  */
 export async function deletionUnits(
   kv: Deno.Kv,
@@ -207,7 +217,14 @@ export async function deletionUnits(
   return { units, deleted };
 }
 
-/** Whether Deno KV takes the key (see `KV_LIMITS.keyBytes`). */
+/**
+ * Whether Deno KV takes the key (see `KV_LIMITS.keyBytes`).
+ *
+ * @example
+ * ```ts
+ * if (!fitsKey(["job_ids", id])) return null; // no job can have this id
+ * ```
+ */
 export function fitsKey(key: Deno.KvKey): boolean {
   return keySize(key) <= KV_LIMITS.keyBytes;
 }
