@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { PrunnerError, errorMessage } from "../errors.ts";
+import { errorMessage, PrunnerError } from "../errors.ts";
 
 /** Another prunner holds the data directory's lock. */
 export class DataDirLockedError extends PrunnerError {
@@ -20,7 +20,9 @@ export class DataDirLockedError extends PrunnerError {
 export class StoreOpenError extends PrunnerError {
   constructor(readonly path: string, override readonly cause: unknown) {
     super(
-      `cannot open the job store ${path}: ${errorMessage(cause)} (nothing was changed; fix or move ` +
+      `cannot open the job store ${path}: ${
+        errorMessage(cause)
+      } (nothing was changed; fix or move ` +
         `the file away, or start with a different --data directory)`,
     );
   }
@@ -61,4 +63,3 @@ export class StoreReadError extends PrunnerError {
     super(`cannot read job ${jobId} from the store: ${reason}`);
   }
 }
-
