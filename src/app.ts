@@ -13,6 +13,7 @@ import { formatDuration } from "./definition/duration.ts";
 import { createRunner, type Runner, type ShutdownMode } from "./runner/runner.ts";
 import { startTaskExecutor } from "./executor/task_executor.ts";
 import { createApp, type RunningServer, startServer } from "./server/mod.ts";
+import { jobListingEncoder } from "./server/json.ts";
 import { countSaveFailures, createMetrics } from "./metrics/metrics.ts";
 import { observeRunner } from "./metrics/observe.ts";
 import { openDataDir } from "./store/data_dir.ts";
@@ -75,6 +76,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
   }
 
   const dataDir = await openDataDir(options.data, {
+    listing: jobListingEncoder,
     onDamaged: (error) => log.warn("The job list skips a damaged record: {error}", { error }),
     releaseListed: v8YoungCollection() ?? undefined,
   });

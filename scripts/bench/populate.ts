@@ -11,6 +11,7 @@
  */
 import type { Job } from "../../src/engine/job.ts";
 import { openDataDir } from "../../src/store/data_dir.ts";
+import { jobListingEncoder } from "../../src/server/json.ts";
 
 /** Jobs saved together: the store commits saves of the same moment in as few commits as fit. */
 const BATCH = 2000;
@@ -58,7 +59,7 @@ export async function populate(
   pipeline: string,
   task: string,
 ): Promise<void> {
-  const data = await openDataDir(dataDir);
+  const data = await openDataDir(dataDir, { listing: jobListingEncoder });
   try {
     const now = Date.now();
     for (let from = 0; from < count; from += BATCH) {

@@ -1,6 +1,6 @@
 /**
  * Background work that must not overlap with itself nor block the API: retention runs and
- * listing packs (see `src/store/listing_packs.ts`).
+ * listing packs (see `src/store/kv/listing_packs.ts`).
  *
  * @module
  */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Job, JobVariables } from "../engine/job.ts";
-import type { JobPage } from "../store/job_store.ts";
+import type { JobPage, LogStream } from "../store/types.ts";
 import type { JobListQuery } from "./paging.ts";
 import type { EventHub } from "./events.ts";
 
@@ -30,8 +30,7 @@ export interface ScheduleRequest {
   queuePartition: string | null;
 }
 
-/** Which output stream of a task. */
-export type LogStream = "stdout" | "stderr";
+export type { LogStream };
 
 /** The runner's operations, as the API uses them. */
 export interface RunnerApi {

@@ -29,7 +29,7 @@ import {
 import { formatDurationShort } from "../definition/duration.ts";
 import type { TaskRun } from "../executor/run_task.ts";
 import type { TaskExecutor } from "../executor/task_executor.ts";
-import type { LogStore } from "../store/logs.ts";
+import type { LogStore } from "../store/types.ts";
 import type { EventHub } from "./events.ts";
 import { onErrorVariables } from "./on_error.ts";
 import type { Persister } from "./persistence.ts";

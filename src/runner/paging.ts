@@ -7,7 +7,7 @@
  */
 import type { Job, JobState } from "../engine/job.ts";
 import { jobState } from "../engine/job.ts";
-import type { JobPage, JobPageQuery } from "../store/job_store.ts";
+import type { JobPage, JobPageQuery } from "../store/types.ts";
 
 /** Which page of jobs to list: a store page query, optionally of one state. */
 export interface JobListQuery extends JobPageQuery {

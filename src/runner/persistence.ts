@@ -8,7 +8,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Job } from "../engine/job.ts";
-import type { JobPage, JobPageQuery, ListedJob } from "../store/job_store.ts";
+import type { JobPage, JobPageQuery, ListedJob } from "../store/types.ts";
 import { valueWithin } from "../timeout.ts";
 
 /** The persistence the runner needs. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { JobCursor } from "../store/job_store.ts";
+import type { JobCursor } from "../store/types.ts";
 
 /**
  * Encodes a cursor as base64url of `[created, id]`.

@@ -8,6 +8,7 @@
 import type { z } from "@hono/zod-openapi";
 import type { Job, Task } from "../engine/job.ts";
 import type { PipelineInfo } from "../runner/api.ts";
+import type { ListingEncoder } from "../store/types.ts";
 import type { JobSchema, TaskSchema } from "./schemas.ts";
 
 /** A task as the API shows it; the type follows the documented schema. */
@@ -81,3 +82,74 @@ export function pipelineStatusToJson(info: PipelineInfo): PipelineInfo {
     waitingJobs: info.waitingJobs,
   };
 }
+
+const utf8 = new TextEncoder();
+
+/** A job with every field the API can show set: its JSON tells versions of `jobToJson` apart. */
+const SAMPLE_JOB: Job = {
+  id: "00000000-0000-4000-8000-000000000000",
+  pipeline: "sample",
+  tasks: [
+    {
+      name: "first",
+      dependsOn: [],
+      status: "done",
+      start: 1_000,
+      end: 2_000,
+      exitCode: 0,
+      errored: false,
+      error: null,
+    },
+    {
+      name: "second",
+      dependsOn: ["first"],
+      status: "waiting",
+      start: 2_000,
+      end: 3_000,
+      exitCode: 2,
+      errored: true,
+      error: "exit status 2",
+      attempt: 2,
+      retryAt: 4_000,
+      timeout: { by: "task", error: "timed out after 1s" },
+      droppedOutput: { stdout: { bytes: 1, reason: "full" }, stderr: { bytes: 2, reason: "gone" } },
+    },
+  ],
+  completed: true,
+  canceled: false,
+  errored: true,
+  created: 500,
+  start: 1_000,
+  end: 5_000,
+  lastError: "task second failed",
+  variables: { branch: "main" },
+  user: "sample",
+  queuePartition: "partition",
+};
+
+function encodeJob(job: Job): Uint8Array {
+  return utf8.encode(JSON.stringify(jobToJson(job)));
+}
+
+/** 32-bit FNV-1a of the bytes, as 8 hex digits. */
+function fnv1a32(bytes: Uint8Array): string {
+  let hash = 0x811c9dc5;
+  for (const byte of bytes) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash.toString(16).padStart(8, "0");
+}
+
+/**
+ * Jobs as the API shows them ({@linkcode jobToJson}), as UTF-8 JSON: what the job store keeps
+ * for listings. Its version is a hash of the JSON of a job with every field set, so when the
+ * API JSON changes, listings the store kept are built again on startup instead of being sent
+ * stale. (A change the sample job does not show needs a sample that shows it.)
+ *
+ * @example
+ * ```ts
+ * const data = await openDataDir(".prunner", { listing: jobListingEncoder });
+ * ```
+ */
+export const jobListingEncoder: ListingEncoder = {
+  version: `api-json-${fnv1a32(encodeJob(SAMPLE_JOB))}`,
+  encode: encodeJob,
+};

@@ -11,8 +11,9 @@
  * @module
  */
 import { DataDirLockedError, StoreOpenError } from "./errors.ts";
-import { type JobStore, type JobStoreOptions, openJobStore } from "./job_store.ts";
-import { createLogStore, type LogStore } from "./logs.ts";
+import { type KvJobStoreOptions, openKvJobStore } from "./kv/job_store.ts";
+import { createLogStore } from "./logs.ts";
+import type { JobStore, LogStore } from "./types.ts";
 
 /** File name of the lock in the data directory. */
 export const LOCK_FILE = "prunner.lock";
@@ -51,14 +52,14 @@ export const CHECK_FILE_BYTES = 64 * 1024;
  * permissions, no space, a format from a newer prunner).
  * @example
  * ```ts
- * const data = await openDataDir(".prunner");
+ * const data = await openDataDir(".prunner", { listing: jobListingEncoder });
  * const unfinished = await data.store.listUnfinished();
  * await data.close();
  * ```
  */
 export async function openDataDir(
   dir: string,
-  options: Pick<JobStoreOptions, "onDamaged" | "releaseListed"> = {},
+  options: Pick<KvJobStoreOptions, "listing" | "onDamaged" | "releaseListed">,
 ): Promise<DataDir> {
   const logsDir = `${dir}/logs`;
   const kvPath = `${dir}/${KV_FILE}`;
@@ -72,7 +73,7 @@ export async function openDataDir(
   try {
     kv = await Deno.openKv(kvPath);
     const opened = await identity(kvPath);
-    const store = await openJobStore(kv, {
+    const store = await openKvJobStore(kv, {
       ...options,
       dataDir: dir,
       // A database file removed or replaced under prunner would take writes that no restart

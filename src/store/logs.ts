@@ -14,26 +14,10 @@
  *
  * @module
  */
-import type { LogStream } from "../runner/api.ts";
+import type { LogStore, LogStream } from "./types.ts";
 
 /** Longest encoded task name used as is in a file name (file names are limited to 255 bytes). */
 export const MAX_TASK_FILE_NAME = 200;
-
-/** The task output files of a data directory, as the runner uses them. */
-export interface LogStore {
-  /**
-   * The file a task's stream is written to (of its first attempt unless `attempt` says
-   * otherwise); its writer creates it and its directory.
-   */
-  path(jobId: string, task: string, stream: LogStream, attempt?: number): string;
-  /** A task attempt's output read in chunks, or `null` when nothing was written. */
-  open(
-    jobId: string,
-    task: string,
-    stream: LogStream,
-    attempt?: number,
-  ): Promise<ReadableStream<Uint8Array> | null>;
-}
 
 /**
  * The log files below `logsDir`.

@@ -5,7 +5,7 @@
  */
 import type { Definitions } from "../definition/types.ts";
 import { hasRetention, retentionFilter } from "../engine/retention.ts";
-import type { JobStore } from "./job_store.ts";
+import type { JobStore } from "./types.ts";
 import { removeJobLogs } from "./logs.ts";
 
 /** How many jobs are removed together. */

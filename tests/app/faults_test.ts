@@ -7,6 +7,7 @@
  */
 import { signToken } from "../../scripts/bench/jwt.ts";
 import { openDataDir } from "../../src/store/data_dir.ts";
+import { jobListingEncoder } from "../../src/server/json.ts";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { ext4Image, smallFileSystem } from "../fault_fs.ts";
 import { processAlive } from "../runner/support.ts";
@@ -301,7 +302,7 @@ Deno.test({
     const damaged = "22222222-2222-4222-8222-222222222222";
     const good = "33333333-3333-4333-8333-333333333333";
     {
-      const data = await openDataDir(ws.data);
+      const data = await openDataDir(ws.data, { listing: jobListingEncoder });
       const record = (id: string, variables: string) =>
         `{"id":"${id}","pipeline":"mark","tasks":[],"completed":true,"canceled":false,` +
         `"errored":false,"created":${created},"start":null,"end":${created},"lastError":null,` +

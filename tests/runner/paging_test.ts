@@ -1,7 +1,7 @@
 import type { Job } from "../../src/engine/job.ts";
 import { jobState } from "../../src/engine/job.ts";
 import { listPage, MAX_SCANNED_JOBS } from "../../src/runner/paging.ts";
-import type { JobCursor, JobPage, JobPageQuery } from "../../src/store/job_store.ts";
+import type { JobCursor, JobPage, JobPageQuery } from "../../src/store/types.ts";
 import { assert, assertEquals } from "../assert.ts";
 import { makeJob } from "../server/support.ts";
 

@@ -24,7 +24,7 @@ import { newTask } from "../../src/engine/create_job.ts";
 import { createMetrics, type Metrics } from "../../src/metrics/metrics.ts";
 import { createEventHub, type EventHub } from "../../src/runner/events.ts";
 import type { StreamOptions } from "../../src/server/app.ts";
-import type { JobCursor } from "../../src/store/job_store.ts";
+import type { JobCursor } from "../../src/store/types.ts";
 import { logPath } from "../../src/store/logs.ts";
 
 /** The secret the test servers verify tokens with. */

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { openDataDir } from "../../src/store/data_dir.ts";
+import { jobListingEncoder as listing } from "../../src/server/json.ts";
 import { DataDirLockedError, StoreOpenError, StoreWriteError } from "../../src/store/errors.ts";
 import { job, tempDir } from "./support.ts";
 
@@ -15,7 +16,9 @@ async function opener(scratch: string, dir: string, hold: boolean): Promise<Deno
     script,
     `import { openDataDir } from ${JSON.stringify(dataDirModule)};
 try {
-  const data = await openDataDir(${JSON.stringify(dir)});
+  const data = await openDataDir(${JSON.stringify(dir)}, {
+    listing: { version: "test", encode: (job) => new TextEncoder().encode(job.id) },
+  });
   console.log("opened");
   if (${hold}) setInterval(() => {}, 1000);
   else await data.close();
@@ -44,7 +47,7 @@ async function firstLine(child: Deno.ChildProcess): Promise<string> {
 Deno.test("the data directory and logs/ are created on first run and hold the pid", async () => {
   await using tmp = await tempDir();
   const dir = `${tmp.path}/nested/data`;
-  const data = await openDataDir(dir);
+  const data = await openDataDir(dir, { listing });
   try {
     assert((await Deno.stat(`${dir}/logs`)).isDirectory);
     assertEquals(data.logsDir, `${dir}/logs`);
@@ -60,10 +63,10 @@ Deno.test("the data directory and logs/ are created on first run and hold the pi
 Deno.test("jobs survive closing and reopening the data directory", async () => {
   await using tmp = await tempDir();
   const j = job({ variables: { big: "v".repeat(100_000) } });
-  const first = await openDataDir(tmp.path);
+  const first = await openDataDir(tmp.path, { listing });
   first.store.save(j);
   await first.close();
-  const second = await openDataDir(tmp.path);
+  const second = await openDataDir(tmp.path, { listing });
   try {
     assertEquals(await second.store.get(j.id), j);
   } finally {
@@ -74,7 +77,7 @@ Deno.test("jobs survive closing and reopening the data directory", async () => {
 Deno.test("a second process is refused with the directory and the holder's pid", async () => {
   await using tmp = await tempDir();
   const dir = `${tmp.path}/data`;
-  const data = await openDataDir(dir);
+  const data = await openDataDir(dir, { listing });
   try {
     const child = await opener(tmp.path, dir, false);
     const line = await firstLine(child);
@@ -89,14 +92,18 @@ Deno.test("a second process is refused with the directory and the holder's pid",
 
 Deno.test("a second opener in the same process is refused too", async () => {
   await using tmp = await tempDir();
-  const data = await openDataDir(tmp.path);
+  const data = await openDataDir(tmp.path, { listing });
   try {
-    const error = await assertRejects(() => openDataDir(tmp.path), DataDirLockedError, tmp.path);
+    const error = await assertRejects(
+      () => openDataDir(tmp.path, { listing }),
+      DataDirLockedError,
+      tmp.path,
+    );
     assertEquals(error.pid, Deno.pid);
   } finally {
     await data.close();
   }
-  const again = await openDataDir(tmp.path);
+  const again = await openDataDir(tmp.path, { listing });
   await again.close();
 });
 
@@ -107,7 +114,7 @@ Deno.test("a lock left by a process killed with SIGKILL does not block", async (
   let killed = false;
   try {
     assertEquals(await firstLine(child), "opened");
-    const error = await assertRejects(() => openDataDir(dir), DataDirLockedError);
+    const error = await assertRejects(() => openDataDir(dir, { listing }), DataDirLockedError);
     assertEquals(error.pid, child.pid);
     child.kill("SIGKILL");
     killed = true;
@@ -117,7 +124,7 @@ Deno.test("a lock left by a process killed with SIGKILL does not block", async (
   }
   await child.stdout.cancel().catch(() => {});
   assertEquals((await Deno.readTextFile(`${dir}/prunner.lock`)).trim(), String(child.pid));
-  const data = await openDataDir(dir);
+  const data = await openDataDir(dir, { listing });
   try {
     assertEquals((await Deno.readTextFile(`${dir}/prunner.lock`)).trim(), String(Deno.pid));
   } finally {
@@ -130,33 +137,41 @@ Deno.test("a corrupt store is an error naming the file, and the file is left alo
   const file = `${tmp.path}/jobs.kv`;
   const garbage = "this is not a database\n".repeat(500);
   await Deno.writeTextFile(file, garbage);
-  const error = await assertRejects(() => openDataDir(tmp.path), StoreOpenError, file);
+  const error = await assertRejects(() => openDataDir(tmp.path, { listing }), StoreOpenError, file);
   assertMatch(error.message, /not a database/);
   assertEquals(await Deno.readTextFile(file), garbage);
   await Deno.remove(file);
-  const data = await openDataDir(tmp.path);
+  const data = await openDataDir(tmp.path, { listing });
   await data.close();
 });
 
 Deno.test("a store in another format is refused", async () => {
   await using tmp = await tempDir();
-  const data = await openDataDir(tmp.path);
+  const data = await openDataDir(tmp.path, { listing });
   await data.kv.set(["format"], 99);
   await data.close();
-  const error = await assertRejects(() => openDataDir(tmp.path), StoreOpenError, "format 99");
+  const error = await assertRejects(
+    () => openDataDir(tmp.path, { listing }),
+    StoreOpenError,
+    "format 99",
+  );
   assertMatch(error.message, new RegExp(`${tmp.path}/jobs.kv`));
 });
 
 Deno.test("a data directory that cannot be created is a StoreOpenError", async () => {
   await using tmp = await tempDir();
   await Deno.writeTextFile(`${tmp.path}/file`, "");
-  await assertRejects(() => openDataDir(`${tmp.path}/file/data`), StoreOpenError, "file/data");
+  await assertRejects(
+    () => openDataDir(`${tmp.path}/file/data`, { listing }),
+    StoreOpenError,
+    "file/data",
+  );
 });
 
 Deno.test("a data directory removed under prunner refuses writes and fails its check", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/data`;
-  const data = await openDataDir(path);
+  const data = await openDataDir(path, { listing });
   try {
     await data.store.save(job());
     await data.check();

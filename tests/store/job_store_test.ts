@@ -1,14 +1,12 @@
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import type { Job } from "../../src/engine/job.ts";
 import { StoreReadError, StoreWriteError } from "../../src/store/errors.ts";
-import {
-  FORMAT,
-  INLINE_VARIABLES_BYTES,
-  type JobStore,
-  LISTING_BYTES,
-  openJobStore,
-} from "../../src/store/job_store.ts";
-import { jobToJson } from "../../src/server/json.ts";
+import type { JobStore } from "../../src/store/types.ts";
+import { openKvJobStore } from "../../src/store/kv/job_store.ts";
+import { FORMAT } from "../../src/store/kv/migration.ts";
+import { INLINE_VARIABLES_BYTES } from "../../src/store/kv/records.ts";
+import { LISTING_BYTES } from "../../src/store/kv/listing.ts";
+import { jobListingEncoder as listing, jobToJson } from "../../src/server/json.ts";
 import { allKeys, collect, job, type KvRecord, recordingKv, task, tempDir } from "./support.ts";
 
 async function testStore(): Promise<
@@ -19,7 +17,7 @@ async function testStore(): Promise<
   const path = `${dir.path}/jobs.kv`;
   const { kv, record } = recordingKv(await Deno.openKv(path));
   const damaged: StoreReadError[] = [];
-  const store = await openJobStore(kv, { onDamaged: (error) => damaged.push(error) });
+  const store = await openKvJobStore(kv, { listing, onDamaged: (error) => damaged.push(error) });
   return {
     store,
     kv,
@@ -282,12 +280,12 @@ Deno.test("jobs survive closing and reopening the database", async () => {
   await using _dir = dir;
   const path = `${dir.path}/jobs.kv`;
   const jobs = [job({ variables: bigVariables(150_000) }), job({ completed: true, end: 5 })];
-  const first = await openJobStore(await Deno.openKv(path));
+  const first = await openKvJobStore(await Deno.openKv(path), { listing });
   for (const j of jobs) first.save(j);
   await first.close();
   await assertRejects(() => first.save(job()), StoreWriteError, "closed");
 
-  const second = await openJobStore(await Deno.openKv(path));
+  const second = await openKvJobStore(await Deno.openKv(path), { listing });
   try {
     assertEquals(await collect(second.list()), [jobs[1], jobs[0]]);
     assertEquals(await second.listUnfinished(), [jobs[0]]);
@@ -411,7 +409,7 @@ Deno.test("a database of format 1 gets its listing entries and the current forma
   await using _dir = dir;
   const path = `${dir.path}/jobs.kv`;
   const jobs = [job({ created: 1000 }), job({ created: 2000, variables: bigVariables(150_000) })];
-  const first = await openJobStore(await Deno.openKv(path));
+  const first = await openKvJobStore(await Deno.openKv(path), { listing });
   await Promise.all(jobs.map((j) => first.save(j)));
   await first.close();
   // What format 1 wrote: the same keys, without listing entries.
@@ -420,7 +418,7 @@ Deno.test("a database of format 1 gets its listing entries and the current forma
   await kv.set(["format"], 1);
   kv.close();
 
-  const second = await openJobStore(await Deno.openKv(path));
+  const second = await openKvJobStore(await Deno.openKv(path), { listing });
   try {
     assertEquals(await listed(second), apiJson(jobs[1], jobs[0]));
     assertEquals(await collect(second.list()), [jobs[1], jobs[0]]);
@@ -432,5 +430,22 @@ Deno.test("a database of format 1 gets its listing entries and the current forma
     assertEquals((await reopened.get(["format"])).value, FORMAT);
   } finally {
     reopened.close();
+  }
+});
+
+Deno.test("check writes the store clock's time to the health record", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/jobs.kv`;
+  const store = await openKvJobStore(await Deno.openKv(path), { listing, now: () => 1234 });
+  try {
+    await store.check();
+  } finally {
+    await store.close();
+  }
+  const kv = await Deno.openKv(path);
+  try {
+    assertEquals((await kv.get(["health"])).value, 1234);
+  } finally {
+    kv.close();
   }
 });

@@ -1,7 +1,9 @@
 import { assert, assertEquals } from "../assert.ts";
 import type { Job } from "../../src/engine/job.ts";
-import { jobToJson } from "../../src/server/json.ts";
-import { FORMAT, type JobStore, openJobStore } from "../../src/store/job_store.ts";
+import { jobListingEncoder, jobToJson } from "../../src/server/json.ts";
+import type { JobStore, ListingEncoder } from "../../src/store/types.ts";
+import { openKvJobStore } from "../../src/store/kv/job_store.ts";
+import { FORMAT } from "../../src/store/kv/migration.ts";
 import {
   holdsAny,
   type ListingItem,
@@ -10,7 +12,7 @@ import {
   mergeListing,
   packItems,
   withoutJobs,
-} from "../../src/store/listing_packs.ts";
+} from "../../src/store/kv/listing_packs.ts";
 import { collect, job, tempDir } from "./support.ts";
 
 const encoder = new TextEncoder();
@@ -81,8 +83,14 @@ Deno.test("listing packs: entries and packs merge newest first; an entry wins ov
   assertEquals(merged(await collect(mergeListing(from(entries.slice(0, 1)), from([])))), ["j@10"]);
 });
 
-async function openStore(path: string): Promise<JobStore> {
-  return await openJobStore(await Deno.openKv(path));
+/** The store's clock in these tests. */
+const NOW = 1_800_000_000_000;
+
+async function openStore(
+  path: string,
+  encoder: ListingEncoder = jobListingEncoder,
+): Promise<JobStore> {
+  return await openKvJobStore(await Deno.openKv(path), { listing: encoder, now: () => NOW });
 }
 
 /** The listing as [id, API JSON] pairs. */
@@ -147,15 +155,14 @@ Deno.test("listing packs: packing stops at a job still running and goes on once 
   await using dir = await tempDir();
   const store = await openStore(`${dir.path}/jobs.kv`);
   try {
-    const now = Date.now();
-    const jobs = Array.from({ length: 20 }, (_, i) => done(now - 1000 + i));
-    const running = job({ created: now - 990.5, start: now - 990 });
+    const jobs = Array.from({ length: 20 }, (_, i) => done(NOW - 1000 + i));
+    const running = job({ created: NOW - 990.5, start: NOW - 990 });
     await Promise.all([...jobs, running].map((j) => store.save(j)));
     // The ten older than the running job.
     assertEquals(await store.packListing(), 10);
     assertEquals(await store.packListing(), 0);
     running.completed = true;
-    running.end = now;
+    running.end = NOW;
     await store.save(running);
     assertEquals(await store.packListing(), 11);
     assertEquals(await listing(store), expected([...jobs, running]));
@@ -168,7 +175,7 @@ Deno.test("listing packs: a job running for over an hour does not hold packing u
   await using dir = await tempDir();
   const store = await openStore(`${dir.path}/jobs.kv`);
   try {
-    const old = Date.now() - 2 * 60 * 60 * 1000;
+    const old = NOW - 2 * 60 * 60 * 1000;
     const jobs = Array.from({ length: 6 }, (_, i) => done(old + i * 10));
     const running = job({ created: old + 25, start: old + 25 });
     await Promise.all([...jobs, running].map((j) => store.save(j)));
@@ -206,29 +213,63 @@ Deno.test("listing packs: deleted jobs leave their packs; a job saved again is l
   assertEquals(await countKeys(path, "listed"), 0);
 });
 
-Deno.test("listing packs: a database of format 2 opens and is stored as format 3", async () => {
+for (const format of [2, 3]) {
+  Deno.test(`listing packs: a database of format ${format} opens and is stored as the current one`, async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/jobs.kv`;
+    const first = await openStore(path);
+    const saved = [done(1000), done(2000)];
+    await Promise.all(saved.map((j) => first.save(j)));
+    assertEquals(await first.packListing(1), 1);
+    await first.close();
+    // What that format left: no listing version.
+    const kv = await Deno.openKv(path);
+    await kv.set(["format"], format);
+    await kv.delete(["listing_version"]);
+    kv.close();
+    const second = await openStore(path);
+    try {
+      assertEquals(await listing(second), expected(saved));
+    } finally {
+      await second.close();
+    }
+    const reopened = await Deno.openKv(path);
+    try {
+      assertEquals((await reopened.get(["format"])).value, FORMAT);
+      assertEquals((await reopened.get(["listing_version"])).value, jobListingEncoder.version);
+    } finally {
+      reopened.close();
+    }
+  });
+}
+
+Deno.test("listing packs: listings kept by another encoder version are built again, packs too", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/jobs.kv`;
-  const first = await openStore(path);
-  const saved = done(1000);
-  await first.save(saved);
-  await first.close();
-  const kv = await Deno.openKv(path);
-  await kv.set(["format"], 2);
-  kv.close();
-  const second = await openStore(path);
+  const tagged = (tag: string): ListingEncoder => ({
+    version: tag,
+    encode: (j) => encoder.encode(JSON.stringify({ id: j.id, tag })),
+  });
+  const jobs = Array.from({ length: 30 }, (_, i) => done(1000 + i));
+  const tagsOf = async (store: JobStore) =>
+    (await listing(store)).map(([id, json]) => [id, (json as { tag: string }).tag]);
+  const first = await openStore(path, tagged("one"));
   try {
-    assertEquals(await listing(second), expected([saved]));
+    await Promise.all(jobs.map((j) => first.save(j)));
+    assertEquals(await first.packListing(20), 20);
+    assertEquals(new Set((await tagsOf(first)).map(([, tag]) => tag)), new Set(["one"]));
+  } finally {
+    await first.close();
+  }
+  const second = await openStore(path, tagged("two"));
+  try {
+    const tags = await tagsOf(second);
+    assertEquals(tags.map(([id]) => id), expected(jobs).map(([id]) => id));
+    assertEquals(new Set(tags.map(([, tag]) => tag)), new Set(["two"]));
   } finally {
     await second.close();
   }
-  const reopened = await Deno.openKv(path);
-  try {
-    assertEquals((await reopened.get(["format"])).value, FORMAT);
-    assertEquals(FORMAT, 3);
-  } finally {
-    reopened.close();
-  }
+  assertEquals(await countKeys(path, "listed_pack"), 0);
 });
 
 Deno.test("listing packs: a long listing calls releaseListed after each share of bytes read", async () => {
@@ -241,7 +282,8 @@ Deno.test("listing packs: a long listing calls releaseListed after each share of
   await writer.close();
   for (const [share, expected] of [[4096, 2], [50_000, 1], [1 << 20, 0]]) {
     let releases = 0;
-    const store = await openJobStore(await Deno.openKv(path), {
+    const store = await openKvJobStore(await Deno.openKv(path), {
+      listing: jobListingEncoder,
       releaseListed: () => releases++,
       releaseListedBytes: share,
     });

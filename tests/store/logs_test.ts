@@ -80,15 +80,34 @@ Deno.test("openLog streams a written file and is null without one", async () => 
   assertEquals(await logs.open(ID, "build: ü", "stderr"), null);
 });
 
-Deno.test("canceling a log stream closes the file", async () => {
-  await using tmp = await tempDir();
-  const logs = createLogStore(tmp.path);
-  await Deno.mkdir(jobLogDir(tmp.path, ID), { recursive: true });
-  await Deno.writeFile(logs.path(ID, "t", "stdout"), new Uint8Array(500_000));
-  const stream = await logs.open(ID, "t", "stdout");
-  const reader = stream!.getReader();
-  await reader.read();
-  await reader.cancel();
+/** How many of this process's file descriptors have `path` open (Linux: `/proc/self/fd`). */
+async function openDescriptors(path: string): Promise<number> {
+  let count = 0;
+  for await (const entry of Deno.readDir("/proc/self/fd")) {
+    const target = await Deno.readLink(`/proc/self/fd/${entry.name}`).catch(() => null);
+    if (target === path) count++;
+  }
+  return count;
+}
+
+Deno.test({
+  name: "canceling a log stream closes the file",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using tmp = await tempDir();
+    // The real path, as the descriptors' links name it.
+    const logsDir = await Deno.realPath(tmp.path);
+    const logs = createLogStore(logsDir);
+    await Deno.mkdir(jobLogDir(logsDir, ID), { recursive: true });
+    const path = logs.path(ID, "t", "stdout");
+    await Deno.writeFile(path, new Uint8Array(500_000));
+    const stream = await logs.open(ID, "t", "stdout");
+    const reader = stream!.getReader();
+    await reader.read();
+    assertEquals(await openDescriptors(path), 1);
+    await reader.cancel();
+    assertEquals(await openDescriptors(path), 0);
+  },
 });
 
 Deno.test("removeJobLogs removes the job's files and ignores missing ones", async () => {

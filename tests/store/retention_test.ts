@@ -7,6 +7,7 @@ import {
   retentionFilter,
 } from "../../src/engine/retention.ts";
 import { openDataDir } from "../../src/store/data_dir.ts";
+import { jobListingEncoder } from "../../src/server/json.ts";
 import { applyRetention } from "../../src/store/retention.ts";
 import { jobLogDir } from "../../src/store/logs.ts";
 import { pipeline } from "../engine/fixtures.ts";
@@ -81,7 +82,7 @@ Deno.test("a pipeline that no longer exists loses all completed jobs, nothing el
 
 Deno.test("applyRetention removes records and log files of expired jobs only", async () => {
   await using tmp = await tempDir();
-  const data = await openDataDir(tmp.path);
+  const data = await openDataDir(tmp.path, { listing: jobListingEncoder });
   try {
     const made: Job[] = [];
     const add = (name: string, pattern: string) => {
@@ -157,7 +158,7 @@ Deno.test("applyRetention removes records and log files of expired jobs only", a
 
 Deno.test("applyRetention works through more jobs than one batch", async () => {
   await using tmp = await tempDir();
-  const data = await openDataDir(tmp.path);
+  const data = await openDataDir(tmp.path, { listing: jobListingEncoder });
   try {
     const jobs = Array.from(
       { length: 450 },

@@ -99,11 +99,11 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   return result;
 }
 
-/** Every key in the database but the format marker. */
+/** Every key in the database but the version markers (`format`, `listing_version`). */
 export async function allKeys(kv: Deno.Kv): Promise<Deno.KvKey[]> {
   const keys: Deno.KvKey[] = [];
   for await (const entry of kv.list({ prefix: [] })) {
-    if (entry.key[0] !== "format") keys.push(entry.key);
+    if (entry.key[0] !== "format" && entry.key[0] !== "listing_version") keys.push(entry.key);
   }
   return keys;
 }
