@@ -14,12 +14,6 @@ import { parseRoute, type Route } from "./route.ts";
 import type { StreamState } from "./sse.ts";
 import { TokenScreen } from "./token.tsx";
 
-/** What every screen gets. */
-export interface ScreenProps {
-  api: Api;
-  live: Live;
-}
-
 /**
  * Takes a token from a `#token=…` fragment (as `prunner debug` prints) into session storage and
  * removes it from the address. Returns the token, or `null` when the fragment has none.

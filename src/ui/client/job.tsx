@@ -6,7 +6,7 @@
  */
 import { useEffect, useMemo, useState } from "preact/hooks";
 import type { Job, Task } from "./api.ts";
-import type { ScreenProps } from "./app.tsx";
+import type { ScreenProps } from "./live.ts";
 import { elapsed, formatTime, jobStatus } from "./format.ts";
 import { layoutTasks } from "./graph.ts";
 import { failureMessage, useLiveEvents, useNow } from "./hooks.ts";

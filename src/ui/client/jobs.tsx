@@ -6,7 +6,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import type { Job, PipelineStatus } from "./api.ts";
-import type { ScreenProps } from "./app.tsx";
+import type { ScreenProps } from "./live.ts";
 import { elapsed, formatTime, JOB_STATUSES, jobStatus } from "./format.ts";
 import { failureMessage, useLiveEvents, useNow } from "./hooks.ts";
 import { applyEvent } from "./live.ts";

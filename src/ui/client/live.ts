@@ -8,6 +8,12 @@
 import type { Api, Job } from "./api.ts";
 import { followEvents, type StreamState } from "./sse.ts";
 
+/** What every screen gets: the API and the live connection. */
+export interface ScreenProps {
+  api: Api;
+  live: Live;
+}
+
 /** A decoded event of `GET /events`. */
 export type LiveEvent =
   | { type: "job_scheduled" | "job_started" | "job_completed"; job: Job }

@@ -6,7 +6,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import type { PipelineStatus } from "./api.ts";
-import type { ScreenProps } from "./app.tsx";
+import type { ScreenProps } from "./live.ts";
 import { parseVariables } from "./format.ts";
 import { failureMessage, useLiveEvents, useThrottled } from "./hooks.ts";
 import { routeHref } from "./route.ts";
