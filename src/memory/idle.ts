@@ -19,11 +19,33 @@ export interface IdleRelease {
   stop(): void;
 }
 
+/** What drives an idle release: the time, and a check that runs periodically. */
+export interface IdleClock {
+  /** The current time in ms. */
+  now(): number;
+  /** Runs `check` periodically until the returned function is called. */
+  every(check: () => void): () => void;
+}
+
+/**
+ * The real clock, checking every `checkMs` on a timer that never keeps the process alive.
+ */
+export function intervalClock(checkMs: number): IdleClock {
+  return {
+    now: () => Date.now(),
+    every(check) {
+      const timer = setInterval(check, checkMs);
+      Deno.unrefTimer(timer);
+      return () => clearInterval(timer);
+    },
+  };
+}
+
 /**
  * Creates an idle release that runs `release` once whenever `idleMs` pass without
- * `activity()`, checked every `checkMs`. Noting activity only counts it: it runs on every
- * request, where arming a timer each time cost a measurable share of the API's rate. Without
- * anything to run (`null`), it does nothing.
+ * `activity()`, checked on `clock` (by default every fifth of `idleMs`). Noting activity only
+ * counts it: it runs on every request, where arming a timer each time cost a measurable share
+ * of the API's rate. Without anything to run (`null`), it does nothing.
  *
  * @example
  * ```ts
@@ -34,32 +56,28 @@ export interface IdleRelease {
 export function idleRelease(
   idleMs: number,
   release: (() => void) | null,
-  checkMs = Math.max(1, idleMs / 5),
+  clock: IdleClock = intervalClock(Math.max(1, idleMs / 5)),
 ): IdleRelease {
   if (release === null) return { activity() {}, stop() {} };
   let activities = 0;
   let seen = 0;
-  let quietSince = Date.now();
+  let quietSince = clock.now();
   // Nothing to give back before the first activity.
   let released = true;
-  const timer = setInterval(() => {
+  const stop = clock.every(() => {
     if (activities !== seen) {
       seen = activities;
-      quietSince = Date.now();
+      quietSince = clock.now();
       released = false;
-    } else if (!released && Date.now() - quietSince >= idleMs) {
+    } else if (!released && clock.now() - quietSince >= idleMs) {
       released = true;
       release();
     }
-  }, checkMs);
-  // The check never keeps the process alive.
-  Deno.unrefTimer(timer);
+  });
   return {
     activity() {
       activities++;
     },
-    stop() {
-      clearInterval(timer);
-    },
+    stop,
   };
 }

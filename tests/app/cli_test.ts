@@ -3,6 +3,7 @@
  * prunner started by `startPrunner`.
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { childEnv } from "../child_env.ts";
 import {
   type ApiJob,
   DENO_RUN_MAIN,
@@ -77,7 +78,7 @@ function clientEnv(prunner: PrunnerProcess, extra: Record<string, string> = {}) 
 function command(args: string[], env: Record<string, string>, cwd?: string, stdin = false) {
   return new Deno.Command(DENO_RUN_MAIN[0], {
     args: [...DENO_RUN_MAIN.slice(1), ...args],
-    env: { NO_COLOR: "1", ...env },
+    env: childEnv({ NO_COLOR: "1", ...env }),
     clearEnv: true,
     cwd,
     stdin: stdin ? "piped" : "null",
@@ -216,7 +217,7 @@ Deno.test("on a terminal, --follow shows a status line and coloured task names",
   // script(1) runs the client on a pseudo-terminal and copies what it shows to its stdout.
   const child = new Deno.Command("script", {
     args: ["-qec", line, "/dev/null"],
-    env: { ...clientEnv(prunner), TERM: "xterm" },
+    env: childEnv({ ...clientEnv(prunner), TERM: "xterm" }),
     clearEnv: true,
     stdin: "piped",
     stdout: "piped",

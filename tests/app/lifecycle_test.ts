@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { childEnv } from "../child_env.ts";
 import { processAlive } from "../runner/support.ts";
 import { startPrunner, waitFor, workspace } from "./support.ts";
 
@@ -134,6 +135,8 @@ Deno.test("a second prunner on the same data directory is refused", async () => 
       "another-secret-of-enough-length",
     ],
     cwd: ws.root,
+    env: childEnv(),
+    clearEnv: true,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

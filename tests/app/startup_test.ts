@@ -1,5 +1,6 @@
 import { assertEquals, assertMatch } from "../assert.ts";
 import { workspace } from "./support.ts";
+import { childEnv } from "../child_env.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -7,7 +8,8 @@ async function runMain(args: string[], cwd: string) {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, ...args],
     cwd,
-    env: { PRUNNER_JWT_SECRET: "startup-test-secret-0123456789" },
+    env: childEnv({ PRUNNER_JWT_SECRET: "startup-test-secret-0123456789" }),
+    clearEnv: true,
     stdin: "null",
     stdout: "null",
     stderr: "piped",

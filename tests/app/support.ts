@@ -5,6 +5,7 @@
 import { signToken } from "../../scripts/bench/jwt.ts";
 import { apiClient } from "../../scripts/bench/client.ts";
 import { waitFor } from "../runner/support.ts";
+import { childEnv } from "../child_env.ts";
 
 export { waitFor };
 
@@ -105,7 +106,8 @@ export async function startPrunner(
       ...extraArgs,
     ],
     cwd: ws.root,
-    env: { PRUNNER_JWT_SECRET: SECRET },
+    env: childEnv({ PRUNNER_JWT_SECRET: SECRET }),
+    clearEnv: true,
     stdin: "null",
     stdout: "null",
     stderr: "piped",

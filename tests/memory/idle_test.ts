@@ -1,36 +1,74 @@
 import { assert, assertEquals } from "../assert.ts";
 import { waitFor } from "../runner/support.ts";
-import { idleRelease } from "../../src/memory/idle.ts";
+import { idleRelease, intervalClock } from "../../src/memory/idle.ts";
 import { mallocTrim, releaseMemory } from "../../src/memory/release.ts";
 import { v8Collection, v8YoungCollection } from "../../src/memory/v8_gc.ts";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A clock whose time and checks the test drives: `tick()` runs the check once. */
+function manualClock() {
+  let check: (() => void) | null = null;
+  const clock = {
+    time: 0,
+    now: () => clock.time,
+    every(run: () => void) {
+      check = run;
+      return () => check = null;
+    },
+    /** Advances the time by `ms` and runs the check, as the interval would. */
+    tick(ms: number) {
+      clock.time += ms;
+      assert(check !== null, "the check still runs");
+      check();
+    },
+    get stopped() {
+      return check === null;
+    },
+  };
+  return clock;
+}
 
-Deno.test("idle release: runs once after activity stops, again after new activity", async () => {
+Deno.test("idle release: runs once after activity stops, again after new activity", () => {
+  const clock = manualClock();
   let releases = 0;
-  const idle = idleRelease(50, () => releases++, 10);
+  const idle = idleRelease(50, () => releases++, clock);
   idle.activity();
   idle.activity();
-  await waitFor("a release", () => releases === 1);
-  // Nothing happened since: no further release.
-  await sleep(200);
-  assertEquals(releases, 1);
+  clock.tick(10);
+  clock.tick(49);
+  assertEquals(releases, 0, "49 ms after the last activity");
+  clock.tick(1);
+  assertEquals(releases, 1, "50 ms after the last activity");
+  for (let i = 0; i < 10; i++) clock.tick(1_000);
+  assertEquals(releases, 1, "no activity since the release, so no other release");
   idle.activity();
-  await waitFor("the second release", () => releases === 2);
+  clock.tick(10);
+  clock.tick(50);
+  assertEquals(releases, 2);
   idle.stop();
+  assert(clock.stopped, "stop ends the checks");
 });
 
-Deno.test("idle release: activity keeps postponing it; after stop it never runs", async () => {
+Deno.test("idle release: activity keeps postponing it", () => {
+  const clock = manualClock();
   let releases = 0;
-  const idle = idleRelease(2000, () => releases++, 10);
-  for (let i = 0; i < 5; i++) {
+  const idle = idleRelease(2_000, () => releases++, clock);
+  for (let i = 0; i < 10; i++) {
     idle.activity();
-    await sleep(20);
+    clock.tick(1_000);
   }
+  assertEquals(releases, 0, "10 s of activity every second");
+  clock.tick(1_999);
   assertEquals(releases, 0);
+  clock.tick(1);
+  assertEquals(releases, 1);
+});
+
+Deno.test("idle release: on the real clock it runs once activity stops", async () => {
+  let releases = 0;
+  const idle = idleRelease(50, () => releases++, intervalClock(10));
+  idle.activity();
+  await waitFor("a release", () => releases === 1, 10_000);
   idle.stop();
-  await sleep(300);
-  assertEquals(releases, 0);
 });
 
 Deno.test("release: V8's full collection is reachable and shrinks the heap", () => {

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "../assert.ts";
 import { fakeRunner, makeJob, startTestServer } from "./support.ts";
+import { waitFor } from "../runner/support.ts";
 
 const MiB = 1024 * 1024;
 const LOG_BYTES = 200 * MiB;
@@ -99,8 +100,6 @@ Deno.test("a client that stops reading a log cancels the log streams", async () 
   const reader = response.body!.getReader();
   await reader.read();
   await reader.cancel();
-  for (let waited = 0; canceled.length < 2 && waited < 10_000; waited += 20) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitFor("both log streams to be canceled", () => canceled.length === 2, 10_000);
   assertEquals(canceled.sort(), ["stderr", "stdout"]);
 });
