@@ -1,10 +1,11 @@
 import {
-  admit,
-  emptyQueue,
+  type AdmissionDecision,
+  decideAdmission,
+  decideDueStarts,
   isSchedulable,
   type PipelineQueue,
-  removeWaiting,
-  takeDueJobs,
+  type QueueSettings,
+  type WaitingJob,
 } from "../../src/engine/wait_list.ts";
 import { assertEquals } from "../assert.ts";
 import { pipeline } from "./fixtures.ts";
@@ -16,24 +17,36 @@ function queueWith(running: number, ...waiting: [string, string | null][]): Pipe
   };
 }
 
+/** The decision for a new job "new" of `partition`, scheduled at time 100 with no delay. */
+function admit(
+  settings: QueueSettings,
+  queue: PipelineQueue,
+  partition: string | null,
+): AdmissionDecision {
+  const job = { id: "new", created: 100, startDelayMs: settings.startDelayMs, partition };
+  return decideAdmission(settings, queue, job, 100);
+}
+
+/** A decision to wait, replacing `replaces`, with nothing else due. */
+function wait(replaces: string | null): AdmissionDecision {
+  return { kind: "wait", replaces, start: [], wakeAt: null };
+}
+
 Deno.test("a job starts at once while the pipeline has a free slot", () => {
   const def = pipeline({ concurrency: 2 });
   assertEquals(admit(def, queueWith(0), null), { kind: "start" });
   assertEquals(admit(def, queueWith(1), null), { kind: "start" });
-  assertEquals(admit(def, queueWith(2), null), { kind: "queue", replaces: null });
+  assertEquals(admit(def, queueWith(2), null), wait(null));
 });
 
 Deno.test("append without queue_limit queues without bound", () => {
   const waiting = Array.from({ length: 500 }, (_, i) => [`j${i}`, null] as [string, null]);
-  assertEquals(admit(pipeline(), queueWith(1, ...waiting), null), {
-    kind: "queue",
-    replaces: null,
-  });
+  assertEquals(admit(pipeline(), queueWith(1, ...waiting), null), wait(null));
 });
 
 Deno.test("append refuses while queue_limit jobs wait", () => {
   const def = pipeline({ queueLimit: 2 });
-  assertEquals(admit(def, queueWith(1, ["a", null]), null), { kind: "queue", replaces: null });
+  assertEquals(admit(def, queueWith(1, ["a", null]), null), wait(null));
   assertEquals(admit(def, queueWith(1, ["a", null], ["b", null]), null), {
     kind: "refuse",
     reason: "queue_full",
@@ -56,96 +69,122 @@ Deno.test("queue_limit 0 starts jobs while idle and refuses them at the concurre
 
 Deno.test("replace with queue_limit 1 replaces the waiting job", () => {
   const def = pipeline({ queueStrategy: "replace", queueLimit: 1 });
-  assertEquals(admit(def, queueWith(1), null), { kind: "queue", replaces: null });
-  assertEquals(admit(def, queueWith(1, ["a", null]), null), { kind: "queue", replaces: "a" });
+  assertEquals(admit(def, queueWith(1), null), wait(null));
+  assertEquals(admit(def, queueWith(1, ["a", null]), null), wait("a"));
 });
 
 Deno.test("replace with queue_limit 2 keeps the first waiting job and replaces the last", () => {
   const def = pipeline({ queueStrategy: "replace", queueLimit: 2 });
-  assertEquals(admit(def, queueWith(1, ["a", null]), null), { kind: "queue", replaces: null });
-  assertEquals(admit(def, queueWith(1, ["a", null], ["b", null]), null), {
-    kind: "queue",
-    replaces: "b",
-  });
+  assertEquals(admit(def, queueWith(1, ["a", null]), null), wait(null));
+  assertEquals(admit(def, queueWith(1, ["a", null], ["b", null]), null), wait("b"));
 });
 
 Deno.test("replace without queue_limit keeps one waiting job", () => {
   const def = pipeline({ queueStrategy: "replace" });
-  assertEquals(admit(def, queueWith(1), null), { kind: "queue", replaces: null });
-  assertEquals(admit(def, queueWith(1, ["a", null]), null), { kind: "queue", replaces: "a" });
+  assertEquals(admit(def, queueWith(1), null), wait(null));
+  assertEquals(admit(def, queueWith(1, ["a", null]), null), wait("a"));
   assertEquals(isSchedulable(def, queueWith(1, ["a", null])), true);
 });
 
 Deno.test("partitioned_replace replaces only within the job's partition", () => {
   const def = pipeline({ queueStrategy: "partitioned_replace", queuePartitionLimit: 1 });
   const queue = queueWith(1, ["a1", "a"], ["b1", "b"]);
-  assertEquals(admit(def, queue, "a"), { kind: "queue", replaces: "a1" });
-  assertEquals(admit(def, queue, "b"), { kind: "queue", replaces: "b1" });
-  assertEquals(admit(def, queue, "c"), { kind: "queue", replaces: null });
+  assertEquals(admit(def, queue, "a"), wait("a1"));
+  assertEquals(admit(def, queue, "b"), wait("b1"));
+  assertEquals(admit(def, queue, "c"), wait(null));
 });
 
 Deno.test("partitioned_replace fills each partition up to queue_partition_limit", () => {
   const def = pipeline({ queueStrategy: "partitioned_replace", queuePartitionLimit: 2 });
-  assertEquals(admit(def, queueWith(1, ["a1", "a"], ["b1", "b"]), "a"), {
-    kind: "queue",
-    replaces: null,
-  });
-  assertEquals(admit(def, queueWith(1, ["a1", "a"], ["b1", "b"], ["a2", "a"]), "a"), {
-    kind: "queue",
-    replaces: "a2",
-  });
+  assertEquals(admit(def, queueWith(1, ["a1", "a"], ["b1", "b"]), "a"), wait(null));
+  assertEquals(admit(def, queueWith(1, ["a1", "a"], ["b1", "b"], ["a2", "a"]), "a"), wait("a2"));
 });
 
 Deno.test("a start delay queues jobs even when slots are free", () => {
   const def = pipeline({ startDelayMs: 1000, concurrency: 3 });
-  assertEquals(admit(def, queueWith(0), null), { kind: "queue", replaces: null });
+  assertEquals(admit(def, queueWith(0), null), {
+    kind: "wait",
+    replaces: null,
+    start: [],
+    wakeAt: 1100,
+  });
 });
 
-Deno.test("takeDueJobs starts waiting jobs in order while slots are free", () => {
+Deno.test("waiting jobs start in order while slots are free", () => {
   const queue = queueWith(0, ["a", "x"], ["b", "y"], ["c", "x"]);
-  const due = takeDueJobs(queue, 2, 10);
+  const due = decideDueStarts(queue, 2, 10);
   assertEquals(due.start.map((j) => j.id), ["a", "b"]);
   assertEquals(due.wakeAt, null);
-  assertEquals(queue.running, 2);
-  assertEquals(queue.waiting.map((j) => j.id), ["c"]);
-  assertEquals(takeDueJobs(queue, 2, 10).start, []);
+  assertEquals(queue.waiting.length, 3, "the decision leaves the queue as it is");
+  assertEquals(decideDueStarts(queueWith(2, ["c", "x"]), 2, 10), { start: [], wakeAt: null });
 });
 
-Deno.test("takeDueJobs waits for start delays and reports when the next one ends", () => {
-  const queue = emptyQueue();
-  queue.waiting.push({ id: "a", created: 100, startDelayMs: 50, partition: null });
-  queue.waiting.push({ id: "b", created: 120, startDelayMs: 50, partition: null });
-  const early = takeDueJobs(queue, 5, 140);
-  assertEquals(early.start, []);
-  assertEquals(early.wakeAt, 150);
-  const later = takeDueJobs(queue, 5, 150);
-  assertEquals(later.start.map((j) => j.id), ["a"]);
-  assertEquals(later.wakeAt, 170);
+Deno.test("start delays keep jobs waiting; the decision says when the next one ends", () => {
+  const a: WaitingJob = { id: "a", created: 100, startDelayMs: 50, partition: null };
+  const b: WaitingJob = { id: "b", created: 120, startDelayMs: 50, partition: null };
+  assertEquals(decideDueStarts({ running: 0, waiting: [a, b] }, 5, 140), {
+    start: [],
+    wakeAt: 150,
+  });
+  assertEquals(decideDueStarts({ running: 0, waiting: [a, b] }, 5, 150), {
+    start: [a],
+    wakeAt: 170,
+  });
+  assertEquals(decideDueStarts({ running: 1, waiting: [b] }, 5, 170), { start: [b], wakeAt: null });
 });
 
-Deno.test("removeWaiting frees the slot of a canceled waiting job", () => {
-  const def = pipeline({ queueLimit: 1 });
+Deno.test("a full pipeline wakes for nobody: a finished job makes room first", () => {
+  const a: WaitingJob = { id: "a", created: 100, startDelayMs: 50, partition: null };
+  assertEquals(decideDueStarts({ running: 1, waiting: [a] }, 1, 120), { start: [], wakeAt: null });
+});
+
+Deno.test("a new waiting job lets the due jobs before it start", () => {
+  // A reload raised the concurrency: the first waiting job may start along with the new one.
+  const def = pipeline({ concurrency: 2, startDelayMs: 1000 });
   const queue = queueWith(1, ["a", null]);
-  assertEquals(isSchedulable(def, queue), false);
-  assertEquals(removeWaiting(queue, "a"), true);
-  assertEquals(removeWaiting(queue, "a"), false);
-  assertEquals(isSchedulable(def, queue), true);
+  assertEquals(admit(def, queue, null), {
+    kind: "wait",
+    replaces: null,
+    start: [queue.waiting[0]],
+    wakeAt: null,
+  });
+});
+
+Deno.test("the replaced job does not count among the due ones", () => {
+  const def = pipeline({ queueStrategy: "replace", concurrency: 2, startDelayMs: 50 });
+  const queue = queueWith(1, ["a", null]);
+  assertEquals(admit(def, queue, null), {
+    kind: "wait",
+    replaces: "a",
+    start: [],
+    wakeAt: 150,
+  });
+});
+
+Deno.test("a canceled waiting job frees its place", () => {
+  const def = pipeline({ queueLimit: 1 });
+  assertEquals(isSchedulable(def, queueWith(1, ["a", null])), false);
+  assertEquals(isSchedulable(def, queueWith(1)), true);
 });
 
 Deno.test("debounce: five rapid schedules with replace and a delay leave only the last", () => {
   const def = pipeline({ queueStrategy: "replace", queueLimit: 1, startDelayMs: 1000 });
-  const queue = emptyQueue();
-  const canceled: string[] = [];
+  let queue: PipelineQueue = { running: 0, waiting: [] };
+  const replaced: string[] = [];
+  const wakes: (number | null)[] = [];
   for (let i = 0; i < 5; i++) {
-    const admission = admit(def, queue, null);
-    if (admission.kind !== "queue") throw new Error("expected queueing");
-    if (admission.replaces) {
-      canceled.push(admission.replaces);
-      removeWaiting(queue, admission.replaces);
-    }
-    queue.waiting.push({ id: `j${i}`, created: i * 10, startDelayMs: 1000, partition: null });
+    const job = { id: `j${i}`, created: i * 10, startDelayMs: 1000, partition: null };
+    const decision = decideAdmission(def, queue, job, i * 10);
+    if (decision.kind !== "wait") throw new Error(`expected waiting, got ${decision.kind}`);
+    if (decision.replaces) replaced.push(decision.replaces);
+    wakes.push(decision.wakeAt);
+    queue = {
+      running: 0,
+      waiting: [...queue.waiting.filter((w) => w.id !== decision.replaces), job],
+    };
   }
-  assertEquals(canceled, ["j0", "j1", "j2", "j3"]);
-  assertEquals(takeDueJobs(queue, 1, 1039).start, []);
-  assertEquals(takeDueJobs(queue, 1, 1040).start.map((j) => j.id), ["j4"]);
+  assertEquals(replaced, ["j0", "j1", "j2", "j3"]);
+  assertEquals(wakes, [1000, 1010, 1020, 1030, 1040]);
+  assertEquals(decideDueStarts(queue, 1, 1039).start, []);
+  assertEquals(decideDueStarts(queue, 1, 1040).start.map((j) => j.id), ["j4"]);
 });
