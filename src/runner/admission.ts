@@ -1,18 +1,28 @@
 /**
  * Admission: whether a new job starts, waits or is refused, and when waiting jobs start. The
- * engine's wait-list rules decide; this keeps the queues and the start-delay timers.
+ * engine's wait-list rules decide; this applies their decisions to the state and keeps the
+ * start-delay timers.
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import type { PipelineDefinition } from "../definition/types.ts";
 import { createJob } from "../engine/create_job.ts";
-import { admit, removeWaiting, takeDueJobs, type WaitingJob } from "../engine/wait_list.ts";
+import { decideAdmission, decideDueStarts, type DueStarts } from "../engine/wait_list.ts";
 import { QueueDisabledError, QueueFullError } from "../errors.ts";
 import type { ScheduleRequest } from "./api.ts";
 import type { EventHub } from "./events.ts";
 import type { JobLifecycle } from "./job_lifecycle.ts";
-import { type ActiveJob, queueOf, type RunnerState } from "./state.ts";
+import {
+  type ActiveJob,
+  admitted,
+  dueStarted,
+  queueOf,
+  type RunnerState,
+  slotReturned,
+  storedJob,
+  withdrawn,
+} from "./state.ts";
 
 /** What admission acts through. */
 export interface AdmissionOptions {
@@ -45,12 +55,6 @@ export interface Admission {
   stored(entry: ActiveJob): void;
   /** The accepted job could not be stored: it is forgotten and its place given back. */
   refused(entry: ActiveJob): void;
-  /** How many running slots are reserved for accepted jobs not stored yet. */
-  reserved(): number;
-  /** Puts a job restored from the store back on its wait list. */
-  requeue(entry: ActiveJob): void;
-  /** Cancels a job: takes a waiting one off its wait list, kills a running one's tasks. */
-  cancel(entry: ActiveJob): void;
   /** Starts the pipeline's waiting jobs that are due and a slot allows; arms the next timer. */
   startDue(pipeline: string): void;
   /** Clears every start-delay timer (shutdown). */
@@ -59,133 +63,91 @@ export interface Admission {
 
 const log = getLogger(["prunner", "runner"]);
 
-/** A waiting job taken off its wait list for a job not stored yet, and where it was. */
-interface Replaced {
-  readonly entry: ActiveJob;
-  readonly index: number;
-  readonly waiting: WaitingJob;
-}
-
 /**
  * Creates the admission part of a runner.
  *
  * @example
  * ```ts
- * const admission = createAdmission({ state, lifecycle, events, now: Date.now });
+ * const admission = createAdmission({ state, lifecycle, events, now: Date.now, released });
  * const entry = admission.accept(definition, request);
  * ```
  */
 export function createAdmission(options: AdmissionOptions): Admission {
   const { state, lifecycle, events, now } = options;
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
-  /**
-   * Accepted jobs not stored yet: when their turn to start came (`null` while it has not),
-   * and the waiting job they replace, taken off the wait list meanwhile.
-   */
-  const unstored = new Map<string, { startAt: number | null; replaces: Replaced | null }>();
 
-  /** Starts a job whose turn has come, or notes the time for a job not stored yet. */
-  const begin = (entry: ActiveJob, at: number): void => {
-    const pending = unstored.get(entry.job.id);
-    if (pending) pending.startAt = at;
-    else lifecycle.start(entry, at);
+  const clearTimer = (pipeline: string): void => {
+    clearTimeout(timers.get(pipeline));
+    timers.delete(pipeline);
+  };
+
+  /** Starts the due jobs that are stored, and arms the pipeline's timer for the next one. */
+  const apply = (pipeline: string, due: DueStarts, at: number): void => {
+    for (const entry of dueStarted(state, pipeline, due, at)) lifecycle.start(entry, at);
+    if (due.wakeAt !== null) {
+      timers.set(pipeline, setTimeout(() => startDue(pipeline), Math.max(0, due.wakeAt - at)));
+    }
   };
 
   const startDue = (pipeline: string): void => {
-    clearTimeout(timers.get(pipeline));
-    timers.delete(pipeline);
+    clearTimer(pipeline);
     if (state.shuttingDown) return;
     const queue = state.queues.get(pipeline);
     if (!queue || queue.waiting.length === 0) return;
     const concurrency = state.definitions.get(pipeline)?.concurrency ??
       state.active.get(queue.waiting[0].id)?.definition.concurrency ?? 1;
     const at = now();
-    const due = takeDueJobs(queue, concurrency, at);
-    for (const waiting of due.start) begin(state.active.get(waiting.id)!, at);
-    if (due.wakeAt !== null) {
-      timers.set(pipeline, setTimeout(() => startDue(pipeline), Math.max(0, due.wakeAt - at)));
-    }
-  };
-
-  const cancel = (entry: ActiveJob): void => {
-    if (entry.job.start === null) removeWaiting(queueOf(state, entry.job.pipeline), entry.job.id);
-    lifecycle.cancel(entry);
-  };
-
-  const requeue = (entry: ActiveJob): void => {
-    const { job, definition } = entry;
-    queueOf(state, job.pipeline).waiting.push({
-      id: job.id,
-      created: job.created,
-      startDelayMs: definition.startDelayMs,
-      partition: job.queuePartition,
-    });
+    apply(pipeline, decideDueStarts(queue, concurrency, at), at);
   };
 
   return {
     accept(definition, request) {
-      const queue = queueOf(state, definition.name);
-      const admission = admit(definition, queue, request.queuePartition);
-      if (admission.kind === "refuse") {
-        events.emit({ type: "job_refused", pipeline: definition.name, reason: admission.reason });
-        throw admission.reason === "queue_full"
-          ? new QueueFullError(definition.name, admission.limit)
+      const at = now();
+      const id = crypto.randomUUID();
+      const decision = decideAdmission(definition, queueOf(state, definition.name), {
+        id,
+        created: at,
+        startDelayMs: definition.startDelayMs,
+        partition: request.queuePartition,
+      }, at);
+      if (decision.kind === "refuse") {
+        events.emit({ type: "job_refused", pipeline: definition.name, reason: decision.reason });
+        throw decision.reason === "queue_full"
+          ? new QueueFullError(definition.name, decision.limit)
           : new QueueDisabledError(definition.name);
       }
-      const at = now();
       const job = createJob(definition, {
-        id: crypto.randomUUID(),
+        id,
         now: at,
         variables: request.variables,
         user: request.user,
         queuePartition: request.queuePartition,
       });
       const entry: ActiveJob = { job, definition, runs: new Map() };
-      state.active.set(job.id, entry);
-      const pending: { startAt: number | null; replaces: Replaced | null } = {
-        startAt: null,
-        replaces: null,
-      };
-      unstored.set(job.id, pending);
-      if (admission.kind === "start") {
-        queue.running++;
-        pending.startAt = at;
-        return entry;
+      admitted(state, entry, decision, at);
+      if (decision.kind === "wait") {
+        clearTimer(definition.name);
+        apply(definition.name, decision, at);
       }
-      const replaced = admission.replaces === null
-        ? undefined
-        : state.active.get(admission.replaces);
-      if (replaced) {
-        const index = queue.waiting.findIndex((waiting) => waiting.id === replaced.job.id);
-        if (index >= 0) {
-          pending.replaces = { entry: replaced, index, waiting: queue.waiting[index] };
-          queue.waiting.splice(index, 1);
-        }
-      }
-      requeue(entry);
-      startDue(definition.name);
       return entry;
     },
 
     stored(entry) {
       const { job } = entry;
-      const pending = unstored.get(job.id);
-      if (!pending) return;
-      unstored.delete(job.id);
+      const stored = storedJob(state, entry);
+      if (!stored) return;
       events.emit({ type: "job_scheduled", job });
-      const replaced = pending.replaces?.entry;
-      // Unless it was canceled meanwhile.
-      if (replaced && state.active.get(replaced.job.id) === replaced) {
+      if (stored.replaced) {
         log.info("Job {jobId} replaced by {newJobId} on the wait list", {
-          jobId: replaced.job.id,
+          jobId: stored.replaced.job.id,
           newJobId: job.id,
         });
-        lifecycle.cancel(replaced);
+        lifecycle.cancel(stored.replaced);
       }
-      if (pending.startAt === null) return;
+      if (!stored.due) return;
       if (state.shuttingDown) {
         // Stored as waiting: it runs after the restart, as the other waiting jobs do.
-        queueOf(state, job.pipeline).running--;
+        slotReturned(state, entry);
         options.released();
         return;
       }
@@ -193,30 +155,12 @@ export function createAdmission(options: AdmissionOptions): Admission {
     },
 
     refused(entry) {
-      const { job } = entry;
-      const pending = unstored.get(job.id);
-      if (!pending) return;
-      unstored.delete(job.id);
-      state.active.delete(job.id);
-      const queue = queueOf(state, job.pipeline);
-      if (pending.startAt !== null) queue.running--;
-      else removeWaiting(queue, job.id);
-      if (pending.replaces && state.active.get(pending.replaces.waiting.id)) {
-        const { index, waiting } = pending.replaces;
-        queue.waiting.splice(Math.min(index, queue.waiting.length), 0, waiting);
-      }
-      startDue(job.pipeline);
-      if (pending.startAt !== null) options.released();
+      const tookSlot = withdrawn(state, entry);
+      if (tookSlot === null) return;
+      startDue(entry.job.pipeline);
+      if (tookSlot) options.released();
     },
 
-    reserved() {
-      let count = 0;
-      for (const pending of unstored.values()) if (pending.startAt !== null) count++;
-      return count;
-    },
-
-    requeue,
-    cancel,
     startDue,
 
     stopTimers() {

@@ -33,7 +33,7 @@ import type { LogStore } from "../store/types.ts";
 import type { EventHub } from "./events.ts";
 import { onErrorVariables } from "./on_error.ts";
 import type { Persister } from "./persistence.ts";
-import { type ActiveJob, queueOf, type RunnerState } from "./state.ts";
+import { type ActiveJob, ended, type RunnerState } from "./state.ts";
 
 /** Where task output lives: one file per stream and attempt, as the log store keeps them. */
 export type RunnerLogs = LogStore;
@@ -66,8 +66,8 @@ export interface JobLifecycle {
    */
   resume(entry: ActiveJob): void;
   /**
-   * Cancels a job: a waiting one ends at once (the caller takes it off its wait list first), a
-   * running one has its tasks killed and ends when they have stopped.
+   * Cancels a job: a waiting one leaves its wait list and ends at once, a running one has its
+   * tasks killed and ends when they have stopped.
    */
   cancel(entry: ActiveJob): void;
   /**
@@ -188,8 +188,7 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
   const park = (entry: ActiveJob): void => {
     const { job } = entry;
     clearTimer(job.id);
-    state.active.delete(job.id);
-    queueOf(state, job.pipeline).running--;
+    ended(state, entry);
     log.info("Job {jobId} of {pipeline} waits out a retry delay; it goes on after the restart", {
       jobId: job.id,
       pipeline: job.pipeline,
@@ -283,8 +282,7 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
     const { job } = entry;
     clearTimer(job.id);
     markJobCompleted(job, now());
-    state.active.delete(job.id);
-    if (job.start !== null) queueOf(state, job.pipeline).running--;
+    ended(state, entry);
     log.info("Job {jobId} of {pipeline} {outcome}", {
       jobId: job.id,
       pipeline: job.pipeline,

@@ -4,14 +4,14 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { PipelineDefinition } from "../definition/types.ts";
 import { createTasks } from "../engine/create_job.ts";
 import type { Job } from "../engine/job.ts";
-import { canResume, markJobInterrupted, ON_ERROR_TASK } from "../engine/task_graph.ts";
+import { decideRestore } from "../engine/restore.ts";
+import { markJobInterrupted } from "../engine/task_graph.ts";
 import type { Admission } from "./admission.ts";
 import type { JobLifecycle } from "./job_lifecycle.ts";
 import type { Persister } from "./persistence.ts";
-import { type ActiveJob, queueOf, type RunnerState } from "./state.ts";
+import { type ActiveJob, requeued, resumed, type RunnerState } from "./state.ts";
 
 /** What restoring acts through. */
 export interface RestoreOptions {
@@ -38,52 +38,36 @@ const log = getLogger(["prunner", "runner"]);
 export function restoreJobs(unfinished: readonly Job[], options: RestoreOptions): void {
   const { state, admission, lifecycle, persister } = options;
   const at = options.now();
-  const resumed: ActiveJob[] = [];
+  const resumedJobs: ActiveJob[] = [];
   for (const job of unfinished) {
     const definition = state.definitions.get(job.pipeline);
-    if (canResume(job) && definition && hasTasksOf(definition, job)) {
-      const entry = { job, definition, runs: new Map() };
-      state.active.set(job.id, entry);
-      queueOf(state, job.pipeline).running++;
-      resumed.push(entry);
-      log.info("Job {jobId} of {pipeline} goes on: it was waiting out a retry delay", {
-        jobId: job.id,
-        pipeline: job.pipeline,
-      });
-      continue;
+    const decision = decideRestore(job, definition);
+    switch (decision.kind) {
+      case "resume": {
+        const entry = { job, definition: definition!, runs: new Map() };
+        resumed(state, entry);
+        resumedJobs.push(entry);
+        log.info("Job {jobId} of {pipeline} goes on: it was waiting out a retry delay", {
+          jobId: job.id,
+          pipeline: job.pipeline,
+        });
+        break;
+      }
+      case "wait":
+        // The job never started: its tasks follow the definition it will run with.
+        job.tasks = createTasks(definition!);
+        requeued(state, { job, definition: definition!, runs: new Map() });
+        break;
+      case "end":
+        markJobInterrupted(job, decision.reason, at);
+        if (decision.wasRunning) {
+          log.warn("Job {jobId} was running when prunner stopped; marked canceled", {
+            jobId: job.id,
+          });
+        }
+        persister.persist(job);
     }
-    if (canResume(job)) {
-      markJobInterrupted(
-        job,
-        definition
-          ? `interrupted: pipeline "${job.pipeline}" no longer has the job's tasks`
-          : `canceled: pipeline "${job.pipeline}" no longer exists`,
-        at,
-      );
-    } else if (job.start !== null) {
-      markJobInterrupted(job, "interrupted: prunner stopped while the job was running", at);
-      log.warn("Job {jobId} was running when prunner stopped; marked canceled", {
-        jobId: job.id,
-      });
-    } else if (!definition) {
-      markJobInterrupted(job, `canceled: pipeline "${job.pipeline}" no longer exists`, at);
-    } else {
-      // The job never started: its tasks follow the definition it will run with.
-      job.tasks = createTasks(definition);
-      const entry = { job, definition, runs: new Map() };
-      state.active.set(job.id, entry);
-      admission.requeue(entry);
-      continue;
-    }
-    persister.persist(job);
   }
-  for (const entry of resumed) lifecycle.resume(entry);
+  for (const entry of resumedJobs) lifecycle.resume(entry);
   for (const pipeline of state.queues.keys()) admission.startDue(pipeline);
-}
-
-/** Whether the definition still has every task of the job (a reload may have changed it). */
-function hasTasksOf(definition: PipelineDefinition, job: Job): boolean {
-  return job.tasks.every((task) =>
-    task.name === ON_ERROR_TASK || Object.hasOwn(definition.tasks, task.name)
-  );
 }

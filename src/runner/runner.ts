@@ -30,7 +30,14 @@ import { createJobLifecycle, type RunnerLogs } from "./job_lifecycle.ts";
 import { createPersister, type RunnerStore } from "./persistence.ts";
 import { listPage } from "./paging.ts";
 import { restoreJobs } from "./restore.ts";
-import { createRunnerState, queueOf, runningCount } from "./state.ts";
+import {
+  createRunnerState,
+  definitionsReplaced,
+  queueOf,
+  reservedSlots,
+  runningCount,
+  shutdownBegun,
+} from "./state.ts";
 import { checkVariables } from "./variables.ts";
 
 export type { RunnerLogs } from "./job_lifecycle.ts";
@@ -159,7 +166,7 @@ export function createRunner(options: RunnerOptions): Runner {
    * count: a store that never answers must not keep a stop waiting (after shutdown began, that
    * job stays waiting once stored).
    */
-  const busy = (): boolean => runningCount(state) - admission.reserved() > 0;
+  const busy = (): boolean => runningCount(state) - reservedSlots(state) > 0;
 
   /** The job's state in memory: waiting or running, or with changes not stored yet. */
   const current = (id: string): Job | undefined =>
@@ -231,7 +238,7 @@ export function createRunner(options: RunnerOptions): Runner {
     cancel(id: string): Promise<void> {
       const entry = state.active.get(id);
       if (entry) {
-        if (!entry.job.canceled) admission.cancel(entry);
+        if (!entry.job.canceled) lifecycle.cancel(entry);
         persister.persist(entry.job);
         return Promise.resolve();
       }
@@ -260,7 +267,7 @@ export function createRunner(options: RunnerOptions): Runner {
     },
 
     setDefinitions(next: Definitions): void {
-      state.definitions = next;
+      definitionsReplaced(state, next);
       events.emit({ type: "pipelines_reloaded" });
       for (const pipeline of state.queues.keys()) admission.startDue(pipeline);
     },
@@ -270,12 +277,12 @@ export function createRunner(options: RunnerOptions): Runner {
     isShuttingDown: () => state.shuttingDown,
 
     async shutdown(mode: ShutdownMode): Promise<void> {
-      state.shuttingDown = true;
+      shutdownBegun(state);
       admission.stopTimers();
       lifecycle.parkRetryWaits();
       if (mode === "cancel") {
         for (const entry of [...state.active.values()]) {
-          if (entry.job.start !== null && !entry.job.canceled) admission.cancel(entry);
+          if (entry.job.start !== null && !entry.job.canceled) lifecycle.cancel(entry);
         }
       }
       await runner.idle();
