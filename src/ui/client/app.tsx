@@ -5,8 +5,8 @@
  * @module
  */
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { type Api, clearToken, createApi, loadToken, saveToken } from "./api.ts";
-import { type Live, startLive } from "./live.ts";
+import { clearToken, createApi, loadToken, saveToken } from "./api.ts";
+import { startLive } from "./live.ts";
 import { JobScreen } from "./job.tsx";
 import { JobsScreen } from "./jobs.tsx";
 import { PipelinesScreen } from "./pipelines.tsx";
