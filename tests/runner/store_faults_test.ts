@@ -99,47 +99,61 @@ Deno.test("store faults: a job that cannot be stored is refused and nothing of i
   assertEquals([...t.store.saved.keys()], [job.id]);
 });
 
-for (
-  const [kind, line] of [["a shell line", "touch {{ .name }} && true"], [
-    "a plain command",
-    "touch {{ .name }}",
-  ]]
-) {
-  Deno.test(`store faults: ${kind} runs only once its task's start is stored`, async () => {
-    const mark = pipeline({ name: "mark", tasks: { mark: { script: [line] } } });
-    await using t = await faultyRunner([mark]);
-    const disk = Promise.withResolvers<void>();
-    t.store.slowStarts = disk;
-    const job = await t.runner.schedule(request("mark", { name: "marked" }));
-    await waitFor("the task to start", async () => (await t.runner.getJob(job.id))?.tasks[0].start);
-    // A shell line's process is started and waits for its go-ahead; a plain command waits to start.
-    if (line.includes("&&")) {
-      await waitFor(
-        "the line's shell",
-        () => processWithArgument(line.replace("{{ .name }}", "marked")),
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assertEquals(
-      await exists(`${t.dir}/marked`),
-      false,
-      "the line ran before its start was stored",
-    );
-    assertEquals(t.store.saved.get(job.id)?.start, null);
-    disk.resolve();
-    assertEquals((await completed(t.runner, job.id)).tasks[0].status, "done");
-    assert(await exists(`${t.dir}/marked`));
-  });
-}
+Deno.test("store faults: a shell line waits for its go-ahead until its task's start is stored", async () => {
+  const line = "touch {{ .name }} && true";
+  const mark = pipeline({ name: "mark", tasks: { mark: { script: [line] } } });
+  await using t = await faultyRunner([mark]);
+  const disk = Promise.withResolvers<void>();
+  t.store.slowStarts = disk;
+  const job = await t.runner.schedule(request("mark", { name: "marked" }));
+  await waitFor("the task to start", async () => (await t.runner.getJob(job.id))?.tasks[0].start);
+  // The line's shell is started at once and blocks reading its go-ahead from stdin: until a byte
+  // arrives there, the line cannot run (see GATED_LINE in src/executor/shell.ts).
+  const shell = await waitFor(
+    "the line's shell",
+    () => processWithArgument(line.replace("{{ .name }}", "marked")),
+  );
+  await waitFor("the shell to wait for its go-ahead", () => readsStdin(shell));
+  assertEquals(await exists(`${t.dir}/marked`), false, "the line ran before its start was stored");
+  assertEquals(t.store.saved.get(job.id)?.start, null);
+  assert(await readsStdin(shell), "the shell went on before its start was stored");
+  disk.resolve();
+  assertEquals((await completed(t.runner, job.id)).tasks[0].status, "done");
+  assert(await exists(`${t.dir}/marked`));
+});
 
-/** Whether a process has `text` as one of its command line arguments (Linux's /proc). */
-async function processWithArgument(text: string): Promise<boolean> {
+Deno.test("store faults: a plain command is not started while its task's start is unstored", async () => {
+  await using t = await faultyRunner([MARK]);
+  const disk = Promise.withResolvers<void>();
+  t.store.slowStarts = disk;
+  const job = await t.runner.schedule(request("mark", { name: "marked" }));
+  await waitFor("the task to start", async () => (await t.runner.getJob(job.id))?.tasks[0].start);
+  // Canceled before its start is stored: a command started without waiting would have run;
+  // one that waits for the stored start is never started at all.
+  await t.runner.cancel(job.id);
+  disk.resolve();
+  const ended = await completed(t.runner, job.id);
+  assertEquals([ended.canceled, ended.tasks[0].exitCode], [true, -1]);
+  assertEquals(await exists(`${t.dir}/marked`), false, "the command ran though canceled first");
+});
+
+/** The pid of a process that has `text` as one of its command line arguments (Linux's /proc). */
+async function processWithArgument(text: string): Promise<number | null> {
   for await (const entry of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
-    if (cmdline.split("\0").includes(text)) return true;
+    if (cmdline.split("\0").includes(text)) return Number(entry.name);
   }
-  return false;
+  return null;
+}
+
+/** `read(2)`'s system call number, by CPU architecture (Linux). */
+const READ_SYSCALL: Record<string, string> = { x86_64: "0", aarch64: "63" };
+
+/** Whether process `pid` is blocked in a `read` of its stdin (Linux's /proc/PID/syscall). */
+async function readsStdin(pid: number): Promise<boolean> {
+  const fields = (await Deno.readTextFile(`/proc/${pid}/syscall`)).trim().split(" ");
+  return fields[0] === READ_SYSCALL[Deno.build.arch] && fields[1] === "0x0";
 }
 
 Deno.test("store faults: a refused replacement leaves the waiting job in its place", async () => {
