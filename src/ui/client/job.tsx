@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { Job, Task } from "./api.ts";
 import type { ScreenProps } from "./live.ts";
 import { elapsed, formatTime, jobStatus } from "./format.ts";
@@ -21,9 +21,18 @@ export function JobScreen(props: ScreenProps & { id: string; task: string | null
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
+  /**
+   * How many live events of this job were applied. Events arrive in order on one stream, but a
+   * loaded job on another connection: one requested before an event was applied may be older
+   * than it (e.g. "running" after "done"): then only its variables, which events leave out,
+   * are taken, and later events bring the rest.
+   */
+  const applied = useRef(0);
   const load = () => {
+    const before = applied.current;
     api.job(id).then((loaded) => {
-      setJob(loaded);
+      const stale = applied.current !== before;
+      setJob((current) => stale && current ? { ...current, variables: loaded.variables } : loaded);
       setError(null);
     }, (e) => setError(failureMessage(e)));
   };
@@ -37,6 +46,7 @@ export function JobScreen(props: ScreenProps & { id: string; task: string | null
       return setError("This job was removed by retention.");
     }
     if ("job" in event && event.job.id === id) {
+      applied.current++;
       // Events leave the variables out; the job's variables never change.
       setJob((current) => ({
         ...event.job,
