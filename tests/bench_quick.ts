@@ -5,7 +5,7 @@
  * every case ran (or was skipped for a stated reason) and produced numbers.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { REPO, type Report, runBench, tempDirs } from "./bench_run.ts";
+import { assertMeasured, REPO, type Report, runBench, tempDirs } from "./bench_run.ts";
 
 Deno.test("bench --quick runs every case and writes numbers to --json", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bench-test-" });
@@ -26,13 +26,7 @@ Deno.test("bench --quick runs every case and writes numbers to --json", async ()
         continue;
       }
       assertEquals(result.status, "ok", `case ${result.id}: ${result.note}`);
-      assert(result.metrics.length > 0, `case ${result.id} has no metrics`);
-      for (const metric of result.metrics) {
-        assert(
-          typeof metric.value === "number" && Number.isFinite(metric.value),
-          `case ${result.id} ${metric.name}: ${metric.value} is not a number`,
-        );
-      }
+      assertMeasured(result);
     }
     const withTargets = report.results.flatMap((result) => result.metrics)
       .filter((metric) => metric.pass !== undefined);

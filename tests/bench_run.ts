@@ -2,6 +2,8 @@
  * Runs `scripts/bench.ts` as a subprocess for the benchmark's tests, and reads what it writes.
  */
 
+import { assert } from "./assert.ts";
+
 const BENCH = new URL("../scripts/bench.ts", import.meta.url).pathname;
 
 /** The repository's root, where the benchmark runs. */
@@ -40,4 +42,15 @@ export async function tempDirs(): Promise<Set<string>> {
     if (entry.name.startsWith("prunner-bench-")) names.add(entry.name);
   }
   return names;
+}
+
+/** Asserts that a case reported metrics and that every one of them is a finite number. */
+export function assertMeasured(result: Report["results"][number]): void {
+  assert(result.metrics.length > 0, `case ${result.id} has no metrics`);
+  for (const metric of result.metrics) {
+    assert(
+      typeof metric.value === "number" && Number.isFinite(metric.value),
+      `case ${result.id} ${metric.name}: ${metric.value} is not a number`,
+    );
+  }
 }

@@ -4,7 +4,7 @@
  * sizes. Every case is run by `deno task bench:check` (tests/bench_quick.ts).
  */
 import { assert, assertEquals } from "./assert.ts";
-import { type Report, runBench, tempDirs } from "./bench_run.ts";
+import { assertMeasured, type Report, runBench, tempDirs } from "./bench_run.ts";
 
 Deno.test("bench --quick --only 1,2 writes the table and numbers to --json", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bench-test-" });
@@ -19,13 +19,7 @@ Deno.test("bench --quick --only 1,2 writes the table and numbers to --json", asy
     assertEquals(report.results.map((result) => result.id), [1, 2]);
     for (const result of report.results) {
       assertEquals(result.status, "ok", `case ${result.id}: ${result.note}`);
-      assert(result.metrics.length > 0, `case ${result.id} has no metrics`);
-      for (const metric of result.metrics) {
-        assert(
-          typeof metric.value === "number" && Number.isFinite(metric.value),
-          `case ${result.id} ${metric.name}: ${metric.value} is not a number`,
-        );
-      }
+      assertMeasured(result);
     }
     const ratio = report.results[1].metrics.find((metric) => metric.name.includes("spawn limit"));
     assert(ratio?.pass !== undefined, "case 2 is measured against case 1's spawn rate");

@@ -1,4 +1,6 @@
 import type { PipelineDefinition, TaskDefinition } from "../../src/definition/types.ts";
+import { createJob } from "../../src/engine/create_job.ts";
+import type { Job } from "../../src/engine/job.ts";
 
 /** A pipeline definition with defaults, overridden by `fields`. */
 export function pipeline(
@@ -38,4 +40,15 @@ export function pipeline(
     ...fields,
     tasks,
   };
+}
+
+/** A new, waiting job of `definition`, created at `now`, with a fixed id and no variables. */
+export function newJob(definition: PipelineDefinition, now = 0): Job {
+  return createJob(definition, {
+    id: "00000000-0000-4000-8000-000000000000",
+    now,
+    variables: null,
+    user: "",
+    queuePartition: null,
+  });
 }

@@ -1,4 +1,4 @@
-import { createJob, newTask } from "../../src/engine/create_job.ts";
+import { newTask } from "../../src/engine/create_job.ts";
 import { decideRestore } from "../../src/engine/restore.ts";
 import {
   finishTask,
@@ -7,21 +7,14 @@ import {
   ON_ERROR_TASK,
 } from "../../src/engine/task_graph.ts";
 import { assertEquals } from "../assert.ts";
-import { pipeline } from "./fixtures.ts";
+import { newJob, pipeline } from "./fixtures.ts";
 
 const FAIL = { exitCode: 42, error: "exit status 42", killed: false };
 const RETRY = { retries: 1, retryDelayMs: 1000, retryOnTimeout: false };
 
 function waitingJob() {
   const definition = pipeline({ tasks: { a: {}, b: {} } });
-  const job = createJob(definition, {
-    id: "00000000-0000-4000-8000-000000000000",
-    now: 0,
-    variables: null,
-    user: "",
-    queuePartition: null,
-  });
-  return { job, definition };
+  return { job: newJob(definition), definition };
 }
 
 /** A started job whose task "a" failed and waits out its retry delay; "b" ran nothing yet. */

@@ -1,4 +1,3 @@
-import { createJob } from "../../src/engine/create_job.ts";
 import { checkDeadlines } from "../../src/engine/deadlines.ts";
 import type { Job } from "../../src/engine/job.ts";
 import {
@@ -15,7 +14,7 @@ import {
 } from "../../src/engine/task_graph.ts";
 import type { TaskDefinition } from "../../src/definition/types.ts";
 import { assert, assertEquals } from "../assert.ts";
-import { pipeline } from "./fixtures.ts";
+import { newJob, pipeline } from "./fixtures.ts";
 
 const OK = { exitCode: 0, error: null, killed: false };
 const FAIL = { exitCode: 42, error: "exit status 42", killed: false };
@@ -23,14 +22,7 @@ const KILLED = { exitCode: -1, error: null, killed: true };
 
 function jobOf(tasks: Record<string, Partial<TaskDefinition>>, timeoutMs: number | null = null) {
   const definition = pipeline({ tasks, timeoutMs });
-  const job = createJob(definition, {
-    id: "00000000-0000-4000-8000-000000000000",
-    now: 0,
-    variables: null,
-    user: "",
-    queuePartition: null,
-  });
-  return { job, definition };
+  return { job: newJob(definition), definition };
 }
 
 function task(job: Job, name: string) {
@@ -167,13 +159,7 @@ Deno.test("on_error has its own timeout and outlives the pipeline timeout", () =
     timeoutMs: 1000,
     onError: { script: [], env: {}, timeoutMs: 5000 },
   });
-  const job = createJob(definition, {
-    id: "x",
-    now: 0,
-    variables: null,
-    user: "",
-    queuePartition: null,
-  });
+  const job = newJob(definition);
   markJobStarted(job, 0);
   job.tasks.push({ ...job.tasks[0], name: "on_error", status: "waiting" });
   job.tasks[0].status = "error";

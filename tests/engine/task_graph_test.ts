@@ -1,4 +1,3 @@
-import { createJob } from "../../src/engine/create_job.ts";
 import type { Job } from "../../src/engine/job.ts";
 import {
   addOnErrorTask,
@@ -13,20 +12,14 @@ import {
 } from "../../src/engine/task_graph.ts";
 import type { TaskDefinition } from "../../src/definition/types.ts";
 import { assert, assertEquals } from "../assert.ts";
-import { pipeline } from "./fixtures.ts";
+import { newJob, pipeline } from "./fixtures.ts";
 
 const OK = { exitCode: 0, error: null, killed: false };
 const FAIL = { exitCode: 42, error: "exit status 42", killed: false };
 const KILLED = { exitCode: -1, error: null, killed: true };
 
 function jobOf(tasks: Record<string, Partial<TaskDefinition>>): Job {
-  return createJob(pipeline({ tasks }), {
-    id: "00000000-0000-4000-8000-000000000000",
-    now: 1000,
-    variables: null,
-    user: "",
-    queuePartition: null,
-  });
+  return newJob(pipeline({ tasks }), 1000);
 }
 
 function task(job: Job, name: string) {
