@@ -5,6 +5,8 @@ import {
   resolveProgram,
 } from "../../src/executor/posix_spawn.ts";
 import { type LineProcess, startLine } from "../../src/executor/start_line.ts";
+import { readsStdin } from "../proc.ts";
+import { waitFor } from "../runner/support.ts";
 import { withTempDir } from "../temp_dir.ts";
 
 const LINUX = Deno.build.os === "linux";
@@ -166,8 +168,8 @@ Deno.test({
     withTempDir("prunner-spawn-", async (dir) => {
       const held = await startLine("echo > ran", { cwd: dir, env: {} }, spawner);
       assert(held.gated);
-      // The shell waits on its stdin: it has not run the line yet.
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The shell blocks reading its go-ahead from stdin: it has not run the line.
+      await waitFor("the shell to wait for its go-ahead", () => readsStdin(held.pid));
       assertEquals(await Deno.stat(`${dir}/ran`).then(() => true, () => false), false);
       held.goAhead();
       assertEquals((await held.status).code, 0);

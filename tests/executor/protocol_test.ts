@@ -1,6 +1,7 @@
 import { assertEquals } from "../assert.ts";
 import { lineWriter, readLines } from "../../src/executor/protocol.ts";
 import { serveExecutor } from "../../src/executor/executor_process.ts";
+import { waitFor } from "../runner/support.ts";
 
 function chunks(...texts: string[]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
@@ -57,9 +58,11 @@ Deno.test({
       });
       await requests.write(encoder.encode(JSON.stringify(spec(1, "exit 4")) + "\n"));
       await requests.write(encoder.encode(JSON.stringify(spec(2, "sleep 60")) + "\n"));
-      while (!output.join("").includes('"type":"done","id":1')) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await waitFor("task 1 done and task 2 started", () => {
+        const text = output.join("");
+        return text.includes('"type":"done","id":1') &&
+          text.includes('"type":"started","id":2');
+      });
       await requests.close();
       await served;
       const messages = output.join("").trim().split("\n").map((line) => JSON.parse(line));

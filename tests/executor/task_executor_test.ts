@@ -7,6 +7,7 @@ import {
   startTaskExecutor,
   type TaskExecutorOptions,
 } from "../../src/executor/task_executor.ts";
+import { signalsDelivered } from "../proc.ts";
 import { withTempDir } from "../temp_dir.ts";
 
 const POSIX = Deno.build.os !== "windows";
@@ -143,7 +144,7 @@ Deno.test({
         const pid = await parent("first");
         Deno.kill(pid, "SIGTERM");
         Deno.kill(pid, "SIGINT");
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await waitFor("the signals to reach the process", () => signalsDelivered(pid));
         assertEquals(processAlive(pid), true);
         assertEquals(await parent("second"), pid, "the same process runs the next task");
       })

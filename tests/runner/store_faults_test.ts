@@ -10,6 +10,7 @@ import { createRunner, MAX_VARIABLES_DEPTH, nestingDepth } from "../../src/runne
 import { StoreWriteError } from "../../src/store/errors.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { pipeline } from "../engine/fixtures.ts";
+import { processWithArgument, readsStdin } from "../proc.ts";
 import { completed, dirLogs, memoryStore, waitFor } from "./support.ts";
 
 /** A memory store whose saves fail with `fault` while it is set, as a full disk's would. */
@@ -136,25 +137,6 @@ Deno.test("store faults: a plain command is not started while its task's start i
   assertEquals([ended.canceled, ended.tasks[0].exitCode], [true, -1]);
   assertEquals(await exists(`${t.dir}/marked`), false, "the command ran though canceled first");
 });
-
-/** The pid of a process that has `text` as one of its command line arguments (Linux's /proc). */
-async function processWithArgument(text: string): Promise<number | null> {
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
-    if (cmdline.split("\0").includes(text)) return Number(entry.name);
-  }
-  return null;
-}
-
-/** `read(2)`'s system call number, by CPU architecture (Linux). */
-const READ_SYSCALL: Record<string, string> = { x86_64: "0", aarch64: "63" };
-
-/** Whether process `pid` is blocked in a `read` of its stdin (Linux's /proc/PID/syscall). */
-async function readsStdin(pid: number): Promise<boolean> {
-  const fields = (await Deno.readTextFile(`/proc/${pid}/syscall`)).trim().split(" ");
-  return fields[0] === READ_SYSCALL[Deno.build.arch] && fields[1] === "0x0";
-}
 
 Deno.test("store faults: a refused replacement leaves the waiting job in its place", async () => {
   const replace = pipeline({
