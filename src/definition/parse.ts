@@ -7,7 +7,15 @@
  *
  * @module
  */
-import { isMap, isSeq, LineCounter, type Node, parseDocument, type YAMLError } from "yaml";
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  type YAMLError,
+} from "yaml";
 import { DefinitionError, type DefinitionIssue } from "./error.ts";
 import {
   checkKeys,
@@ -23,11 +31,14 @@ import {
 } from "./fields.ts";
 import { deref, describe, type Entry, isNull, lineOf, type SourceFile } from "./nodes.ts";
 import { checkPipelineRules, type RuleViolation } from "./rules.ts";
+import { isTimeZone, scheduleProblem, triggerId } from "../engine/triggers.ts";
 import type {
+  CatchUp,
   OnErrorDefinition,
   PipelineDefinition,
   QueueStrategy,
   TaskDefinition,
+  TriggerDefinition,
 } from "./types.ts";
 
 const TOP_KEYS = ["pipelines"];
@@ -44,6 +55,7 @@ const PIPELINE_KEYS = [
   "env",
   "tasks",
   "on_error",
+  "schedule",
 ];
 const TASK_KEYS = [
   "script",
@@ -56,6 +68,8 @@ const TASK_KEYS = [
   "retry_on_timeout",
 ];
 const ON_ERROR_KEYS = ["script", "env", "timeout"];
+const TRIGGER_KEYS = ["cron", "timezone", "variables", "catch_up"];
+const CATCH_UPS: readonly CatchUp[] = ["none", "latest", "all"];
 const QUEUE_STRATEGIES: readonly QueueStrategy[] = ["append", "replace", "partitioned_replace"];
 
 /** The pipelines of one file, the line each is declared on, and every issue found. */
@@ -184,6 +198,7 @@ function parsePipeline(scope: Scope, entry: Entry): PipelineDefinition | null {
     env: read(fields, "env", (e) => readEnv(scope, e)) ?? {},
     tasks: Object.fromEntries(tasks.map((task) => [task.definition.name, task.definition])),
     onError: read(fields, "on_error", (e) => parseOnError(scope, e)),
+    schedule: read(fields, "schedule", (e) => parseSchedule(scope, e)) ?? [],
   };
   if (scope.issues.length > issuesBefore) return null;
   for (const violation of checkPipelineRules(definition)) {
@@ -242,6 +257,104 @@ function parseOnError(scope: Scope, entry: Entry): OnErrorDefinition | null {
     env: read(fields, "env", (e) => readEnv(section, e)) ?? {},
     timeoutMs: read(fields, "timeout", (e) => readDuration(section, e)) || null,
   };
+}
+
+function parseSchedule(scope: Scope, entry: Entry): TriggerDefinition[] | null {
+  if (isNull(entry.value)) return null;
+  if (!isSeq(entry.value)) {
+    report(
+      scope,
+      "schedule",
+      entry.key,
+      `must be a list of triggers such as "- cron: 30 3 * * *", got ${describe(entry.value)}`,
+    );
+    return null;
+  }
+  const triggers: TriggerDefinition[] = [];
+  const seen = new Map<string, number>();
+  entry.value.items.forEach((item, index) => {
+    const node = deref(scope.file, item);
+    const section: Scope = { ...scope, section: `schedule[${index}]` };
+    if (!isMap(node)) {
+      report(section, null, node, `must be a mapping with a "cron" key, got ${describe(node)}`);
+      return;
+    }
+    const fields = mapEntries(section, node);
+    checkKeys(section, fields, TRIGGER_KEYS);
+    const trigger = parseTrigger(section, node, fields);
+    if (trigger === null) return;
+    const id = triggerId(trigger);
+    const first = seen.get(id);
+    if (first !== undefined) {
+      report(
+        section,
+        "cron",
+        node,
+        `repeats schedule[${first}] (same cron and timezone); merge the two entries`,
+      );
+      return;
+    }
+    seen.set(id, index);
+    triggers.push(trigger);
+  });
+  return triggers;
+}
+
+function parseTrigger(
+  scope: Scope,
+  node: Node,
+  fields: readonly Entry[],
+): TriggerDefinition | null {
+  const issuesBefore = scope.issues.length;
+  const cronEntry = fields.find((field) => field.name === "cron");
+  const cron = cronEntry === undefined ? null : readText(scope, cronEntry);
+  if (cronEntry === undefined) {
+    report(scope, "cron", node, `is missing: say when it runs, e.g. cron: "30 3 * * *"`);
+  } else if (cron !== null) {
+    const problem = scheduleProblem(cron);
+    if (problem !== null) report(scope, "cron", cronEntry.key, problem);
+  }
+  const timezone = read(fields, "timezone", (e) => readTimeZone(scope, e)) ?? "UTC";
+  const variables = read(fields, "variables", (e) => readVariables(scope, e));
+  const catchUp = read(fields, "catch_up", (e) => readChoice(scope, e, CATCH_UPS)) ?? "none";
+  if (scope.issues.length > issuesBefore || cron === null) return null;
+  return { cron, timezone, variables, catchUp };
+}
+
+/** A non-empty string scalar. */
+function readText(scope: Scope, entry: Entry): string | null {
+  const node = entry.value;
+  if (isScalar(node) && typeof node.value === "string" && node.value.trim() !== "") {
+    return node.value.trim();
+  }
+  report(scope, entry.name, entry.key, `must be a non-empty string, got ${describe(node)}`);
+  return null;
+}
+
+function readTimeZone(scope: Scope, entry: Entry): string | null {
+  const name = readText(scope, entry);
+  if (name === null || isTimeZone(name)) return name;
+  report(
+    scope,
+    entry.name,
+    entry.key,
+    `unknown time zone "${name}"; use an IANA name such as "Europe/Berlin" or "UTC"`,
+  );
+  return null;
+}
+
+function readVariables(scope: Scope, entry: Entry): Record<string, unknown> | null {
+  if (isNull(entry.value)) return null;
+  if (!isMap(entry.value)) {
+    report(
+      scope,
+      entry.name,
+      entry.key,
+      `must be a mapping of variable names to values, got ${describe(entry.value)}`,
+    );
+    return null;
+  }
+  return entry.value.toJS(scope.file.doc) as Record<string, unknown>;
 }
 
 /** Reports a rule violation at the most precise node: list item, field, task or pipeline. */

@@ -40,6 +40,26 @@ export interface OnErrorDefinition {
   readonly timeoutMs: number | null;
 }
 
+/**
+ * What a trigger does with the ticks it missed while prunner was not running: `none` skips
+ * them, `latest` runs the newest once, `all` runs each (at most `MAX_CATCH_UP` of them).
+ */
+export type CatchUp = "none" | "latest" | "all";
+
+/** One entry of a pipeline's `schedule`: when jobs are started without a request. */
+export interface TriggerDefinition {
+  /**
+   * When it ticks, as written: five cron fields (`30 3 * * *`), a nickname (`@daily`), or
+   * `@every DURATION` (`@every 15m`, ticks at whole multiples of the duration since the epoch).
+   */
+  readonly cron: string;
+  /** IANA time zone the cron fields are read in (default `UTC`). */
+  readonly timezone: string;
+  /** Job variables of the jobs it starts. */
+  readonly variables: Readonly<Record<string, unknown>> | null;
+  readonly catchUp: CatchUp;
+}
+
 /** One pipeline, with defaults applied. Durations are in milliseconds. */
 export interface PipelineDefinition {
   readonly name: string;
@@ -65,6 +85,8 @@ export interface PipelineDefinition {
   /** Tasks by name. */
   readonly tasks: Readonly<Record<string, TaskDefinition>>;
   readonly onError: OnErrorDefinition | null;
+  /** Triggers that start jobs on their own (`schedule`); empty when there are none. */
+  readonly schedule: readonly TriggerDefinition[];
 }
 
 /** All loaded pipelines, by name. */

@@ -16,6 +16,7 @@ const DEFAULTS = {
   timeoutMs: null,
   env: {},
   onError: null,
+  schedule: [],
 } as const;
 
 const NO_LIMITS = { timeoutMs: null, retries: 0, retryDelayMs: 0, retryOnTimeout: false };
@@ -81,6 +82,15 @@ Deno.test("every field is read into the typed definition", () => {
       env: { CHANNEL: "ops" },
       timeoutMs: 300_000,
     },
+    schedule: [
+      {
+        cron: "30 3 * * *",
+        timezone: "Europe/Berlin",
+        variables: { mode: "full", depth: 2, tags: ["a", "b"] },
+        catchUp: "latest",
+      },
+      { cron: "@every 15m", timezone: "UTC", variables: null, catchUp: "none" },
+    ],
   };
   assertEquals(pipelines.get("full"), expected);
   const partitioned = pipelines.get("partitioned")!;

@@ -169,7 +169,7 @@ Deno.test("unknown keys at every level are reported with the closest valid key",
   assertFixtureErrors("unknown_keys.yml", [
     'fixtures/unknown_keys.yml:1: unknown key "pipeline_defaults"; valid keys are pipelines',
     'fixtures/unknown_keys.yml:4: pipeline "release": unknown key "concurency", did you mean "concurrency"?',
-    'fixtures/unknown_keys.yml:5: pipeline "release": unknown key "colour"; valid keys are concurrency, queue_limit, queue_partition_limit, queue_strategy, start_delay, continue_running_tasks_after_failure, retention_period, retention_count, timeout, env, tasks, on_error',
+    'fixtures/unknown_keys.yml:5: pipeline "release": unknown key "colour"; valid keys are concurrency, queue_limit, queue_partition_limit, queue_strategy, start_delay, continue_running_tasks_after_failure, retention_period, retention_count, timeout, env, tasks, on_error, schedule',
     'fixtures/unknown_keys.yml:10: pipeline "release", task "test": unknown key "depends-on", did you mean "depends_on"?',
     'fixtures/unknown_keys.yml:11: pipeline "release", task "test": unknown key "allowFailure", did you mean "allow_failure"?',
     'fixtures/unknown_keys.yml:14: pipeline "release", field "on_error": unknown key "scripts", did you mean "script"?',
@@ -238,4 +238,40 @@ Deno.test("a file holds one YAML document", () => {
   assertFixtureErrors("two_documents.yml", [
     "fixtures/two_documents.yml:3:1: invalid YAML: a definition file holds one YAML document; remove the second `---` or move it to its own file",
   ]);
+});
+
+Deno.test("schedule entries with bad expressions, zones or fields name pipeline and field", () => {
+  const file = "fixtures/schedule_invalid.yml";
+  assertFixtureErrors("schedule_invalid.yml", [
+    `${file}:4: pipeline "nightly", field "schedule[0].cron": invalid cron expression: Invalid value for minute: 61`,
+    `${file}:6: pipeline "nightly", field "schedule[1].timezone": unknown time zone "Europe/Berln"; use an IANA name such as "Europe/Berlin" or "UTC"`,
+    `${file}:7: pipeline "nightly", field "schedule[1].catch_up": must be one of "none", "latest", "all", got "everything"`,
+    `${file}:8: pipeline "nightly", field "schedule[2].cron": is missing: say when it runs, e.g. cron: "30 3 * * *"`,
+    `${file}:9: pipeline "nightly", field "schedule[3].cron": @every needs a duration such as "15m" or "1h30m", got "@every 10 minutes"`,
+    `${file}:10: pipeline "nightly", field "schedule[3].variables": must be a mapping of variable names to values, got a list`,
+    `${file}:11: pipeline "nightly", field "schedule[4].cron": "0 0 31 2 *" never matches a date; check the day of month against the month`,
+    `${file}:13: pipeline "nightly", field "schedule[5]": unknown key "timzone", did you mean "timezone"?`,
+    `${file}:14: pipeline "nightly", field "schedule[6].cron": repeats schedule[5] (same cron and timezone); merge the two entries`,
+    `${file}:15: pipeline "nightly", field "schedule[7]": must be a mapping with a "cron" key, got "@daily"`,
+    `${file}:20: pipeline "weekly", field "schedule": must be a list of triggers such as "- cron: 30 3 * * *", got "@weekly"`,
+  ]);
+});
+
+Deno.test("@every shorter than a second and six-field cron expressions are refused", () => {
+  const text = (cron: string) =>
+    `pipelines:\n  p:\n    schedule:\n      - cron: "${cron}"\n    tasks: {}\n`;
+  const problem = (cron: string) => {
+    try {
+      parseDefinitions(text(cron), "pipelines.yml");
+      return null;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+  assertEquals(
+    problem("@every 500ms"),
+    'pipelines.yml:4: pipeline "p", field "schedule[0].cron": @every needs at least 1s, got "@every 500ms"',
+  );
+  assertEquals(problem("0 30 3 * * *")?.includes("requires exactly 5 parts"), true);
+  assertEquals(problem("@hourly"), null);
 });

@@ -37,6 +37,7 @@ export function pipeline(
     timeoutMs: null,
     env: {},
     onError: null,
+    schedule: [],
     ...fields,
     tasks,
   };
