@@ -123,6 +123,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
   let server: RunningServer;
   try {
     await runner.restore(await dataDir.store.listUnfinished());
+    runner.startTriggers(await dataDir.store.triggerTicks());
     retention.request();
     const app = createApp({
       runner,

@@ -31,7 +31,8 @@ import {
 } from "./fields.ts";
 import { deref, describe, type Entry, isNull, lineOf, type SourceFile } from "./nodes.ts";
 import { checkPipelineRules, type RuleViolation } from "./rules.ts";
-import { isTimeZone, scheduleProblem, triggerId } from "../engine/triggers.ts";
+import { isTimeZone, scheduleProblem } from "../engine/triggers.ts";
+import { triggerId } from "../engine/job.ts";
 import type {
   CatchUp,
   OnErrorDefinition,

@@ -60,6 +60,29 @@ export interface StreamLoss {
 /** Variables sent when scheduling a job: a decoded JSON object. */
 export type JobVariables = Record<string, unknown>;
 
+/** The trigger and planned time a triggered job was made for. */
+export interface JobTrigger {
+  /** The trigger's `cron`, as written in the pipeline's `schedule`. */
+  readonly cron: string;
+  readonly timezone: string;
+  /** The tick the job was started for, epoch ms. */
+  readonly planned: number;
+}
+
+/**
+ * The identity of a trigger within its pipeline: its cron expression and time zone. Its last
+ * tick is stored under it, so reordering a pipeline's `schedule` keeps each trigger's history,
+ * and changing a trigger's expression or zone makes a new trigger without one.
+ *
+ * @example
+ * ```ts
+ * triggerId({ cron: "30 3 * * *", timezone: "Europe/Berlin" }); // "30 3 * * * Europe/Berlin"
+ * ```
+ */
+export function triggerId(trigger: Pick<JobTrigger, "cron" | "timezone">): string {
+  return `${trigger.cron} ${trigger.timezone}`;
+}
+
 /** One scheduled run of a pipeline. */
 export interface Job {
   /** UUID v4. */
@@ -80,6 +103,8 @@ export interface Job {
   user: string;
   /** Partition of a `partitioned_replace` wait list, or `null`. */
   queuePartition: string | null;
+  /** Set on a job a trigger of the pipeline's `schedule` started: which, and for which tick. */
+  trigger?: JobTrigger;
 }
 
 /** A job's state in one word: how listings name and filter it. */

@@ -25,15 +25,6 @@ export const ON_TIME_MS = 60_000;
 /** The shortest `@every` interval. */
 export const MIN_EVERY_MS = 1000;
 
-/** The trigger and planned time a triggered job was made for. */
-export interface JobTrigger {
-  /** The trigger's `cron`, as written. */
-  readonly cron: string;
-  readonly timezone: string;
-  /** The tick the job was started for, epoch ms. */
-  readonly planned: number;
-}
-
 /** How a trigger ticks, compiled once. */
 type Ticker =
   | { readonly kind: "every"; readonly intervalMs: number }
@@ -41,20 +32,6 @@ type Ticker =
 
 const EVERY = /^@every(?:\s+(.*))?$/;
 const tickers = new Map<string, Ticker>();
-
-/**
- * The identity of a trigger within its pipeline: its cron expression and time zone. Its last
- * tick is stored under it, so reordering a pipeline's `schedule` keeps each trigger's history,
- * and changing a trigger's expression or zone makes a new trigger without one.
- *
- * @example
- * ```ts
- * triggerId({ cron: "30 3 * * *", timezone: "Europe/Berlin" }); // "30 3 * * * Europe/Berlin"
- * ```
- */
-export function triggerId(trigger: Pick<TriggerDefinition, "cron" | "timezone">): string {
-  return `${trigger.cron} ${trigger.timezone}`;
-}
 
 /**
  * What is wrong with a `cron` expression, or `null` when it is valid and ticks at all.

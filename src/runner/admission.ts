@@ -122,6 +122,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
         variables: request.variables,
         user: request.user,
         queuePartition: request.queuePartition,
+        trigger: request.trigger,
       });
       const entry: ActiveJob = { job, definition, runs: new Map() };
       admitted(state, entry, decision, at);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Job, JobVariables } from "../engine/job.ts";
+import type { Job, JobTrigger, JobVariables } from "../engine/job.ts";
 import type { JobPage, LogStream } from "../store/types.ts";
 import type { JobListQuery } from "./paging.ts";
 import type { EventHub } from "./events.ts";
@@ -20,6 +20,8 @@ export interface PipelineInfo {
   runningJobs: number;
   /** How many jobs of the pipeline wait on its wait list. */
   waitingJobs: number;
+  /** When a trigger of its `schedule` ticks next, epoch ms; `null` without one. */
+  nextRun: number | null;
 }
 
 /** A request to schedule a job. */
@@ -28,6 +30,8 @@ export interface ScheduleRequest {
   variables: JobVariables | null;
   user: string;
   queuePartition: string | null;
+  /** Set when a trigger of the pipeline's `schedule` asks: which, and for which tick. */
+  trigger?: JobTrigger;
 }
 
 export type { LogStream };

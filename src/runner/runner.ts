@@ -38,7 +38,9 @@ import {
   runningCount,
   shutdownBegun,
 } from "./state.ts";
+import { createTriggers } from "./triggers.ts";
 import { checkVariables } from "./variables.ts";
+import type { TriggerTick } from "../store/types.ts";
 
 export type { RunnerLogs } from "./job_lifecycle.ts";
 export type { RunnerStore } from "./persistence.ts";
@@ -85,6 +87,12 @@ export interface Runner extends RunnerApi {
    * or no longer has their tasks).
    */
   restore(unfinished: Job[]): Promise<void>;
+  /**
+   * Starts the triggers of the pipelines' `schedule` (after `restore`, so that restored jobs
+   * keep their places): `stored` are the newest ticks the store knows (`triggerTicks()`).
+   * Ticks missed since then start jobs as each trigger's `catch_up` says.
+   */
+  startTriggers(stored: readonly TriggerTick[]): void;
   /** How many jobs of each pipeline with jobs run and wait, e.g. for metrics. */
   load(): PipelineLoad[];
   /** Replaces the definitions used for new jobs. */
@@ -160,6 +168,7 @@ export function createRunner(options: RunnerOptions): Runner {
     onParked: notifyIdle,
   });
   const admission = createAdmission({ state, lifecycle, events, now, released: notifyIdle });
+  const triggers = createTriggers({ schedule: (request) => runner.schedule(request), now });
 
   /**
    * Whether a job runs. A slot reserved for a job whose first commit is still pending does not
@@ -192,6 +201,7 @@ export function createRunner(options: RunnerOptions): Runner {
             running: queue.running > 0,
             runningJobs: queue.running,
             waitingJobs: queue.waiting.length,
+            nextRun: triggers.nextRun(definition.name),
           };
         });
     },
@@ -266,8 +276,13 @@ export function createRunner(options: RunnerOptions): Runner {
       return Promise.resolve();
     },
 
+    startTriggers(stored) {
+      if (!state.shuttingDown) triggers.start(state.definitions, stored);
+    },
+
     setDefinitions(next: Definitions): void {
       definitionsReplaced(state, next);
+      triggers.update(state.definitions);
       events.emit({ type: "pipelines_reloaded" });
       for (const pipeline of state.queues.keys()) admission.startDue(pipeline);
     },
@@ -278,6 +293,7 @@ export function createRunner(options: RunnerOptions): Runner {
 
     async shutdown(mode: ShutdownMode): Promise<void> {
       shutdownBegun(state);
+      triggers.stop();
       admission.stopTimers();
       lifecycle.parkRetryWaits();
       if (mode === "cancel") {

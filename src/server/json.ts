@@ -9,7 +9,7 @@ import type { z } from "@hono/zod-openapi";
 import type { Job, Task } from "../engine/job.ts";
 import type { PipelineInfo } from "../runner/api.ts";
 import type { ListingEncoder } from "../store/types.ts";
-import type { JobSchema, TaskSchema } from "./schemas.ts";
+import type { JobSchema, PipelineSchema, TaskSchema } from "./schemas.ts";
 
 /** A task as the API shows it; the type follows the documented schema. */
 export type TaskJson = z.infer<typeof TaskSchema>;
@@ -63,19 +63,35 @@ export function jobToJson(job: Job): JobJson {
     ...(job.lastError !== null ? { lastError: job.lastError } : {}),
     ...(hasVariables ? { variables: job.variables! } : {}),
     user: job.user,
+    ...(job.trigger !== undefined
+      ? {
+        trigger: {
+          cron: job.trigger.cron,
+          timezone: job.trigger.timezone,
+          planned: formatTime(job.trigger.planned),
+        },
+      }
+      : {}),
   };
 }
 
-/** Maps a pipeline to its API JSON, fields in prunner's order. */
-export function pipelineToJson(info: PipelineInfo): Pick<
-  PipelineInfo,
-  "pipeline" | "schedulable" | "running"
-> {
-  return { pipeline: info.pipeline, schedulable: info.schedulable, running: info.running };
+/** A pipeline as the API shows it; the type follows the documented schema. */
+export type PipelineJson = z.infer<typeof PipelineSchema>;
+
+/** Maps a pipeline to its API JSON: prunner's fields, then `nextRun` when it has triggers. */
+export function pipelineToJson(info: PipelineInfo): PipelineJson {
+  return {
+    pipeline: info.pipeline,
+    schedulable: info.schedulable,
+    running: info.running,
+    ...(info.nextRun !== null ? { nextRun: formatTime(info.nextRun) } : {}),
+  };
 }
 
 /** Maps a pipeline to its `GET /pipelines/status` JSON: prunner's fields plus job counts. */
-export function pipelineStatusToJson(info: PipelineInfo): PipelineInfo {
+export function pipelineStatusToJson(
+  info: PipelineInfo,
+): PipelineJson & Pick<PipelineInfo, "runningJobs" | "waitingJobs"> {
   return {
     ...pipelineToJson(info),
     runningJobs: info.runningJobs,
@@ -125,6 +141,7 @@ const SAMPLE_JOB: Job = {
   variables: { branch: "main" },
   user: "sample",
   queuePartition: "partition",
+  trigger: { cron: "@daily", timezone: "UTC", planned: 400 },
 };
 
 function encodeJob(job: Job): Uint8Array {

@@ -21,7 +21,22 @@ export const PipelineSchema = z.object({
   pipeline: z.string().openapi({ description: "Pipeline name", example: "my_pipeline" }),
   schedulable: z.boolean().openapi({ description: "A new job would be accepted right now" }),
   running: z.boolean().openapi({ description: "At least one job of the pipeline runs" }),
+  nextRun: z.string().optional().openapi({
+    ...DATE_TIME,
+    description: "When a trigger of the pipeline's `schedule` starts its next job; omitted " +
+      "without one",
+  }),
 }).openapi("Pipeline");
+
+/** The trigger that started a job. */
+export const JobTriggerSchema = z.object({
+  cron: z.string().openapi({
+    description: "The trigger's `cron` in the pipeline's `schedule`",
+    example: "30 3 * * *",
+  }),
+  timezone: z.string().openapi({ description: "Its time zone", example: "Europe/Berlin" }),
+  planned: z.string().openapi({ ...DATE_TIME, description: "The tick the job was started for" }),
+}).openapi("JobTrigger");
 
 /** Output of one stream of a task that was read but not written to its log file. */
 export const StreamLossSchema = z.object({
@@ -88,6 +103,10 @@ export const JobSchema = z.object({
   user: z.string().openapi({
     description: "The `sub` claim of the token that scheduled the job",
     example: "j.doe",
+  }),
+  trigger: JobTriggerSchema.optional().openapi({
+    description: "Which trigger of the pipeline's `schedule` started the job (its user is " +
+      "`schedule`), and for which tick; omitted for jobs scheduled through the API",
   }),
 }).openapi("Job");
 

@@ -86,6 +86,15 @@ export type ListedJob =
   | { readonly id: string; readonly json: Uint8Array }
   | { readonly jobs: number; readonly json: Uint8Array };
 
+/** The newest tick of a trigger that started a stored job. */
+export interface TriggerTick {
+  readonly pipeline: string;
+  /** The trigger's id (`triggerId` in `src/engine/job.ts`). */
+  readonly trigger: string;
+  /** Its planned time, epoch ms. */
+  readonly planned: number;
+}
+
 /** Persistence of jobs. */
 export interface JobStore {
   /**
@@ -121,6 +130,11 @@ export interface JobStore {
   pipelinesWithJobs(): Promise<string[]>;
   /** Jobs that are not completed, oldest first. */
   listUnfinished(): Promise<Job[]>;
+  /**
+   * The newest planned time of each trigger that started a job (see `Job.trigger`), stored in
+   * the same commit as that job's first save and kept when jobs are deleted.
+   */
+  triggerTicks(): Promise<TriggerTick[]>;
   /** Removes jobs with their indexes; unknown ids are ignored. Runs after pending saves. */
   delete(ids: readonly string[]): Promise<void>;
   /**

@@ -1,11 +1,6 @@
 import type { CatchUp, TriggerDefinition } from "../../src/definition/types.ts";
-import {
-  decideTicks,
-  MAX_CATCH_UP,
-  nextTick,
-  ON_TIME_MS,
-  triggerId,
-} from "../../src/engine/triggers.ts";
+import { decideTicks, MAX_CATCH_UP, nextTick, ON_TIME_MS } from "../../src/engine/triggers.ts";
+import { triggerId } from "../../src/engine/job.ts";
 import { assertEquals } from "../assert.ts";
 
 const MINUTE = 60_000;

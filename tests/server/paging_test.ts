@@ -109,9 +109,16 @@ Deno.test("GET /pipelines/status lists pipelines with running and waiting counts
   await using server = await startTestServer();
   const response = await server.request("/pipelines/status");
   assertEquals(response.status, 200);
-  assertEquals(await readJson(response), { pipelines: PIPELINES });
+  assertEquals(await readJson(response), {
+    pipelines: PIPELINES.map(({ runningJobs, waitingJobs }, i) => ({
+      ...PIPELINES_JSON[i],
+      runningJobs,
+      waitingJobs,
+    })),
+  });
   const plain = await readJson(await server.request("/pipelines")) as { pipelines: unknown };
-  assertEquals(plain.pipelines, PIPELINES_JSON, "GET /pipelines stays as it was");
+  assertEquals(plain.pipelines, PIPELINES_JSON, "GET /pipelines: prunner's fields and nextRun");
+  assertEquals(PIPELINES_JSON[1].nextRun, "2026-12-08T03:30:00Z");
 });
 
 Deno.test("GET /pipelines/jobs?status lists one state, and refuses an unknown one", async () => {

@@ -32,17 +32,46 @@ export const SECRET = "test-secret-0123456789";
 
 /** Pipelines the fake knows; `full` and `disabled` refuse jobs like a full or disabled queue. */
 export const PIPELINES: PipelineInfo[] = [
-  { pipeline: "build", schedulable: true, running: true, runningJobs: 1, waitingJobs: 0 },
-  { pipeline: "deploy", schedulable: true, running: false, runningJobs: 0, waitingJobs: 0 },
-  { pipeline: "disabled", schedulable: false, running: true, runningJobs: 1, waitingJobs: 0 },
-  { pipeline: "full", schedulable: false, running: true, runningJobs: 1, waitingJobs: 2 },
+  {
+    pipeline: "build",
+    schedulable: true,
+    running: true,
+    runningJobs: 1,
+    waitingJobs: 0,
+    nextRun: null,
+  },
+  {
+    pipeline: "deploy",
+    schedulable: true,
+    running: false,
+    runningJobs: 0,
+    waitingJobs: 0,
+    nextRun: Date.UTC(2026, 11, 8, 3, 30),
+  },
+  {
+    pipeline: "disabled",
+    schedulable: false,
+    running: true,
+    runningJobs: 1,
+    waitingJobs: 0,
+    nextRun: null,
+  },
+  {
+    pipeline: "full",
+    schedulable: false,
+    running: true,
+    runningJobs: 1,
+    waitingJobs: 2,
+    nextRun: null,
+  },
 ];
 
-/** The fields `GET /pipelines` shows of `PIPELINES`. */
-export const PIPELINES_JSON = PIPELINES.map(({ pipeline, schedulable, running }) => ({
+/** The fields `GET /pipelines` shows of `PIPELINES`: `nextRun` only where a trigger ticks. */
+export const PIPELINES_JSON = PIPELINES.map(({ pipeline, schedulable, running, nextRun }) => ({
   pipeline,
   schedulable,
   running,
+  ...(nextRun === null ? {} : { nextRun: new Date(nextRun).toISOString().replace(".000", "") }),
 }));
 
 /** A fake runner that keeps jobs in memory and records what it was asked. */

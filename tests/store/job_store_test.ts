@@ -449,3 +449,44 @@ Deno.test("check writes the store clock's time to the health record", async () =
     kv.close();
   }
 });
+
+Deno.test("a triggered job stores its trigger's newest tick; older saves never lower it", async () => {
+  await using t = await testStore();
+  const trigger = (planned: number) => ({ cron: "30 3 * * *", timezone: "Europe/Berlin", planned });
+  const older = job({ pipeline: "nightly", trigger: trigger(1000) });
+  const newer = job({ pipeline: "nightly", trigger: trigger(2000) });
+  const other = job({
+    pipeline: "hourly",
+    trigger: { cron: "@hourly", timezone: "UTC", planned: 5 },
+  });
+  await Promise.all([t.store.save(newer), t.store.save(other)]);
+  await t.store.save(older);
+  older.completed = true;
+  await t.store.save(older);
+  await t.store.save(job({ pipeline: "nightly" }));
+  const sorted = (await t.store.triggerTicks()).sort((a, b) => a.planned - b.planned);
+  assertEquals(sorted, [
+    { pipeline: "hourly", trigger: "@hourly UTC", planned: 5 },
+    { pipeline: "nightly", trigger: "30 3 * * * Europe/Berlin", planned: 2000 },
+  ]);
+  assertEquals((await t.store.get(newer.id))?.trigger, trigger(2000));
+  // Retention deletes jobs, not the ticks: a downtime after it still knows what ran.
+  await t.store.delete([newer.id, older.id, other.id]);
+  assertEquals((await t.store.triggerTicks()).length, 2);
+});
+
+Deno.test("a trigger's tick is in the commit of its job's head: both or neither", async () => {
+  await using t = await testStore();
+  t.record.failWith = new Error("disk full");
+  const triggered = job({ trigger: { cron: "@daily", timezone: "UTC", planned: 7 } });
+  await assertRejects(() => t.store.save(triggered), StoreWriteError);
+  assertEquals(await t.store.triggerTicks(), []);
+  assertEquals(await t.store.get(triggered.id), null);
+  t.record.failWith = null;
+  await t.store.save(triggered);
+  assertEquals(await t.store.triggerTicks(), [{
+    pipeline: "build",
+    trigger: "@daily UTC",
+    planned: 7,
+  }]);
+});

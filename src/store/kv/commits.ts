@@ -28,6 +28,8 @@ export interface Mutation {
   readonly value: unknown;
   readonly keyBytes: number;
   readonly bytes: number;
+  /** Set by {@linkcode max}: the key keeps the larger of its value and `value`. */
+  readonly max?: true;
 }
 
 /** Mutations that must be committed together, with their sizes summed. */
@@ -68,6 +70,19 @@ export function set(key: Deno.KvKey, value: unknown): Mutation {
 export function remove(key: Deno.KvKey): Mutation {
   const keyBytes = keySize(key);
   return { key, value: undefined, keyBytes, bytes: keyBytes };
+}
+
+/**
+ * A mutation that raises the number at `key` to `value`, or leaves it when it is larger already
+ * (Deno KV's `max`; the key holds a `Deno.KvU64`), so that writes in any order keep the largest value.
+ *
+ * @example
+ * ```ts
+ * max(["trigger_ticks", "nightly", "30 3 * * * UTC"], 1796095800000);
+ * ```
+ */
+export function max(key: Deno.KvKey, value: number): Mutation {
+  return { ...set(key, BigInt(value)), max: true };
 }
 
 /**
@@ -150,8 +165,9 @@ export function groupCommits<U extends Unit>(units: readonly U[]): U[][] {
 export async function commit(kv: Deno.Kv, units: readonly Unit[]): Promise<void> {
   const operation = kv.atomic();
   for (const unit of units) {
-    for (const { key, value } of unit.mutations) {
+    for (const { key, value, max } of unit.mutations) {
       if (value === undefined) operation.delete(key);
+      else if (max) operation.max(key, value as bigint);
       else operation.set(key, value);
     }
   }

@@ -20,6 +20,8 @@
  * | `["by_pipeline", pipeline, created, id]`  | `[completed, end]`: for listing and retention      |
  * | `["unfinished", created, id]`             | `true` while the job is not completed              |
  * | `["health"]`                              | time of the last write check (`check()`)           |
+ * | `["trigger_ticks", pipeline, trigger]`    | `Deno.KvU64`: the newest planned time of the       |
+ * |                                           | trigger's jobs (`Job.trigger`), raised by `max`    |
  * | `["listed", created, id]`                 | the job's listing bytes, or `false` when over      |
  * |                                           | 16 KiB or they cannot be built                     |
  * | `["listed_pack", created, id]`            | a `ListingPack`: the listing bytes of consecutive  |
@@ -46,7 +48,7 @@ import {
 } from "./listing.ts";
 import { migrate } from "./migration.ts";
 import { createJobReads } from "./reads.ts";
-import { deletionUnits, jobUnits, type RecordShape } from "./records.ts";
+import { deletionUnits, jobUnits, readTriggerTicks, type RecordShape } from "./records.ts";
 import { createWriteQueue, type Waiting } from "./write_queue.ts";
 
 /** Settings of {@linkcode openKvJobStore}. */
@@ -240,6 +242,11 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
     async listUnfinished() {
       ensureOpen();
       return await reads.listUnfinished();
+    },
+
+    async triggerTicks() {
+      ensureOpen();
+      return await readTriggerTicks(kv);
     },
 
     async delete(ids) {

@@ -12,13 +12,15 @@
  *
  * @module
  */
-import type { Job, JobVariables } from "../../engine/job.ts";
+import { type Job, type JobVariables, triggerId } from "../../engine/job.ts";
+import type { TriggerTick } from "../types.ts";
 import { concatBytes } from "../../bytes.ts";
 import { StoreReadError, StoreWriteError } from "../errors.ts";
 import {
   fits,
   keySize,
   KV_LIMITS,
+  max,
   type Mutation,
   remove,
   set,
@@ -109,6 +111,9 @@ export function jobUnits(
     state.push(remove(["job_parts", job.id, "state", i]));
   }
   if (fresh) state.push(set(["job_ids", job.id], [job.created, job.pipeline]));
+  if (fresh && job.trigger !== undefined) {
+    state.push(max(["trigger_ticks", job.pipeline, triggerId(job.trigger)], job.trigger.planned));
+  }
   if (fresh || previous.completed !== job.completed || previous.end !== job.end) {
     state.push(set(["by_pipeline", job.pipeline, job.created, job.id], [job.completed, job.end]));
     const unfinished = ["unfinished", job.created, job.id];
@@ -215,6 +220,26 @@ export async function deletionUnits(
     }
   }
   return { units, deleted };
+}
+
+/**
+ * The newest planned time stored per trigger (`["trigger_ticks", pipeline, trigger]`, written
+ * with each triggered job's first save, in the same commit as its head).
+ *
+ * @example
+ * ```ts
+ * for (const tick of await readTriggerTicks(kv)) console.log(tick.pipeline, tick.planned);
+ * ```
+ */
+export async function readTriggerTicks(kv: Deno.Kv): Promise<TriggerTick[]> {
+  const ticks: TriggerTick[] = [];
+  for await (const entry of kv.list<Deno.KvU64>({ prefix: ["trigger_ticks"] })) {
+    const [, pipeline, trigger] = entry.key;
+    if (typeof pipeline !== "string" || typeof trigger !== "string") continue;
+    if (!(entry.value instanceof Deno.KvU64)) continue;
+    ticks.push({ pipeline, trigger, planned: Number(entry.value.value) });
+  }
+  return ticks;
 }
 
 /**

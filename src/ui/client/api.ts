@@ -46,6 +46,8 @@ export interface Job {
   lastError?: string;
   variables?: Record<string, unknown>;
   user: string;
+  /** Set on a job a trigger of the pipeline's `schedule` started. */
+  trigger?: { cron: string; timezone: string; planned: string };
 }
 
 /** One entry of `GET /pipelines/status`. */
@@ -55,6 +57,8 @@ export interface PipelineStatus {
   running: boolean;
   runningJobs: number;
   waitingJobs: number;
+  /** When a trigger of the pipeline's `schedule` starts its next job. */
+  nextRun?: string;
 }
 
 /** One page of `GET /pipelines/jobs?limit=…`. */
