@@ -1,0 +1,146 @@
+/**
+ * Triggers end to end: real prunner processes start jobs on their own, at minute boundaries and
+ * every second, and catch up after a stop and after SIGKILL without running a tick twice.
+ */
+import { assert, assertEquals } from "../assert.ts";
+import { type ApiJob, type PrunnerProcess, startPrunner, waitFor, workspace } from "./support.ts";
+
+/** A job as the API shows it, with the fields of triggered jobs. */
+interface TriggeredJob extends ApiJob {
+  created: string;
+  user: string;
+  variables?: Record<string, unknown>;
+  trigger?: { cron: string; timezone: string; planned: string };
+}
+
+async function jobsOf(prunner: PrunnerProcess, pipeline: string): Promise<TriggeredJob[]> {
+  const { jobs } = await prunner.json<{ jobs: TriggeredJob[] }>("GET", "/pipelines/jobs");
+  return jobs.filter((job) => job.pipeline === pipeline);
+}
+
+/** The planned times of the pipeline's triggered jobs, epoch ms, sorted. */
+async function plannedTimes(prunner: PrunnerProcess, pipeline: string): Promise<number[]> {
+  return (await jobsOf(prunner, pipeline))
+    .map((job) => Date.parse(job.trigger!.planned))
+    .sort((a, b) => a - b);
+}
+
+/** Waits until the wall clock has passed `ms`, so that ticks are missed during a downtime. */
+function clockPast(ms: number): Promise<boolean> {
+  return waitFor(`the clock to pass ${new Date(ms).toISOString()}`, () => Date.now() > ms);
+}
+
+function assertUnique(planned: number[]): void {
+  assertEquals(new Set(planned).size, planned.length, `a tick ran twice: ${planned}`);
+}
+
+Deno.test("a five-field cron trigger ticks at the minute boundary and shows its next run", async () => {
+  await using ws = await workspace(`
+pipelines:
+  minutely:
+    schedule:
+      - cron: "* * * * *"
+        variables: { mode: minute }
+    tasks:
+      say:
+        script: ["echo {{ .mode }}"]
+  manual:
+    tasks:
+      say:
+        script: [echo manual]
+`);
+  await using prunner = await startPrunner(ws);
+  const { pipelines } = await prunner.json<{ pipelines: { pipeline: string; nextRun?: string }[] }>(
+    "GET",
+    "/pipelines/",
+  );
+  const next = pipelines.find((p) => p.pipeline === "minutely")?.nextRun;
+  assert(next?.endsWith(":00Z"), `nextRun at a minute boundary: ${next}`);
+  assertEquals(pipelines.find((p) => p.pipeline === "manual")?.nextRun, undefined);
+  const [job] = await waitFor(
+    "the minute's job",
+    async () => {
+      const done = (await jobsOf(prunner, "minutely")).filter((j) => j.completed);
+      return done.length > 0 ? done : null;
+    },
+    75_000,
+  );
+  assertEquals(job.trigger, { cron: "* * * * *", timezone: "UTC", planned: next });
+  assertEquals(job.user, "schedule");
+  assertEquals(job.variables, { mode: "minute" });
+  assert(Date.parse(job.created) >= Date.parse(next!), "not created before its tick");
+  assertEquals(job.errored, false);
+  const log = await prunner.request("GET", `/job/logs?id=${job.id}&task=say`);
+  assertEquals((await log.json()).stdout, "minute\n");
+});
+
+Deno.test("after SIGKILL, catch_up: all runs every missed tick once and none twice", async () => {
+  await using ws = await workspace(`
+pipelines:
+  ticking:
+    schedule:
+      - cron: "@every 1s"
+        catch_up: all
+    tasks:
+      tick:
+        script: ["true"]
+`);
+  let before: number[];
+  {
+    await using prunner = await startPrunner(ws);
+    before = await waitFor("three ticks", async () => {
+      const planned = await plannedTimes(prunner, "ticking");
+      return planned.length >= 3 ? planned : null;
+    });
+    await prunner.stop("SIGKILL");
+  }
+  // At least two ticks are missed by 2 s or more (created is shown in whole seconds).
+  await clockPast(before.at(-1)! + 5500);
+  await using prunner = await startPrunner(ws);
+  const restarted = Date.now();
+  const planned = await waitFor("a tick after the restart", async () => {
+    const all = await plannedTimes(prunner, "ticking");
+    return all.at(-1)! > restarted ? all : null;
+  });
+  assertUnique(planned);
+  for (let i = 1; i < planned.length; i++) {
+    assertEquals(planned[i] - planned[i - 1], 1000, `every second once: ${planned}`);
+  }
+  const caughtUp = (await jobsOf(prunner, "ticking")).filter((job) =>
+    Date.parse(job.created) - Date.parse(job.trigger!.planned) >= 2000
+  );
+  assert(caughtUp.length >= 2, `ticks of the downtime ran late: ${caughtUp.length}`);
+});
+
+Deno.test("after a stop, catch_up: latest skips older missed ticks and never repeats one", async () => {
+  await using ws = await workspace(`
+pipelines:
+  ticking:
+    schedule:
+      - cron: "@every 1s"
+        catch_up: latest
+    tasks:
+      tick:
+        script: ["true"]
+`);
+  let before: number[];
+  {
+    await using prunner = await startPrunner(ws);
+    before = await waitFor("two ticks", async () => {
+      const planned = await plannedTimes(prunner, "ticking");
+      return planned.length >= 2 ? planned : null;
+    });
+    assertEquals(await prunner.stop("SIGINT"), 0);
+  }
+  await clockPast(before.at(-1)! + 4000);
+  await using prunner = await startPrunner(ws);
+  const restarted = Date.now();
+  const planned = await waitFor("two ticks after the restart", async () => {
+    const all = await plannedTimes(prunner, "ticking");
+    return all.filter((tick) => tick > restarted).length >= 2 ? all : null;
+  });
+  assertUnique(planned);
+  const gaps = planned.slice(1).map((tick, i) => tick - planned[i]);
+  assertEquals(gaps.filter((gap) => gap >= 3000).length, 1, `one gap, the downtime: ${gaps}`);
+  assert(gaps.every((gap) => gap === 1000 || gap >= 3000), `${gaps}`);
+});
