@@ -131,12 +131,16 @@ export function elapsed(start: string | undefined, end: string | undefined, now:
   return formatDuration(until - Date.parse(start));
 }
 
-/** The table of `prunner pipelines`. */
+/**
+ * The table of `prunner pipelines`; a NEXT RUN column (UTC) when a pipeline has a `schedule`.
+ */
 export function pipelinesTable(pipelines: readonly PipelineJson[], colour: boolean): string {
   const counts = pipelines.some((p) => p.runningJobs !== undefined);
+  const nextRuns = pipelines.some((p) => p.nextRun !== undefined);
   const header = counts
     ? ["PIPELINE", "SCHEDULABLE", "RUNNING", "WAITING"]
     : ["PIPELINE", "SCHEDULABLE", "RUNNING"];
+  if (nextRuns) header.push("NEXT RUN");
   const rows = pipelines.map((p) => {
     const running = counts ? String(p.runningJobs ?? 0) : p.running ? "yes" : "no";
     const row = [
@@ -145,6 +149,7 @@ export function pipelinesTable(pipelines: readonly PipelineJson[], colour: boole
       paint(running, p.running ? "cyan" : null, colour),
     ];
     if (counts) row.push(String(p.waitingJobs ?? 0));
+    if (nextRuns) row.push(formatTime(p.nextRun));
     return row;
   });
   return table([header.map((h) => paint(h, "bold", colour)), ...rows]);
@@ -176,6 +181,10 @@ export function jobDetail(job: JobJson, colour: boolean, now: Date): string {
     ["Ended", formatTime(job.end)],
     ["Duration", elapsed(job.start, job.end, now)],
   ];
+  if (job.trigger !== undefined) {
+    const { cron, timezone, planned } = job.trigger;
+    fields.push(["Trigger", `${cron} (${timezone}), tick of ${formatTime(planned)}`]);
+  }
   if (job.variables !== undefined) fields.push(["Variables", JSON.stringify(job.variables)]);
   if (job.lastError !== undefined) fields.push(["Error", paint(job.lastError, "red", colour)]);
   const head = table(fields.filter(([, value]) => value !== "").map(([k, v]) => [`${k}:`, v]));

@@ -6,6 +6,7 @@ import {
   jobsTable,
   jobState,
   linePrefixer,
+  pipelinesTable,
   summary,
   table,
 } from "../../src/cli/render.ts";
@@ -173,4 +174,36 @@ Deno.test("jobDetail: fields, variables, and tasks with their attempts", () => {
     "build  done                                               0     3s",
     "flaky  waiting (attempt 2, retry at 2026-11-30 08:11:00)                  exit status 1",
   ]);
+});
+
+Deno.test("pipelinesTable: a NEXT RUN column only when a pipeline has a schedule", () => {
+  const plain = { schedulable: true, running: false, runningJobs: 0, waitingJobs: 0 };
+  assertEquals(pipelinesTable([{ pipeline: "build", ...plain }], false).split("\n"), [
+    "PIPELINE  SCHEDULABLE  RUNNING  WAITING",
+    "build     yes          0        0",
+  ]);
+  const listed = pipelinesTable([
+    { pipeline: "build", ...plain },
+    { pipeline: "nightly", ...plain, nextRun: "2026-12-08T03:30:00Z" },
+  ], false);
+  assertEquals(listed.split("\n"), [
+    "PIPELINE  SCHEDULABLE  RUNNING  WAITING  NEXT RUN",
+    "build     yes          0        0",
+    "nightly   yes          0        0        2026-12-08 03:30:00",
+  ]);
+});
+
+Deno.test("jobDetail: a triggered job names its trigger and tick", () => {
+  const text = jobDetail(
+    job({
+      user: "schedule",
+      trigger: { cron: "30 3 * * *", timezone: "Europe/Berlin", planned: "2026-11-30T02:30:00Z" },
+    }),
+    false,
+    NOW,
+  );
+  assertEquals(
+    text.split("\n")[5],
+    "Trigger:   30 3 * * * (Europe/Berlin), tick of 2026-11-30 02:30:00",
+  );
 });

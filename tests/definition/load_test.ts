@@ -138,6 +138,7 @@ Deno.test("the examples load without error", async () => {
   assertEquals(get("exclusive").queueLimit, 0);
   assertEquals(get("render_latest").queueStrategy, "replace");
   assertEquals(get("debounced").startDelayMs, 3000);
+  assertEquals(get("nightly_cleanup").schedule.map((t) => t.catchUp), ["latest", "none"]);
   assertEquals(get("import_per_site").queueStrategy, "partitioned_replace");
   assertEquals(get("import_per_site").queuePartitionLimit, 1);
   assertEquals(get("environment").env.RETRIES, "3");

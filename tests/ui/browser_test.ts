@@ -38,6 +38,12 @@ pipelines:
       print:
         script:
           - seq 1 200000
+  yearly:
+    schedule:
+      - cron: "0 0 1 1 *"
+    tasks:
+      celebrate:
+        script: [echo happy new year]
   sleepy:
     tasks:
       nap:
@@ -131,7 +137,8 @@ Deno.test({
       await page.type("textarea#token", `Bearer ${token}`);
       await page.locator("::-p-aria(Sign in)").click();
       await page.waitForSelector("::-p-aria(Start hello)");
-      await ui.text("table.pipelines tbody", /hello.*sleepy/s);
+      await ui.text("table.pipelines tbody", /hello.*no schedule.*sleepy/s);
+      await ui.text("table.pipelines tbody", /yearly.*\d{4}-\d\d-\d\d \d\d:\d\d:00/);
       assertEquals(await page.evaluate(() => sessionStorage.getItem("prunner.token")), token);
     });
 

@@ -98,6 +98,15 @@ export function JobScreen(props: ScreenProps & { id: string; task: string | null
         </dd>
         <dt>User</dt>
         <dd>{job.user}</dd>
+        {job.trigger && (
+          <>
+            <dt>Trigger</dt>
+            <dd>
+              <code>{job.trigger.cron}</code> ({job.trigger.timezone}), tick of{" "}
+              {formatTime(job.trigger.planned)}
+            </dd>
+          </>
+        )}
         <dt>Created</dt>
         <dd>{formatTime(job.created)}</dd>
         <dt>Start</dt>

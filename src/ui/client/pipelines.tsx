@@ -1,13 +1,14 @@
 /**
  * The pipelines screen: each pipeline with its running and waiting jobs, whether it accepts a
- * job now, and a form to start one with optional variables and queue partition.
+ * job now, when its `schedule` starts the next one, and a form to start one with optional
+ * variables and queue partition.
  *
  * @module
  */
 import { useEffect, useState } from "preact/hooks";
 import type { PipelineStatus } from "./api.ts";
 import type { ScreenProps } from "./live.ts";
-import { parseVariables } from "./format.ts";
+import { formatTime, parseVariables } from "./format.ts";
 import { failureMessage, useLiveEvents, useThrottled } from "./hooks.ts";
 import { routeHref } from "./route.ts";
 
@@ -42,6 +43,7 @@ export function PipelinesScreen({ api, live }: ScreenProps) {
                 <th scope="col" class="num">Running</th>
                 <th scope="col" class="num">Waiting</th>
                 <th scope="col">Accepts jobs</th>
+                <th scope="col">Next run</th>
                 <th scope="col">Start a job</th>
               </tr>
             </thead>
@@ -91,6 +93,11 @@ function PipelineRow({ pipeline, api }: ScreenProps & { pipeline: PipelineStatus
         <span class={`badge ${pipeline.schedulable ? "badge-yes" : "badge-no"}`}>
           {pipeline.schedulable ? "yes" : "no (queue full)"}
         </span>
+      </td>
+      <td>
+        {pipeline.nextRun
+          ? <time dateTime={pipeline.nextRun}>{formatTime(pipeline.nextRun)}</time>
+          : <span class="muted">no schedule</span>}
       </td>
       <td>
         <form class="start" onSubmit={start}>
