@@ -8,7 +8,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Job } from "../engine/job.ts";
-import type { JobPage, JobPageQuery, ListedJob } from "../store/types.ts";
+import type { JobPage, JobPageQuery, ListedJob, TriggerTick } from "../store/types.ts";
 import { valueWithin } from "../timeout.ts";
 
 /** The persistence the runner needs. */
@@ -20,6 +20,8 @@ export interface RunnerStore {
   listJson(): AsyncIterable<ListedJob[]>;
   /** One page of jobs, newest first (see `JobStore.page`). */
   page(query: JobPageQuery): Promise<JobPage>;
+  /** Stores a trigger's tick whose job was refused (see `JobStore.saveTick`). */
+  saveTick(tick: TriggerTick): Promise<void>;
 }
 
 /** Writes a job's changes in the background. */

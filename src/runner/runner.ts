@@ -168,7 +168,11 @@ export function createRunner(options: RunnerOptions): Runner {
     onParked: notifyIdle,
   });
   const admission = createAdmission({ state, lifecycle, events, now, released: notifyIdle });
-  const triggers = createTriggers({ schedule: (request) => runner.schedule(request), now });
+  const triggers = createTriggers({
+    schedule: (request) => runner.schedule(request),
+    now,
+    saveTick: (tick) => store.saveTick(tick),
+  });
 
   /**
    * Whether a job runs. A slot reserved for a job whose first commit is still pending does not

@@ -4,7 +4,7 @@
  * and one timer for the next tick of any trigger. A triggered job is scheduled like any other
  * (wait list, concurrency, start delay apply), as user `schedule`, with the trigger and its
  * planned time in `job.trigger`; the store writes that tick in the job's own commit, which is
- * where a restart reads the ticks from.
+ * where a restart reads the ticks from. A tick whose job is refused is stored on its own.
  *
  * @module
  */
@@ -21,6 +21,11 @@ export interface TriggerOptions {
   readonly schedule: (request: ScheduleRequest) => Promise<Job>;
   /** The clock, epoch ms. */
   readonly now: () => number;
+  /**
+   * Stores a tick whose job was refused (a full wait list, a failing store), so that a restart
+   * does not run it as a missed tick.
+   */
+  readonly saveTick: (tick: TriggerTick) => Promise<void>;
 }
 
 /** The triggers of the current definitions. */
@@ -90,13 +95,27 @@ export function createTriggers(options: TriggerOptions): Triggers {
           jobId: job.id,
           planned: new Date(planned).toISOString(),
         }),
-      (error) =>
+      (error) => {
         log.warn("Trigger {trigger} of {pipeline} could not start a job for {planned}: {error}", {
           trigger: triggerId(trigger),
           pipeline,
           planned: new Date(planned).toISOString(),
           error,
-        }),
+        });
+        return options.saveTick({ pipeline, trigger: triggerId(trigger), planned }).catch(
+          (error) =>
+            log.warn(
+              "The refused tick {planned} of trigger {trigger} of {pipeline} is not stored " +
+                "(after a restart it counts as missed): {error}",
+              {
+                trigger: triggerId(trigger),
+                pipeline,
+                planned: new Date(planned).toISOString(),
+                error,
+              },
+            ),
+        );
+      },
     );
   };
 

@@ -135,6 +135,11 @@ export interface JobStore {
    * the same commit as that job's first save and kept when jobs are deleted.
    */
   triggerTicks(): Promise<TriggerTick[]>;
+  /**
+   * Stores a tick that started no job (the job was refused, e.g. by a full wait list), so that
+   * a restart does not take it for a missed one; a newer stored tick of the trigger is kept.
+   */
+  saveTick(tick: TriggerTick): Promise<void>;
   /** Removes jobs with their indexes; unknown ids are ignored. Runs after pending saves. */
   delete(ids: readonly string[]): Promise<void>;
   /**

@@ -144,3 +144,29 @@ pipelines:
   assertEquals(gaps.filter((gap) => gap >= 3000).length, 1, `one gap, the downtime: ${gaps}`);
   assert(gaps.every((gap) => gap === 1000 || gap >= 3000), `${gaps}`);
 });
+
+Deno.test("a reload starts a trigger that was added and stops one that was removed", async () => {
+  const yaml = (schedule: string) => `
+pipelines:
+  ticking:
+${schedule}
+    tasks:
+      tick:
+        script: ["true"]
+`;
+  await using ws = await workspace(yaml(""));
+  await using prunner = await startPrunner(ws);
+  const nextRun = async () =>
+    (await prunner.json<{ pipelines: { nextRun?: string }[] }>("GET", "/pipelines/"))
+      .pipelines[0].nextRun;
+  assertEquals(await nextRun(), undefined);
+  await ws.writePipelines(yaml(`    schedule:\n      - cron: "@every 1s"`));
+  Deno.kill(prunner.pid, "SIGUSR1");
+  await waitFor("a job of the added trigger", async () => {
+    const jobs = await jobsOf(prunner, "ticking");
+    return jobs.some((job) => job.trigger?.cron === "@every 1s");
+  });
+  await ws.writePipelines(yaml(""));
+  Deno.kill(prunner.pid, "SIGUSR1");
+  await waitFor("the trigger to be gone", async () => await nextRun() === undefined);
+});

@@ -16,10 +16,20 @@ function newestFirst(a: { created: number; id: string }, b: { created: number; i
 }
 
 /** An in-memory store that keeps JSON copies, as a real store would. */
-export function memoryStore(): RunnerStore & { saved: Map<string, Job> } {
+export function memoryStore(): RunnerStore & {
+  saved: Map<string, Job>;
+  ticks: Map<string, number>;
+} {
   const saved = new Map<string, Job>();
+  const ticks = new Map<string, number>();
   return {
     saved,
+    ticks,
+    saveTick({ pipeline, trigger, planned }) {
+      const key = `${pipeline} ${trigger}`;
+      ticks.set(key, Math.max(ticks.get(key) ?? planned, planned));
+      return Promise.resolve();
+    },
     save(job) {
       saved.set(job.id, structuredClone(job));
       return Promise.resolve();

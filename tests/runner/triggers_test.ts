@@ -1,8 +1,10 @@
 import type { Definitions, TriggerDefinition } from "../../src/definition/types.ts";
 import type { ScheduleRequest } from "../../src/runner/api.ts";
 import { createTriggers } from "../../src/runner/triggers.ts";
+import { QueueFullError } from "../../src/errors.ts";
+import type { TriggerTick } from "../../src/store/types.ts";
 import { pipeline } from "../engine/fixtures.ts";
-import { assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { completed, testRunner, waitFor } from "./support.ts";
 
 const MINUTE = 60_000;
@@ -20,17 +22,23 @@ function definitions(...triggers: TriggerDefinition[]): Definitions {
 function fakeTriggers(start: number) {
   let clock = start;
   const requests: ScheduleRequest[] = [];
+  const savedTicks: TriggerTick[] = [];
   const triggers = createTriggers({
     now: () => clock,
     schedule(request) {
       requests.push(request);
-      return Promise.reject(new Error("not stored in this test"));
+      return Promise.reject(new QueueFullError(request.pipeline, 0));
+    },
+    saveTick(tick) {
+      savedTicks.push(tick);
+      return Promise.resolve();
     },
   });
   const planned = () => requests.map((request) => request.trigger?.planned);
   return {
     triggers,
     requests,
+    savedTicks,
     planned,
     /** Moves the clock and lets the triggers look, as their timer would. */
     advanceTo(ms: number) {
@@ -104,6 +112,14 @@ Deno.test("a reload adds and removes triggers; after stop nothing ticks", () => 
   assertEquals(t.planned(), [5 * MINUTE]);
 });
 
+Deno.test("a tick whose job is refused is stored, so that a restart does not run it", async () => {
+  using t = fakeTriggers(0);
+  t.triggers.start(definitions(trigger({ cron: "@every 1m" })), []);
+  t.advanceTo(MINUTE);
+  await waitFor("the refused tick to be stored", () => t.savedTicks.length > 0);
+  assertEquals(t.savedTicks, [{ pipeline: "nightly", trigger: "@every 1m UTC", planned: MINUTE }]);
+});
+
 Deno.test("triggered jobs run through the runner's wait list and say which tick made them", async () => {
   await using t = await testRunner([pipeline({
     name: "ticking",
@@ -126,4 +142,18 @@ Deno.test("triggered jobs run through the runner's wait list and say which tick 
   assertEquals(next % 1000, 0);
   t.runner.setDefinitions(new Map([["ticking", pipeline({ name: "ticking" })]]));
   assertEquals(t.runner.listPipelines()[0].nextRun, null, "a reload without schedule stops it");
+});
+
+Deno.test("a tick refused by a full pipeline is stored by the runner", async () => {
+  await using t = await testRunner([pipeline({
+    name: "busy",
+    queueLimit: 0,
+    tasks: { wait: { script: ["sleep 3"] } },
+    schedule: [trigger({ cron: "@every 1s", catchUp: "all" })],
+  })]);
+  t.runner.startTriggers([]);
+  const running = await waitFor("the first job", () => [...t.store.saved.values()][0]);
+  const refused = await waitFor("a refused tick", () => t.store.ticks.get("busy @every 1s UTC"));
+  assert(refused > running.trigger!.planned, "a later tick than the running job's");
+  assertEquals(t.store.saved.size, 1, "the refused tick has no job");
 });

@@ -490,3 +490,16 @@ Deno.test("a trigger's tick is in the commit of its job's head: both or neither"
     planned: 7,
   }]);
 });
+
+Deno.test("saveTick stores a refused tick and never lowers a trigger's newest one", async () => {
+  await using t = await testStore();
+  const tick = (planned: number) => ({ pipeline: "busy", trigger: "@every 1m UTC", planned });
+  await t.store.saveTick(tick(120_000));
+  await t.store.saveTick(tick(60_000));
+  assertEquals(await t.store.triggerTicks(), [tick(120_000)]);
+  await t.store.save(job({
+    pipeline: "busy",
+    trigger: { cron: "@every 1m", timezone: "UTC", planned: 180_000 },
+  }));
+  assertEquals(await t.store.triggerTicks(), [tick(180_000)]);
+});

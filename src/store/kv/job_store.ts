@@ -21,7 +21,8 @@
  * | `["unfinished", created, id]`             | `true` while the job is not completed              |
  * | `["health"]`                              | time of the last write check (`check()`)           |
  * | `["trigger_ticks", pipeline, trigger]`    | `Deno.KvU64`: the newest planned time of the       |
- * |                                           | trigger's jobs (`Job.trigger`), raised by `max`    |
+ * |                                           | trigger's jobs (`Job.trigger`) and refused ticks   |
+ * |                                           | (`saveTick`), raised by `max`                      |
  * | `["listed", created, id]`                 | the job's listing bytes, or `false` when over      |
  * |                                           | 16 KiB or they cannot be built                     |
  * | `["listed_pack", created, id]`            | a `ListingPack`: the listing bytes of consecutive  |
@@ -37,7 +38,7 @@
 import type { Job } from "../../engine/job.ts";
 import type { JobStore, ListingEncoder } from "../types.ts";
 import { StoreReadError, StoreWriteError } from "../errors.ts";
-import { commit, groupCommits, type Unit } from "./commits.ts";
+import { commit, groupCommits, max, type Unit, unitOf } from "./commits.ts";
 import { writeHealth } from "./health.ts";
 import {
   listedEntry,
@@ -48,7 +49,13 @@ import {
 } from "./listing.ts";
 import { migrate } from "./migration.ts";
 import { createJobReads } from "./reads.ts";
-import { deletionUnits, jobUnits, readTriggerTicks, type RecordShape } from "./records.ts";
+import {
+  deletionUnits,
+  jobUnits,
+  readTriggerTicks,
+  type RecordShape,
+  triggerTickKey,
+} from "./records.ts";
 import { createWriteQueue, type Waiting } from "./write_queue.ts";
 
 /** Settings of {@linkcode openKvJobStore}. */
@@ -247,6 +254,16 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
     async triggerTicks() {
       ensureOpen();
       return await readTriggerTicks(kv);
+    },
+
+    async saveTick(tick) {
+      ensureOpen();
+      await queue.run(async () => {
+        await beforeCommit();
+        await commit(kv, [
+          unitOf([max(triggerTickKey(tick.pipeline, tick.trigger), tick.planned)]),
+        ]);
+      });
     },
 
     async delete(ids) {

@@ -112,7 +112,7 @@ export function jobUnits(
   }
   if (fresh) state.push(set(["job_ids", job.id], [job.created, job.pipeline]));
   if (fresh && job.trigger !== undefined) {
-    state.push(max(["trigger_ticks", job.pipeline, triggerId(job.trigger)], job.trigger.planned));
+    state.push(max(triggerTickKey(job.pipeline, triggerId(job.trigger)), job.trigger.planned));
   }
   if (fresh || previous.completed !== job.completed || previous.end !== job.end) {
     state.push(set(["by_pipeline", job.pipeline, job.created, job.id], [job.completed, job.end]));
@@ -223,8 +223,21 @@ export async function deletionUnits(
 }
 
 /**
- * The newest planned time stored per trigger (`["trigger_ticks", pipeline, trigger]`, written
- * with each triggered job's first save, in the same commit as its head).
+ * The key of a trigger's newest tick, `["trigger_ticks", pipeline, trigger]` (a `Deno.KvU64`).
+ *
+ * @example
+ * ```ts
+ * await commit(kv, [unitOf([max(triggerTickKey("nightly", "@daily UTC"), Date.now())])]);
+ * ```
+ */
+export function triggerTickKey(pipeline: string, trigger: string): Deno.KvKey {
+  return ["trigger_ticks", pipeline, trigger];
+}
+
+/**
+ * The newest planned time stored per trigger (see {@linkcode triggerTickKey}): written with each
+ * triggered job's first save, in the same commit as its head, and for a tick whose job was
+ * refused by `saveTick`.
  *
  * @example
  * ```ts
