@@ -8,7 +8,9 @@ import { errorMessage } from "../errors.ts";
 import type { DroppedOutput, StreamLoss } from "../engine/job.ts";
 import type { TaskOutcome } from "../engine/task_graph.ts";
 import { renderTemplate } from "../template/mod.ts";
-import { describeStatus, shellCommand, signalGroup } from "./shell.ts";
+import { stopGroup } from "./process_group.ts";
+import { shellCommand } from "./shell.ts";
+import { describeStatus } from "./signals.ts";
 import { type LineOutput, type LineProcess, startLine } from "./start_line.ts";
 import { COPY_BUFFER_BYTES, giveBackCopyBuffer, takeCopyBuffer } from "./copy_buffers.ts";
 
@@ -72,11 +74,7 @@ export function runTask(spec: TaskSpec, hooks: TaskHooks = {}): TaskRun {
   let killed = false;
   let current: LineProcess | null = null;
 
-  const stop = (pid: number) => {
-    signalGroup(pid, "SIGINT");
-    // Also after the line has ended: a process of the group may ignore SIGINT.
-    setTimeout(() => signalGroup(pid, "SIGKILL"), spec.killTimeoutMs);
-  };
+  const stop = (pid: number) => stopGroup(pid, spec.killTimeoutMs);
   const kill = () => {
     if (killed) return;
     killed = true;

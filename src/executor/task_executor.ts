@@ -15,7 +15,8 @@ import {
   readLines,
 } from "./protocol.ts";
 import { runTask, type TaskRun, type TaskSpec } from "./run_task.ts";
-import { describeStatus, signalGroup } from "./shell.ts";
+import { stopGroup } from "./process_group.ts";
+import { describeStatus } from "./signals.ts";
 
 /** Runs tasks. */
 export interface TaskExecutor {
@@ -222,7 +223,7 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
         });
         options.onUnexpectedExit?.(reason);
         for (const task of pending.values()) {
-          if (task.group !== null) endGroup(task.group, task.killTimeoutMs);
+          if (task.group !== null) stopGroup(task.group, task.killTimeoutMs);
           task.resolve({ exitCode: -1, error: reason, killed: task.killed });
         }
         pending.clear();
@@ -319,16 +320,6 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
       }));
     },
   };
-}
-
-/**
-/**
- * Ends a process group left behind by a dead executor: SIGINT, then SIGKILL after the kill
- * timeout.
- */
-function endGroup(group: number, killTimeoutMs: number): void {
-  signalGroup(group, "SIGINT");
-  setTimeout(() => signalGroup(group, "SIGKILL"), killTimeoutMs);
 }
 
 /**
