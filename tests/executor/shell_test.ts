@@ -1,6 +1,7 @@
 import { assertEquals } from "../assert.ts";
 import { processAlive, waitFor } from "../runner/support.ts";
-import { runTask, type TaskSpec } from "../../src/executor/run_task.ts";
+import type { TaskSpec } from "../../src/executor/protocol.ts";
+import { runTask } from "../../src/executor/run_task.ts";
 import { signalGroup } from "../../src/executor/process_group.ts";
 import { isPlainCommand, setsidAvailable, shellCommand } from "../../src/executor/shell.ts";
 import { withTempDir } from "../temp_dir.ts";
