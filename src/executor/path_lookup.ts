@@ -14,7 +14,7 @@ export interface PathSyntax {
 }
 
 /** The PATH of Linux and macOS. */
-export const POSIX_PATHS: PathSyntax = { list: ":", separator: "/" };
+const POSIX_PATHS: PathSyntax = { list: ":", separator: "/" };
 
 /** The PATH of Windows. */
 export const WINDOWS_PATHS: PathSyntax = { list: ";", separator: "\\" };
@@ -56,9 +56,8 @@ export function findOnPath(
 }
 
 /** Whether `path` starts at a root (`/`, or on Windows `\` or a drive such as `C:\`). */
-function isAbsolute(path: string, syntax: PathSyntax = POSIX_PATHS): boolean {
-  if (syntax === POSIX_PATHS) return path.startsWith("/");
-  return /^([A-Za-z]:)?[\\/]/.test(path);
+function isAbsolute(path: string, syntax: PathSyntax): boolean {
+  return syntax === WINDOWS_PATHS ? /^([A-Za-z]:)?[\\/]/.test(path) : path.startsWith("/");
 }
 
 /**
