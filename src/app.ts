@@ -18,6 +18,7 @@ import { countSaveFailures, createMetrics } from "./metrics/metrics.ts";
 import { observeRunner } from "./metrics/observe.ts";
 import { openDataDir } from "./store/data_dir.ts";
 import { applyRetention } from "./store/retention.ts";
+import type { TriggerTick } from "./store/types.ts";
 import { backgroundTask } from "./app/background.ts";
 import { reloadDefinitions, watchDefinitions } from "./app/reload.ts";
 import { VERSION } from "./version.ts";
@@ -121,9 +122,10 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
   /** Ends the open event and log streams, which would keep the server's shutdown waiting. */
   const closeStreams = new AbortController();
   let server: RunningServer;
+  let ticks: TriggerTick[];
   try {
     await runner.restore(await dataDir.store.listUnfinished());
-    runner.startTriggers(await dataDir.store.triggerTicks());
+    ticks = await dataDir.store.triggerTicks();
     retention.request();
     const app = createApp({
       runner,
@@ -147,6 +149,8 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
     throw error;
   }
   log.info("prunner {version} listening on {url}", { version: VERSION, url: server.url });
+  // Once prunner is up: a start that fails above leaves no trigger behind to start a job.
+  runner.startTriggers(ticks);
 
   const watcher = options.watch
     ? watchDefinitions(

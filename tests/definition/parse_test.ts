@@ -134,3 +134,33 @@ Deno.test("pipelines keep the order of the file", () => {
   const text = "pipelines:\n  zeta: {}\n  alpha: {}\n  mid: {}\n";
   assertEquals([...parseDefinitions(text, "p.yml").keys()], ["zeta", "alpha", "mid"]);
 });
+
+Deno.test("trigger variables are JSON data; keys stay as written, dates stay text", () => {
+  const text = `
+pipelines:
+  p:
+    schedule:
+      - cron: "@hourly"
+        variables: &defaults { region: eu }
+      - cron: "@daily"
+        variables:
+          <<: *defaults
+          n: 3
+          on: yes
+          day: 2026-01-01
+          ratio: 1.5
+          nothing: ~
+          list: [a, 0x1F, { deep: true }]
+    tasks: {}
+`;
+  const variables = parseDefinitions(text, "pipelines.yml").get("p")?.schedule[1].variables;
+  assertEquals(variables, {
+    n: 3,
+    on: true,
+    day: "2026-01-01",
+    ratio: 1.5,
+    nothing: null,
+    list: ["a", 31, { deep: true }],
+    region: "eu",
+  });
+});

@@ -1,5 +1,5 @@
-import { parseDefinitions } from "../../src/definition/mod.ts";
-import { assertEquals } from "../assert.ts";
+import { DefinitionError, parseDefinitions } from "../../src/definition/mod.ts";
+import { assertEquals, assertThrows } from "../assert.ts";
 import { assertFixtureErrors, parseFixture } from "./support.ts";
 
 Deno.test("YAML syntax errors name the line and column", () => {
@@ -274,4 +274,19 @@ Deno.test("@every shorter than a second and six-field cron expressions are refus
   );
   assertEquals(problem("0 30 3 * * *")?.includes("requires exactly 5 parts"), true);
   assertEquals(problem("@hourly"), null);
+});
+
+Deno.test("trigger variables nested more than 64 levels deep are refused", () => {
+  const nested = (depth: number) => "{a: ".repeat(depth) + "1" + "}".repeat(depth);
+  const text = (depth: number) =>
+    `pipelines:\n  p:\n    schedule:\n      - cron: "@daily"\n        variables: ${
+      nested(depth)
+    }\n    tasks: {}\n`;
+  // The variables mapping is the first level, as in a schedule request (MAX_VARIABLES_DEPTH).
+  assertEquals(parseDefinitions(text(64), "pipelines.yml").get("p")?.schedule.length, 1);
+  assertThrows(
+    () => parseDefinitions(text(65), "pipelines.yml"),
+    DefinitionError,
+    'pipelines.yml:5: pipeline "p", field "schedule[0].variables": must not be nested more than 64 levels deep',
+  );
 });
