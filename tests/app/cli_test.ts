@@ -33,6 +33,8 @@ pipelines:
           - echo three >&2
           - printf 'four\\nfive'
   broken:
+    schedule:
+      - cron: "0 0 1 1 *" # New Year: shows a next run, starts no job during the tests
     tasks:
       fails:
         script:
@@ -291,8 +293,9 @@ Deno.test("listing commands print tables, and JSON that parses with --json", asy
   ]);
   assert(parsed.every((p) => p.schedulable), pipelines.stdout);
   const table = (await run(["pipelines"], env)).stdout.split("\n");
-  assertMatch(table[0], /^PIPELINE +SCHEDULABLE +RUNNING +WAITING$/);
-  assertMatch(table[1], /^broken +yes +0 +0$/);
+  assertMatch(table[0], /^PIPELINE +SCHEDULABLE +RUNNING +WAITING +NEXT RUN$/);
+  assertMatch(table[1], /^broken +yes +0 +0 +\d{4}-01-01 00:00:00$/);
+  assertMatch(table[2], /^gated +yes +0 +0$/);
   assertEquals(
     (parsed[0] as { runningJobs?: number }).runningJobs,
     0,
