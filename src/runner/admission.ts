@@ -12,7 +12,7 @@ import { decideAdmission, decideDueStarts, type DueStarts } from "../engine/wait
 import { QueueDisabledError, QueueFullError } from "../errors.ts";
 import type { ScheduleRequest } from "./api.ts";
 import type { EventHub } from "./events.ts";
-import type { JobLifecycle } from "./job_lifecycle.ts";
+import type { JobLifecycle, PreparedStart } from "./job_lifecycle.ts";
 import {
   type ActiveJob,
   admitted,
@@ -43,7 +43,10 @@ export interface AdmissionOptions {
 export interface Admission {
   /**
    * Creates a job of `definition` and reserves its start or its place on the wait list. Until
-   * `stored` or `refused` is called for it, it does not start and replaces no other job.
+   * `stored` or `refused` is called for it, it does not start and replaces no other job. A job
+   * that starts at once is marked started and its first tasks' processes start, held before
+   * their first line (see `JobLifecycle.prepareStart`): its first commit stores its start, and
+   * the processes start while that commit is in flight.
    *
    * @throws {QueueFullError | QueueDisabledError} when the pipeline refuses the job.
    */
@@ -75,6 +78,8 @@ const log = getLogger(["prunner", "runner"]);
 export function createAdmission(options: AdmissionOptions): Admission {
   const { state, lifecycle, events, now } = options;
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Accepted jobs that start at once, their first tasks held until the job is stored. */
+  const prepared = new Map<string, PreparedStart>();
 
   const clearTimer = (pipeline: string): void => {
     clearTimeout(timers.get(pipeline));
@@ -125,6 +130,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
       });
       const entry: ActiveJob = { job, definition, runs: new Map() };
       admitted(state, entry, decision, at);
+      if (decision.kind === "start") prepared.set(id, lifecycle.prepareStart(entry, at));
       if (decision.kind === "wait") {
         clearTimer(definition.name);
         apply(definition.name, decision, at);
@@ -134,8 +140,13 @@ export function createAdmission(options: AdmissionOptions): Admission {
 
     stored(entry) {
       const { job } = entry;
+      const start = prepared.get(job.id);
+      prepared.delete(job.id);
       const stored = storedJob(state, entry);
-      if (!stored) return;
+      if (!stored) {
+        start?.drop();
+        return;
+      }
       events.emit({ type: "job_scheduled", job });
       if (stored.replaced) {
         log.info("Job {jobId} replaced by {newJobId} on the wait list", {
@@ -147,14 +158,18 @@ export function createAdmission(options: AdmissionOptions): Admission {
       if (!stored.due) return;
       if (state.shuttingDown) {
         // Stored as waiting: it runs after the restart, as the other waiting jobs do.
+        start?.defer();
         slotReturned(state, entry);
         options.released();
         return;
       }
-      lifecycle.start(entry, now());
+      if (start) start.release();
+      else lifecycle.start(entry, now());
     },
 
     refused(entry) {
+      prepared.get(entry.job.id)?.drop();
+      prepared.delete(entry.job.id);
       const tookSlot = withdrawn(state, entry);
       if (tookSlot === null) return;
       startDue(entry.job.pipeline);

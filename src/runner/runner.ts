@@ -33,6 +33,7 @@ import { restoreJobs } from "./restore.ts";
 import {
   createRunnerState,
   definitionsReplaced,
+  isReserved,
   queueOf,
   reservedSlots,
   runningCount,
@@ -237,6 +238,8 @@ export function createRunner(options: RunnerOptions): Runner {
 
     cancel(id: string): Promise<void> {
       const entry = state.active.get(id);
+      // A job not stored yet is not known to the API yet.
+      if (entry && isReserved(state, entry)) return Promise.reject(new JobNotFoundError(id));
       if (entry) {
         if (!entry.job.canceled) lifecycle.cancel(entry);
         persister.persist(entry.job);
@@ -282,7 +285,10 @@ export function createRunner(options: RunnerOptions): Runner {
       lifecycle.parkRetryWaits();
       if (mode === "cancel") {
         for (const entry of [...state.active.values()]) {
-          if (entry.job.start !== null && !entry.job.canceled) lifecycle.cancel(entry);
+          // A job not stored yet is left to its commit: it stays waiting once stored.
+          if (entry.job.start !== null && !entry.job.canceled && !isReserved(state, entry)) {
+            lifecycle.cancel(entry);
+          }
         }
       }
       await runner.idle();
