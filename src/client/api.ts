@@ -4,8 +4,6 @@
  *
  * @module
  */
-import type { z } from "@hono/zod-openapi";
-import type { JobSchema, PipelineSchema, TaskSchema } from "../server/schemas.ts";
 import type { Credentials } from "./connection.ts";
 import {
   ApiError,
@@ -14,22 +12,11 @@ import {
   UnknownPipelineError,
 } from "./errors.ts";
 import { errorMessage as messageOf } from "../errors.ts";
+import type { JobJson, JobsPageJson, LogsJson, PipelineJson, PipelineStatusJson } from "./json.ts";
 import { type EventSourceMessage, readEvents } from "./sse.ts";
 
-/** A job as the API shows it (`variables` are left out in events). */
-export type JobJson = z.infer<typeof JobSchema>;
-/** A task of a job as the API shows it. */
-export type TaskJson = z.infer<typeof TaskSchema>;
 /** A pipeline, with job counts when the server reports them (`GET /pipelines/status`). */
-export type PipelineJson = z.infer<typeof PipelineSchema> & {
-  runningJobs?: number;
-  waitingJobs?: number;
-};
-/** A task's output as `GET /job/logs` returns it. */
-export interface LogsJson {
-  stdout: string;
-  stderr: string;
-}
+export type ListedPipeline = PipelineJson & Partial<PipelineStatusJson>;
 
 /** The most jobs the server lists in one page. */
 const MAX_PAGE = 1000;
@@ -47,7 +34,7 @@ export interface PrunnerClient {
   /** The server's base URL. */
   readonly url: string;
   /** The pipelines, sorted by name, with job counts where the server has them. */
-  pipelines(): Promise<PipelineJson[]>;
+  pipelines(): Promise<ListedPipeline[]>;
   /**
    * Jobs, newest first: at most `limit`, only of `pipeline` when given, read in pages of at most
    * 1000.
@@ -150,7 +137,8 @@ export function createClient(
     url,
     async pipelines() {
       try {
-        return (await json<{ pipelines: PipelineJson[] }>("GET", "/pipelines/status")).pipelines;
+        return (await json<{ pipelines: PipelineStatusJson[] }>("GET", "/pipelines/status"))
+          .pipelines;
       } catch (error) {
         if (!(error instanceof ApiError && error.status === 404)) throw error;
         return (await json<{ pipelines: PipelineJson[] }>("GET", "/pipelines/")).pipelines;
@@ -165,10 +153,7 @@ export function createClient(
         });
         if (pipeline !== null) query.set("pipeline", pipeline);
         if (before !== undefined) query.set("before", before);
-        const page = await json<{ jobs: JobJson[]; next?: string }>(
-          "GET",
-          `/pipelines/jobs?${query}`,
-        );
+        const page = await json<JobsPageJson>("GET", `/pipelines/jobs?${query}`);
         // A server without paging answers with every job: filter and cut here as well.
         found.push(...page.jobs.filter((job) => pipeline === null || job.pipeline === pipeline));
         if (page.next === undefined) break;

@@ -1,7 +1,7 @@
 /**
- * The API's route definitions: path, method, request schemas and documented responses. The app
- * registers its handlers with these definitions, which both validates requests and generates
- * the OpenAPI document.
+ * The API's route definitions: path, method, request schemas and documented responses. Each
+ * resource's sub-app in `./routes/` registers its handlers with these definitions, which both
+ * validates requests and generates the OpenAPI document.
  *
  * @module
  */
@@ -313,19 +313,22 @@ export const healthRoute = createRoute({
   },
 });
 
-/** Every route of the API, in the order they are registered. */
+/**
+ * Every route of the API, in the order `createApp` mounts them (its sub-apps one after another),
+ * which is also the order of the paths in the OpenAPI document.
+ */
 export const ROUTES: readonly RouteConfig[] = [
+  healthRoute,
   listPipelinesRoute,
-  listPipelinesJobsRoute,
   pipelinesStatusRoute,
   scheduleRoute,
+  listPipelinesJobsRoute,
   jobDetailRoute,
+  jobCancelRoute,
   jobLogsRoute,
   jobLogsStreamRoute,
   jobLogsRawRoute,
-  jobCancelRoute,
-  metricsRoute,
   eventsRoute,
+  metricsRoute,
   openApiRoute,
-  healthRoute,
 ];

@@ -1,5 +1,6 @@
 import { verify } from "hono/jwt";
-import { createClient, type JobJson } from "../../src/client/api.ts";
+import { createClient } from "../../src/client/api.ts";
+import type { JobJson } from "../../src/client/json.ts";
 import {
   addressUrl,
   type ConnectionOptions,
