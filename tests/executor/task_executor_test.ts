@@ -340,6 +340,8 @@ Deno.test({
         assertEquals(await Deno.stat(`${dir}/plain`).then(() => true, () => false), false);
         assertEquals(await Deno.stat(`${dir}/shell`).then(() => true, () => false), false);
       })
+    ),
+});
 
 /**
  * A stand-in for the executor process: it answers the first four run requests with a wrong
