@@ -3,6 +3,8 @@
  * user and key, forgotten when they expire or their job is deleted.
  */
 import type { Job } from "../../src/engine/job.ts";
+import { applyRetention } from "../../src/store/retention.ts";
+import { pipeline } from "../engine/fixtures.ts";
 import { openKvJobStore } from "../../src/store/kv/job_store.ts";
 import { idempotencyKey } from "../../src/store/kv/records.ts";
 import { jobListingEncoder as listing } from "../../src/server/json.ts";
@@ -114,4 +116,25 @@ Deno.test("a key is found after the database is closed and opened again", async 
   } finally {
     await second.close();
   }
+});
+
+Deno.test("retention removing a job forgets its key before its time is up", async () => {
+  await using t = await clockedStore();
+  const ended = keyed("ann", "key-1", t.clock.now + 24 * HOUR, {
+    completed: true,
+    end: t.clock.now - 2 * HOUR,
+  });
+  const running = keyed("ann", "key-2", t.clock.now + 24 * HOUR, { start: t.clock.now });
+  await Promise.all([t.store.save(ended), t.store.save(running)]);
+  const definitions = new Map([["build", pipeline({ name: "build", retentionPeriodMs: HOUR })]]);
+  const logsDir = await Deno.makeTempDir({ prefix: "prunner-idempotency-logs-" });
+  try {
+    assertEquals(await applyRetention(t.store, logsDir, definitions, t.clock.now), 1);
+  } finally {
+    await Deno.remove(logsDir, { recursive: true });
+  }
+  assertEquals(await t.store.findIdempotent("ann", "key-1"), null);
+  assertEquals((await t.store.findIdempotent("ann", "key-2"))?.id, running.id);
+  const left = await allKeys(t.kv);
+  assert(!left.some((key) => sameKey(key, idempotencyKey("ann", "key-1"))), Deno.inspect(left));
 });
