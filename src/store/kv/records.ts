@@ -112,12 +112,10 @@ export function jobUnits(
   for (let i = stateParts; i < (previous?.stateParts ?? 0); i++) {
     state.push(remove(["job_parts", job.id, "state", i]));
   }
-  if (fresh) {
-    const index = job.idempotency ? idempotencyKey(job.user, job.idempotency.key) : null;
-    state.push(set(["job_ids", job.id], [job.created, job.pipeline, ...(index ? [index[1]] : [])]));
-    if (index && job.idempotency!.expires > now) {
-      state.push(set(index, [job.created, job.id], job.idempotency!.expires - now));
-    }
+  if (fresh) state.push(set(["job_ids", job.id], jobRef(job)));
+  if (fresh && job.idempotency && job.idempotency.expires > now) {
+    const { key, expires } = job.idempotency;
+    state.push(set(idempotencyKey(job.user, key), [job.created, job.id], expires - now));
   }
   if (fresh || previous.completed !== job.completed || previous.end !== job.end) {
     state.push(set(["by_pipeline", job.pipeline, job.created, job.id], [job.completed, job.end]));
@@ -236,6 +234,11 @@ export async function deletionUnits(
 
 /** The value of `["job_ids", id]`: `[created, pipeline]`, plus the idempotency digest if any. */
 type JobRef = [number, string] | [number, string, string];
+
+function jobRef(job: Job): JobRef {
+  if (!job.idempotency) return [job.created, job.pipeline];
+  return [job.created, job.pipeline, idempotencyKey(job.user, job.idempotency.key)[1]];
+}
 
 /**
  * The index key of `user`'s idempotency key `key`: a digest, so that any user and key fit.
