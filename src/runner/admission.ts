@@ -8,6 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { PipelineDefinition } from "../definition/types.ts";
 import { createJob } from "../engine/create_job.ts";
+import type { JobIdempotency } from "../engine/job.ts";
 import { decideAdmission, decideDueStarts, type DueStarts } from "../engine/wait_list.ts";
 import { QueueDisabledError, QueueFullError } from "../errors.ts";
 import type { ScheduleRequest } from "./api.ts";
@@ -42,15 +43,19 @@ export interface AdmissionOptions {
  */
 export interface Admission {
   /**
-   * Creates a job of `definition` and reserves its start or its place on the wait list. Until
-   * `stored` or `refused` is called for it, it does not start and replaces no other job. A job
-   * that starts at once is marked started and its first tasks' processes start, held before
-   * their first line (see `JobLifecycle.prepareStart`): its first commit stores its start, and
-   * the processes start while that commit is in flight.
+   * Creates a job of `definition` (holding `idempotency`, if given) and reserves its start or
+   * its place on the wait list. Until `stored` or `refused` is called for it, it does not start
+   * and replaces no other job. A job that starts at once is marked started and its first tasks'
+   * processes start, held before their first line (see `JobLifecycle.prepareStart`): its first
+   * commit stores its start, and the processes start while that commit is in flight.
    *
    * @throws {QueueFullError | QueueDisabledError} when the pipeline refuses the job.
    */
-  accept(definition: PipelineDefinition, request: ScheduleRequest): ActiveJob;
+  accept(
+    definition: PipelineDefinition,
+    request: ScheduleRequest,
+    idempotency: JobIdempotency | null,
+  ): ActiveJob;
   /**
    * The accepted job is stored: it starts if its turn has come, and replaces the waiting job
    * its queue strategy says. After shutdown began it stays waiting in the store.
@@ -72,7 +77,7 @@ const log = getLogger(["prunner", "runner"]);
  * @example
  * ```ts
  * const admission = createAdmission({ state, lifecycle, events, now: Date.now, released });
- * const entry = admission.accept(definition, request);
+ * const entry = admission.accept(definition, request, null);
  * ```
  */
 export function createAdmission(options: AdmissionOptions): Admission {
@@ -106,7 +111,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
   };
 
   return {
-    accept(definition, request) {
+    accept(definition, request, idempotency) {
       const at = now();
       const id = crypto.randomUUID();
       const decision = decideAdmission(definition, queueOf(state, definition.name), {
@@ -127,6 +132,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
         variables: request.variables,
         user: request.user,
         queuePartition: request.queuePartition,
+        idempotency,
       });
       const entry: ActiveJob = { job, definition, runs: new Map() };
       admitted(state, entry, decision, at);
