@@ -88,6 +88,7 @@ export async function runClient(
         pipeline: request.pipeline,
         variables,
         partition: request.partition,
+        idempotencyKey: request.idempotencyKey ?? crypto.randomUUID(),
       });
       if (!request.wait) {
         if (request.json) printJson({ jobId: id });

@@ -43,6 +43,8 @@ export interface ServeOptions {
   watch: boolean;
   /** How often `--watch` checks for changes, in milliseconds (`--poll-interval`, 30s). */
   pollIntervalMs: number;
+  /** How long an idempotency key is kept, in milliseconds (`--idempotency-ttl`, 24h). */
+  idempotencyTtlMs: number;
   /** Serve the web UI at `/ui/` (`--ui`, true by default; `--ui=false` turns it off). */
   ui: boolean;
 }
@@ -57,6 +59,8 @@ export type ClientRequest =
     /** `--vars` file, `-` for stdin, or `null`. */
     varsFile: string | null;
     partition: string | null;
+    /** `--idempotency-key`, or `null` for a new random key. */
+    idempotencyKey: string | null;
     wait: boolean;
     follow: boolean;
     json: boolean;
@@ -221,6 +225,7 @@ function clientRequest(selected: Selected): ClientRequest {
         variables: ((o.var as string[] | undefined) ?? []).map(parseVariable),
         varsFile: nonEmpty(o.vars, "--vars"),
         partition: nonEmpty(o.partition, "--partition"),
+        idempotencyKey: nonEmpty(o.idempotencyKey, "--idempotency-key"),
         wait: o.wait === true || follow,
         follow,
         json,
@@ -380,6 +385,7 @@ function resolveOptions(
     envFiles: resolveList(option("env-files"), flags, env),
     watch: bool("watch"),
     pollIntervalMs: resolveDuration(option("poll-interval"), flags, env),
+    idempotencyTtlMs: resolveDuration(option("idempotency-ttl"), flags, env),
     ui: bool("ui"),
   };
 }

@@ -27,7 +27,16 @@ export interface ScheduleRequest {
   variables: Record<string, unknown>;
   /** The wait-list partition, or `null`. */
   partition: string | null;
+  /** Sent as `Idempotency-Key`: retries with it get the job of the first request. */
+  idempotencyKey: string;
 }
+
+/**
+ * How long `schedule` waits before it sends the request again after it did not reach the
+ * server or its answer was lost, in ms; one entry per retry. The idempotency key makes the
+ * retries safe: a request that did arrive is not scheduled twice.
+ */
+export const SCHEDULE_RETRY_DELAYS_MS: readonly number[] = [250, 1000];
 
 /** The calls of the command-line client to one prunner. */
 export interface PrunnerClient {
@@ -45,7 +54,9 @@ export interface PrunnerClient {
   /** A task's output so far. */
   logs(id: string, task: string): Promise<LogsJson>;
   /**
-   * Schedules a job and returns its id.
+   * Schedules a job and returns its id. A request that does not reach the server (or whose
+   * answer is lost) is sent again with the same idempotency key, after each of
+   * {@linkcode SCHEDULE_RETRY_DELAYS_MS}.
    *
    * @throws {UnknownPipelineError} listing the defined pipelines when the server has no such
    * pipeline.
@@ -75,7 +86,12 @@ export interface PrunnerClient {
  * @example
  * ```ts
  * const client = createClient("http://localhost:9009", await resolveCredentials(options));
- * const jobId = await client.schedule({ pipeline: "build", variables: {}, partition: null });
+ * const jobId = await client.schedule({
+ *   pipeline: "build",
+ *   variables: {},
+ *   partition: null,
+ *   idempotencyKey: crypto.randomUUID(),
+ * });
  * ```
  */
 export function createClient(
@@ -111,8 +127,13 @@ export function createClient(
     throw new ApiError(response.status, message);
   }
 
-  async function json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await send(method, path, { body });
+  async function json<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<T> {
+    const response = await send(method, path, { body, headers });
     const text = await response.text();
     try {
       return JSON.parse(text) as T;
@@ -167,11 +188,21 @@ export function createClient(
         "GET",
         `/job/logs?id=${encodeURIComponent(id)}&task=${encodeURIComponent(task)}`,
       ),
-    async schedule({ pipeline, variables, partition }) {
+    async schedule({ pipeline, variables, partition, idempotencyKey }) {
       const body: Record<string, unknown> = { pipeline, variables };
       if (partition !== null) body.queuePartition = partition;
+      const headers = { "idempotency-key": idempotencyKey };
+      const post = () => json<{ jobId: string }>("POST", "/pipelines/schedule", body, headers);
       try {
-        return (await json<{ jobId: string }>("POST", "/pipelines/schedule", body)).jobId;
+        for (const delay of SCHEDULE_RETRY_DELAYS_MS) {
+          try {
+            return (await post()).jobId;
+          } catch (error) {
+            if (!(error instanceof ServerUnreachableError)) throw error;
+            await new Promise((resolve) => setTimeout(resolve, delay));
+          }
+        }
+        return (await post()).jobId;
       } catch (error) {
         if (!(error instanceof ApiError && error.status === 400)) throw error;
         const known = (await client.pipelines()).map((p) => p.pipeline);

@@ -5,7 +5,7 @@
  */
 import type { PipelineDefinition } from "../definition/types.ts";
 import { topologicalOrder } from "./dag.ts";
-import type { Job, JobTrigger, JobVariables, Task } from "./job.ts";
+import type { Job, JobIdempotency, JobTrigger, JobVariables, Task } from "./job.ts";
 
 /** What a new job is made of besides its pipeline. */
 export interface NewJobOptions {
@@ -16,6 +16,8 @@ export interface NewJobOptions {
   variables: JobVariables | null;
   user: string;
   queuePartition: string | null;
+  /** The idempotency key it was scheduled with, if any. */
+  idempotency?: JobIdempotency | null;
   /** The trigger and tick that start the job, for a job of the pipeline's `schedule`. */
   trigger?: JobTrigger;
 }
@@ -50,6 +52,7 @@ export function createJob(definition: PipelineDefinition, options: NewJobOptions
     variables: options.variables,
     user: options.user,
     queuePartition: options.queuePartition,
+    ...(options.idempotency ? { idempotency: options.idempotency } : {}),
     ...(options.trigger === undefined ? {} : { trigger: options.trigger }),
   };
 }

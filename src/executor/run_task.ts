@@ -56,11 +56,14 @@ export interface TaskHooks {
 export function runTask(spec: TaskSpec, hooks: TaskHooks = {}): TaskRun {
   let killed = false;
   let current: LineProcess | null = null;
+  /** Settles when the task is killed: a kill does not wait for a go-ahead that may never come. */
+  const killSignal = Promise.withResolvers<void>();
 
   const stop = (pid: number) => stopGroup(pid, spec.killTimeoutMs);
   const kill = () => {
     if (killed) return;
     killed = true;
+    killSignal.resolve();
     if (current) stop(current.pid);
   };
 
@@ -88,7 +91,7 @@ export function runTask(spec: TaskSpec, hooks: TaskHooks = {}): TaskRun {
         }
         if (ready !== null && !shellCommand(rendered).gated) {
           // A line that cannot wait for its go-ahead starts once it may run.
-          await ready.catch(() => {});
+          await Promise.race([ready.catch(() => {}), killSignal.promise]);
           ready = null;
           if (killed) return withLoss({ exitCode: -1, error: null, killed: true });
         }

@@ -7,6 +7,7 @@ import {
   type TaskExecutorOptions,
 } from "../../src/executor/task_executor.ts";
 import { signalsDelivered } from "../proc.ts";
+import { valueWithin } from "../../src/timeout.ts";
 import { withTempDir } from "../temp_dir.ts";
 
 const POSIX = Deno.build.os !== "windows";
@@ -316,6 +317,30 @@ Deno.test({
       assertEquals(success, true);
       assertEquals(new TextDecoder().decode(stdout), '{"type":"pong","id":7}\n');
     }),
+});
+
+Deno.test({
+  name: "task executor: a held task killed before its go-ahead ends without running its line",
+  ignore: !POSIX,
+  fn: () =>
+    withDir((dir) =>
+      withExecutor({}, async (executor) => {
+        // The go-ahead never comes, as for a job that could not be stored. A plain command
+        // starts only once it may run; a shell line's shell starts at once and waits.
+        const never = new Promise<void>(() => {});
+        const plain = executor.run(spec(dir, ["touch plain"], "plain"), never);
+        const shell = executor.run(spec(dir, ["touch shell && true"], "shell"), never);
+        plain.kill();
+        shell.kill();
+        const ended = (run: { done: Promise<{ killed: boolean }> }) =>
+          valueWithin(run.done.then((outcome) => outcome.killed), 30_000);
+        assertEquals([await ended(plain), await ended(shell)], [true, true], "not ended as killed");
+        // The executor handles requests in order: the next task's run follows both kills.
+        assertEquals((await executor.run(spec(dir, ["true"], "next")).done).exitCode, 0);
+        assertEquals(await Deno.stat(`${dir}/plain`).then(() => true, () => false), false);
+        assertEquals(await Deno.stat(`${dir}/shell`).then(() => true, () => false), false);
+      })
+    ),
 });
 
 /**

@@ -12,6 +12,7 @@ import { ShuttingDownError } from "../../errors.ts";
 import type { RunnerApi } from "../../runner/api.ts";
 import { pipelineStatusToJson, pipelineToJson } from "../json.ts";
 import { listPipelinesRoute, pipelinesStatusRoute, scheduleRoute } from "../routes.ts";
+import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_REPLAYED_HEADER } from "../schemas.ts";
 import { apiRouter, type AppEnv } from "./sub_app.ts";
 
 /** Largest accepted request body, in bytes. */
@@ -20,7 +21,7 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 /** What `pipelineRoutes` needs. */
 export interface PipelineRoutesOptions {
   /** Lists the pipelines and schedules their jobs. */
-  runner: Pick<RunnerApi, "listPipelines" | "schedule">;
+  runner: Pick<RunnerApi, "listPipelines" | "schedule" | "scheduleOnce">;
   /** While true, scheduling answers 503. */
   isShuttingDown: () => boolean;
   /** Where scheduled jobs are logged. */
@@ -29,7 +30,8 @@ export interface PipelineRoutesOptions {
 
 /**
  * The pipeline routes. A scheduled job belongs to the user the request's token names, which the
- * authentication in front of these routes has put into the context.
+ * authentication in front of these routes has put into the context; so does an
+ * `Idempotency-Key`, which makes a retry get the job of the first request.
  *
  * @example
  * ```ts
@@ -51,18 +53,31 @@ export function pipelineRoutes(options: PipelineRoutesOptions): OpenAPIHono<AppE
   app.openapi({ ...scheduleRoute, middleware: [readBodyAsJson, limitBody] }, async (c) => {
     if (isShuttingDown()) throw new ShuttingDownError();
     const body = c.req.valid("json");
+    const key = c.req.valid("header")[IDEMPOTENCY_KEY_HEADER];
     const user = c.get("user");
-    const job = await runner.schedule({
+    const request = {
       pipeline: body.pipeline,
       variables: body.variables ?? null,
       user,
       queuePartition: body.queuePartition || null,
-    });
-    logger.info("Job {jobId} of pipeline {pipeline} scheduled by {user}", {
-      jobId: job.id,
-      pipeline: job.pipeline,
-      user,
-    });
+    };
+    const { job, replayed } = key === undefined
+      ? { job: await runner.schedule(request), replayed: false }
+      : await runner.scheduleOnce(request, key);
+    if (replayed) {
+      logger.info("Job {jobId} of pipeline {pipeline} was asked for again by {user} (same key)", {
+        jobId: job.id,
+        pipeline: job.pipeline,
+        user,
+      });
+      c.header(IDEMPOTENCY_REPLAYED_HEADER, "true");
+    } else {
+      logger.info("Job {jobId} of pipeline {pipeline} scheduled by {user}", {
+        jobId: job.id,
+        pipeline: job.pipeline,
+        user,
+      });
+    }
     return c.json({ jobId: job.id }, 202);
   });
 
