@@ -63,3 +63,16 @@ export class StoreReadError extends PrunnerError {
     super(`cannot read job ${jobId} from the store: ${reason}`);
   }
 }
+
+/** The job store in a PostgreSQL database cannot be opened. Nothing was changed. */
+export class DatabaseOpenError extends PrunnerError {
+  /** `database` names the database (its URL without the password). */
+  constructor(readonly database: string, override readonly cause: unknown) {
+    super(
+      `cannot open the job store in the PostgreSQL database ${database}: ${
+        errorMessage(cause)
+      } (nothing was changed; check that the server runs and that the URL, user and password ` +
+        `are right)`,
+    );
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The connection pool of the PostgreSQL store ([postgres.js](https://github.com/porsager/postgres)).
+ * Times are `bigint` columns holding epoch milliseconds; they are read as JavaScript numbers,
+ * which hold them exactly.
+ *
+ * @module
+ */
+import postgres from "postgres";
+
+/** A connection pool, as the store's modules use it. */
+export type Sql = postgres.Sql<Record<string, unknown>>;
+
+/** Settings of {@linkcode connect}. */
+export interface ConnectOptions {
+  /** Most connections the pool opens (default 10). */
+  max?: number;
+}
+
+/**
+ * A pool of connections to the database at `url` (`postgres://user:password@host:port/name`);
+ * connections open when the first query needs them. Server notices are not printed.
+ *
+ * @example
+ * ```ts
+ * const sql = connect("postgres://prunner@localhost/prunner");
+ * await sql`SELECT 1`;
+ * await sql.end();
+ * ```
+ */
+export function connect(url: string, options: ConnectOptions = {}): Sql {
+  return postgres(url, {
+    max: options.max ?? 10,
+    onnotice: () => {},
+    types: {
+      epoch: {
+        to: 20,
+        from: [20],
+        serialize: (value: number) => String(value),
+        parse: (value: string) => Number(value),
+      },
+    },
+  }) as unknown as Sql;
+}
+
+/**
+ * The URL without its password, to name the database in messages.
+ *
+ * @example
+ * ```ts
+ * redactUrl("postgres://prunner:secret@db/prunner"); // "postgres://prunner@db/prunner"
+ * ```
+ */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.password = "";
+    return parsed.href;
+  } catch {
+    return "the database URL (it is not a valid URL)";
+  }
+}
