@@ -76,3 +76,15 @@ export class DatabaseOpenError extends PrunnerError {
     );
   }
 }
+
+/** Another prunner holds the PostgreSQL database for itself (single-node mode). */
+export class DatabaseInUseError extends PrunnerError {
+  /** `database` names the database (its URL without the password). */
+  constructor(readonly database: string) {
+    super(
+      `the PostgreSQL database ${database} is in use by another prunner: stop that one or ` +
+        `start this one with a different --database-url (several prunners on one database ` +
+        `are not supported yet)`,
+    );
+  }
+}

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import {
+  DatabaseInUseError,
   DatabaseOpenError,
   StoreFormatError,
   StoreReadError,
@@ -62,6 +63,18 @@ pgTest("a database of a newer prunner is refused", async (server, spool) => {
   assert(error.cause instanceof StoreFormatError, String(error.cause));
 });
 
+pgTest("an exclusive store holds the database until it closes", async (server, spool) => {
+  const url = await server.database();
+  const first = await open(url, spool, { exclusive: true });
+  await assertRejects(() => open(url, spool, { exclusive: true }), DatabaseInUseError, "in use");
+  const { promise: late, resolve } = Promise.withResolvers<string>();
+  const timer = setTimeout(() => resolve("late"), 5000);
+  assertEquals(await Promise.race([first.close().then(() => "closed"), late]), "closed");
+  clearTimeout(timer);
+  await using second = await disposable(await open(url, spool, { exclusive: true }));
+  await second.store.check();
+});
+
 pgTest(
   "a database that cannot be reached is a DatabaseOpenError without the password",
   async (_server, spool) => {
@@ -74,6 +87,7 @@ pgTest(
       `postgres://prunner@127.0.0.1:${port}/prunner`,
     );
     assert(!error.message.includes("secret"), error.message);
+    await assertRejects(() => open("nonsense", spool), DatabaseOpenError, "not a valid URL");
   },
 );
 

@@ -11,7 +11,8 @@
  * row.
  *
  * Writes: the saves of the same moment (see `write_queue.ts`) are written in one transaction,
- * one after the other, in the order of the calls.
+ * as multi-row upserts of up to {@linkcode WRITE_BATCH} jobs; transactions run one after the
+ * other, in the order of the calls.
  *
  * @module
  */
@@ -26,6 +27,21 @@ export const LISTING_BYTES = 16 * 1024;
 
 const utf8 = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** Rows written per statement (each row is 9 parameters; a statement takes 65,535). */
+export const WRITE_BATCH = 1000;
+/** The columns of a row, in the order they are written. */
+const COLUMNS = [
+  "id",
+  "pipeline",
+  "created",
+  "completed",
+  "end",
+  "state",
+  "variables",
+  "listing",
+  "listing_version",
+] as const;
 
 /** Rows read per query by the listings. */
 const LIST_BATCH = 500;
@@ -97,12 +113,10 @@ export function createPgJobStore(sql: Sql, options: PgJobStoreOptions): JobStore
     if (rows.length === 0) return;
     try {
       await sql.begin(async (tx) => {
-        for (const { row } of rows) {
+        for (let i = 0; i < rows.length; i += WRITE_BATCH) {
+          const values = rows.slice(i, i + WRITE_BATCH).map(({ row }) => row);
           await tx`
-            INSERT INTO prunner_jobs (id, pipeline, created, completed, "end", state, variables,
-              listing, listing_version)
-            VALUES (${row.id}, ${row.pipeline}, ${row.created}, ${row.completed}, ${row.end},
-              ${row.state}, ${row.variables}, ${row.listing}, ${row.listing_version})
+            INSERT INTO prunner_jobs ${tx(values, [...COLUMNS])}
             ON CONFLICT (id) DO UPDATE SET completed = excluded.completed, "end" = excluded."end",
               state = excluded.state, listing = excluded.listing,
               listing_version = excluded.listing_version`;

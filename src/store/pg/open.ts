@@ -4,12 +4,13 @@
  *
  * @module
  */
-import { DatabaseOpenError } from "../errors.ts";
+import { DatabaseInUseError, DatabaseOpenError } from "../errors.ts";
 import type { JobStore } from "../types.ts";
 import { createPgJobStore, type PgJobStoreOptions } from "./job_store.ts";
 import { createPgLogStore, type PgLogStore } from "./log_store.ts";
-import { migrate } from "./schema.ts";
-import { connect, redactUrl, type Sql } from "./sql.ts";
+import { migrate, NODE_LOCK } from "./schema.ts";
+import { connect, type Sql } from "./sql.ts";
+import { redactUrl } from "./url.ts";
 
 /** Settings of {@linkcode openPgStore}. */
 export interface PgStoreOptions extends Omit<PgJobStoreOptions, "database"> {
@@ -17,6 +18,11 @@ export interface PgStoreOptions extends Omit<PgJobStoreOptions, "database"> {
   spoolDir: string;
   /** Most connections of the pool (default 10). */
   maxConnections?: number;
+  /**
+   * Hold the database for this store alone: a session advisory lock ({@linkcode NODE_LOCK}) on
+   * a connection kept for it, released when the store closes or the process ends.
+   */
+  exclusive?: boolean;
 }
 
 /** An opened PostgreSQL store. */
@@ -34,6 +40,7 @@ export interface PgStore {
  *
  * @throws {DatabaseOpenError} when the database cannot be reached or its schema is newer than
  * this prunner's.
+ * @throws {DatabaseInUseError} with `exclusive`, when another store holds the database.
  * @example
  * ```ts
  * const pg = await openPgStore("postgres://prunner@db/prunner", {
@@ -46,11 +53,26 @@ export interface PgStore {
  */
 export async function openPgStore(url: string, options: PgStoreOptions): Promise<PgStore> {
   const database = redactUrl(url);
-  const sql = connect(url, { max: options.maxConnections });
+  let sql: Sql;
   try {
+    sql = connect(url, { max: options.maxConnections });
+  } catch (error) {
+    throw new DatabaseOpenError(database, error);
+  }
+  /** The connection that holds the node lock, given back when the store closes. */
+  let held: { release(): void } | null = null;
+  try {
+    if (options.exclusive) {
+      const connection = await sql.reserve();
+      held = connection;
+      const [{ locked }] = await connection<{ locked: boolean }[]>`
+        SELECT pg_try_advisory_lock(${NODE_LOCK.toString()}::bigint) AS locked`;
+      if (!locked) throw new DatabaseInUseError(database);
+    }
     await migrate(sql);
   } catch (error) {
     await sql.end({ timeout: 0 }).catch(() => {});
+    if (error instanceof DatabaseInUseError) throw error;
     throw new DatabaseOpenError(database, error);
   }
   const store = createPgJobStore(sql, { ...options, database });
@@ -60,7 +82,11 @@ export async function openPgStore(url: string, options: PgStoreOptions): Promise
     logs: createPgLogStore(sql, options.spoolDir),
     sql,
     close() {
-      closing ??= store.close().finally(() => sql.end());
+      closing ??= store.close().finally(() => {
+        // The pool's end waits for reserved connections; ending it then releases the lock.
+        held?.release();
+        return sql.end();
+      });
       return closing;
     },
   };

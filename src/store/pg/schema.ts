@@ -31,6 +31,12 @@ import { StoreFormatError } from "../errors.ts";
  */
 export const SCHEMA_LOCK: bigint = BigInt.asIntN(64, 0x93444a6cb9f76471n);
 
+/**
+ * Key of the session advisory lock a prunner holds while it has a database to itself (see
+ * `exclusive` in `open.ts`): the first eight bytes of the SHA-256 of `prunner node`, signed.
+ */
+export const NODE_LOCK: bigint = BigInt.asIntN(64, 0x12fcb5d5a06b857en);
+
 /** The migrations in order; version `i + 1` is `MIGRATIONS[i]`. */
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE prunner_jobs (

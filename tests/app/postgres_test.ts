@@ -1,0 +1,89 @@
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { postgresMissing, startPostgres } from "../postgres.ts";
+import { childEnv } from "../child_env.ts";
+import { DENO_RUN_MAIN, SECRET, startPrunner, workspace } from "./support.ts";
+
+const PIPELINES = `
+pipelines:
+  quick:
+    tasks:
+      hello:
+        script:
+          - echo hello {{ .name }}
+      after:
+        depends_on: [hello]
+        script:
+          - echo after >&2
+`;
+
+if (postgresMissing !== null) {
+  console.warn(`PostgreSQL end-to-end tests skipped: ${postgresMissing}`);
+}
+
+Deno.test({
+  name: "with --database-url, jobs run, are kept in PostgreSQL and survive a restart",
+  ignore: postgresMissing !== null,
+  async fn() {
+    await using server = await startPostgres();
+    const url = await server.database();
+    await using ws = await workspace(PIPELINES);
+    let id: string;
+    {
+      await using prunner = await startPrunner(ws, ["--database-url", url]);
+      id = await prunner.schedule("quick", { name: "pg" });
+      const job = await prunner.completed(id);
+      assertEquals([job.errored, job.tasks.map((t) => t.status)], [false, ["done", "done"]]);
+      assertMatch(prunner.stderr(), /Jobs are kept in the PostgreSQL database/);
+      assertEquals(await prunner.stop("SIGINT"), 0);
+      assert(!prunner.stderr().includes("level=error"), prunner.stderr());
+    }
+    const names: string[] = [];
+    for await (const entry of Deno.readDir(ws.data)) names.push(entry.name);
+    assert(!names.includes("jobs.kv"), `no Deno KV store in the data directory: ${names}`);
+
+    await using prunner = await startPrunner(ws, ["--database-url", url]);
+    const job = await prunner.job(id);
+    assertEquals([job.completed, job.errored], [true, false]);
+    const logs = await prunner.json<{ stdout: string }>("GET", `/job/logs?id=${id}&task=hello`);
+    assertEquals(logs.stdout, "hello pg\n");
+    const listed = await prunner.json<{ jobs: { id: string }[] }>("GET", "/pipelines/jobs");
+    assertEquals(listed.jobs.map((j) => j.id), [id]);
+  },
+});
+
+Deno.test({
+  name: "a second prunner on the same database is refused with a message saying why",
+  ignore: postgresMissing !== null,
+  async fn() {
+    await using server = await startPostgres();
+    const url = await server.database();
+    await using first = await workspace(PIPELINES);
+    await using second = await workspace(PIPELINES);
+    await using running = await startPrunner(first, ["--database-url", url]);
+    const refused = await new Deno.Command(DENO_RUN_MAIN[0], {
+      args: [
+        ...DENO_RUN_MAIN.slice(1),
+        "--data",
+        second.data,
+        "--path",
+        second.pipelines,
+        "--address",
+        "127.0.0.1:0",
+        "--env-files",
+        "",
+        "--database-url",
+        url,
+      ],
+      cwd: second.root,
+      env: childEnv({ PRUNNER_JWT_SECRET: SECRET }),
+      clearEnv: true,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert(!refused.success, "the second prunner exited with an error");
+    assertMatch(new TextDecoder().decode(refused.stderr), /is in use by another prunner/);
+    const answer = await running.request("GET", "/pipelines/");
+    await answer.body?.cancel();
+    assertEquals(answer.status, 200, "the first one goes on");
+  },
+});
