@@ -91,7 +91,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
     async () => {
       const removed = await applyRetention(
         dataDir.store,
-        dataDir.logsDir,
+        dataDir.logs,
         runner.definitions(),
         Date.now(),
         (ids) => runner.events.emit({ type: "jobs_removed", ids }),

@@ -1,7 +1,11 @@
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { postgresMissing, startPostgres } from "../postgres.ts";
 import { childEnv } from "../child_env.ts";
-import { DENO_RUN_MAIN, SECRET, startPrunner, workspace } from "./support.ts";
+import { connect } from "../../src/store/pg/sql.ts";
+import { createPgLogStore } from "../../src/store/pg/log_store.ts";
+import type { LogStream } from "../../src/store/types.ts";
+import { tempDir } from "../store/support.ts";
+import { DENO_RUN_MAIN, SECRET, startPrunner, waitFor, workspace } from "./support.ts";
 
 const PIPELINES = `
 pipelines:
@@ -34,6 +38,25 @@ Deno.test({
       const job = await prunner.completed(id);
       assertEquals([job.errored, job.tasks.map((t) => t.status)], [false, ["done", "done"]]);
       assertMatch(prunner.stderr(), /Jobs are kept in the PostgreSQL database/);
+      // Another node, with no spool files, reads the output from the database.
+      await using dir = await tempDir();
+      const sql = connect(url, { max: 1 });
+      try {
+        const other = createPgLogStore(sql, dir.path);
+        const read = async (task: string, stream: LogStream) => {
+          const output = await other.open(id, task, stream);
+          return output === null ? null : await new Response(output).text();
+        };
+        await waitFor(
+          "the output to be in the database",
+          async () =>
+            await read("hello", "stdout") === "hello pg\n" &&
+            await read("after", "stderr") === "after\n",
+        );
+        assertEquals(await read("hello", "stderr"), null, "a stream without output has no chunks");
+      } finally {
+        await sql.end();
+      }
       assertEquals(await prunner.stop("SIGINT"), 0);
       assert(!prunner.stderr().includes("level=error"), prunner.stderr());
     }

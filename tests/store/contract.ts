@@ -343,4 +343,20 @@ const RULES: [string, (t: StoresUnderTest) => Promise<void>][] = [
     assertEquals(await t.logs.open(id, "build: ü", "stdout", 3), null);
     assertEquals(await t.logs.open(job().id, "build: ü", "stdout"), null);
   }],
+
+  ["remove drops a job's output and leaves the other jobs'", async (t) => {
+    const [removed, kept] = [job().id, job().id];
+    const bytes = new TextEncoder().encode("out");
+    for (const id of [removed, kept]) {
+      await t.writeLog(id, "a", "stdout", 1, bytes);
+      await t.writeLog(id, "a", "stderr", 2, bytes);
+    }
+    await t.logs.remove(removed);
+    await t.logs.remove(removed);
+    await t.logs.remove(job().id);
+    assertEquals(await t.logs.open(removed, "a", "stdout"), null);
+    assertEquals(await t.logs.open(removed, "a", "stderr", 2), null);
+    assertEquals(await readAll(await t.logs.open(kept, "a", "stdout")), bytes);
+    assertEquals(await readAll(await t.logs.open(kept, "a", "stderr", 2)), bytes);
+  }],
 ];

@@ -3,8 +3,9 @@
  * to a spool file on the node that runs it (`path()`, laid out as `logs.ts` lays out log
  * files), exactly as with the file log store; `ship()` copies what the spool file holds beyond
  * what the database has into `prunner_log_chunks`, as chunks of up to
- * {@linkcode LOG_CHUNK_BYTES} keyed by their byte offset (`start`). `open()` reads the spool
- * file where there is one (it is never behind the database) and the chunks elsewhere.
+ * {@linkcode LOG_CHUNK_BYTES} keyed by their byte offset (`start`); the runner has it done for
+ * both streams when an attempt ends (`ended()`). `open()` reads the spool file where there is
+ * one (it is never behind the database) and the chunks elsewhere; `remove()` removes both.
  *
  * Ships of the same attempt's stream run one after the other, on any node: each takes a
  * transaction-scoped advisory lock on the stream's key first, so a chunk is never written
@@ -19,6 +20,8 @@ import type { Sql } from "./sql.ts";
 /** Bytes of output per row of `prunner_log_chunks`. */
 export const LOG_CHUNK_BYTES = 256 * 1024;
 
+const STREAMS: readonly LogStream[] = ["stdout", "stderr"];
+
 /** Chunks read per query when output is read from the database. */
 const READ_CHUNKS = 8;
 
@@ -29,8 +32,6 @@ export interface PgLogStore extends LogStore {
    * with the number of bytes copied (0 when there is no spool file or nothing new).
    */
   ship(jobId: string, task: string, stream: LogStream, attempt?: number): Promise<number>;
-  /** Removes a job's output, from the database and its spool files. */
-  remove(jobId: string): Promise<void>;
 }
 
 /**
@@ -45,6 +46,45 @@ export interface PgLogStore extends LogStore {
  * ```
  */
 export function createPgLogStore(sql: Sql, spoolDir: string): PgLogStore {
+  const ship = async (
+    jobId: string,
+    task: string,
+    stream: LogStream,
+    attempt = 1,
+  ): Promise<number> => {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(logPath(spoolDir, jobId, task, stream, attempt));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return 0;
+      throw error;
+    }
+    try {
+      return await sql.begin(async (tx) => {
+        const log = logKey(task, stream, attempt);
+        await tx`SELECT pg_advisory_xact_lock(hashtextextended(${jobId} || ${log}, 0))`;
+        const [{ end }] = await tx<{ end: number }[]>`
+          SELECT coalesce(max(start + length(bytes)), 0)::bigint AS "end"
+          FROM prunner_log_chunks WHERE job_id = ${jobId} AND log = ${log}`;
+        await file.seek(end, Deno.SeekMode.Start);
+        let start = end;
+        const buffer = new Uint8Array(LOG_CHUNK_BYTES);
+        while (true) {
+          const filled = await fill(file, buffer);
+          if (filled === 0) break;
+          await tx`
+            INSERT INTO prunner_log_chunks (job_id, log, start, bytes)
+            VALUES (${jobId}, ${log}, ${start}, ${buffer.slice(0, filled)})`;
+          start += filled;
+          if (filled < buffer.length) break;
+        }
+        return start - end;
+      });
+    } finally {
+      file.close();
+    }
+  };
+
   return {
     path: (jobId, task, stream, attempt) => logPath(spoolDir, jobId, task, stream, attempt),
 
@@ -59,42 +99,14 @@ export function createPgLogStore(sql: Sql, spoolDir: string): PgLogStore {
       return chunkStream(sql, key, first);
     },
 
-    async ship(jobId, task, stream, attempt = 1) {
-      let file: Deno.FsFile;
-      try {
-        file = await Deno.open(logPath(spoolDir, jobId, task, stream, attempt));
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound) return 0;
-        throw error;
-      }
-      try {
-        return await sql.begin(async (tx) => {
-          const log = logKey(task, stream, attempt);
-          await tx`SELECT pg_advisory_xact_lock(hashtextextended(${jobId} || ${log}, 0))`;
-          const [{ end }] = await tx<{ end: number }[]>`
-            SELECT coalesce(max(start + length(bytes)), 0)::bigint AS "end"
-            FROM prunner_log_chunks WHERE job_id = ${jobId} AND log = ${log}`;
-          await file.seek(end, Deno.SeekMode.Start);
-          let start = end;
-          const buffer = new Uint8Array(LOG_CHUNK_BYTES);
-          while (true) {
-            const filled = await fill(file, buffer);
-            if (filled === 0) break;
-            await tx`
-              INSERT INTO prunner_log_chunks (job_id, log, start, bytes)
-              VALUES (${jobId}, ${log}, ${start}, ${buffer.slice(0, filled)})`;
-            start += filled;
-            if (filled < buffer.length) break;
-          }
-          return start - end;
-        });
-      } finally {
-        file.close();
-      }
+    ship,
+
+    async ended(jobId, task, attempt = 1) {
+      for (const stream of STREAMS) await ship(jobId, task, stream, attempt);
     },
 
     async remove(jobId) {
-      await sql`DELETE FROM prunner_log_chunks WHERE job_id = ${jobId}`;
+      if (!jobId.includes("\0")) await sql`DELETE FROM prunner_log_chunks WHERE job_id = ${jobId}`;
       await removeJobLogs(spoolDir, jobId);
     },
   };
