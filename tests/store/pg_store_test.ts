@@ -136,6 +136,22 @@ pgTest(
   },
 );
 
+pgTest("listing bytes that are not UTF-8 text are listed as built", async (server, spool) => {
+  const odd = [new Uint8Array([0xff, 0x22]), new TextEncoder().encode('"a\0b"')];
+  let next = 0;
+  const encoder: ListingEncoder = { version: "odd", encode: () => odd[next++ % 2] };
+  await using pg = await disposable(
+    await open(await server.database(), spool, { listing: encoder }),
+  );
+  await Promise.all([job({ created: 2 }), job({ created: 1 })].map((j) => pg.store.save(j)));
+  const [{ stored }] = await pg.sql<{ stored: number }[]>`
+    SELECT count(listing)::int AS stored FROM prunner_jobs`;
+  assertEquals(stored, 0, "neither is kept as text");
+  next = 0;
+  const listed = (await collect(pg.store.listJson())).flat().map((item) => item.json);
+  assertEquals(listed, odd);
+});
+
 pgTest("listings stored by another encoder version are built again", async (server, spool) => {
   const url = await server.database();
   const encoder = (version: string): ListingEncoder => ({

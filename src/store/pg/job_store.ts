@@ -8,7 +8,9 @@
  * and left alone by later saves, which rewrite only its state. Each row also keeps the job's
  * listing bytes (up to {@linkcode LISTING_BYTES}) with the version of the encoder that built
  * them; `listJson()` builds the bytes of a row without them, or with another version's, from the
- * row.
+ * row. They are kept as text (the encoders' JSON is UTF-8): the driver reads text several times
+ * faster than `bytea`, which it parses from hex (20,000 listings: 0.3 s against 0.7–1.3 s).
+ * Bytes that are not UTF-8, or hold a NUL, are not kept and are built when listed.
  *
  * Writes: the saves of the same moment (see `write_queue.ts`) are written in one transaction,
  * as multi-row upserts of up to {@linkcode WRITE_BATCH} jobs; transactions run one after the
@@ -27,6 +29,7 @@ export const LISTING_BYTES = 16 * 1024;
 
 const utf8 = new TextEncoder();
 const decoder = new TextDecoder();
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Rows written per statement (each row is 9 parameters; a statement takes 65,535). */
 export const WRITE_BATCH = 1000;
@@ -69,7 +72,7 @@ interface Row {
   end: number | null;
   state: string;
   variables: string | null;
-  listing: Uint8Array | null;
+  listing: string | null;
   listing_version: string;
 }
 
@@ -150,28 +153,26 @@ export function createPgJobStore(sql: Sql, options: PgJobStoreOptions): JobStore
   ): AsyncGenerator<ReadRow & Record<string, unknown>> {
     let after: JobCursor | null = null;
     while (true) {
+      // A listing reads the stored bytes, and the job only where they are missing or stale.
       const select = columns === "full"
         ? sql`id, created, state, variables FROM prunner_jobs`
         : sql`id, created, listing, listed, CASE WHEN listed THEN NULL ELSE state END AS state,
             CASE WHEN listed THEN NULL ELSE variables END AS variables
             FROM (SELECT *, listing IS NOT NULL AND listing_version = ${listing.version} AS listed
               FROM prunner_jobs) AS jobs`;
+      const pipeline = filter.pipeline === undefined
+        ? sql``
+        : sql`AND pipeline = ${utf8.encode(filter.pipeline)}`;
+      const unfinished = filter.unfinished ? sql`AND NOT completed` : sql``;
+      const past = after === null
+        ? sql``
+        : oldest
+        ? sql`AND (created, id) > (${after.created}, ${after.id})`
+        : sql`AND (created, id) < (${after.created}, ${after.id})`;
+      const order = oldest ? sql`created, id` : sql`created DESC, id DESC`;
       const batch: (ReadRow & Record<string, unknown>)[] = await sql`
-        SELECT ${select}
-        WHERE true
-          ${
-        filter.pipeline === undefined ? sql`` : sql`AND pipeline = ${utf8.encode(filter.pipeline)}`
-      }
-          ${filter.unfinished ? sql`AND NOT completed` : sql``}
-          ${
-        after === null
-          ? sql``
-          : oldest
-          ? sql`AND (created, id) > (${after.created}, ${after.id})`
-          : sql`AND (created, id) < (${after.created}, ${after.id})`
-      }
-        ORDER BY ${oldest ? sql`created, id` : sql`created DESC, id DESC`}
-        LIMIT ${LIST_BATCH}`;
+        SELECT ${select} WHERE true ${pipeline} ${unfinished} ${past}
+        ORDER BY ${order} LIMIT ${LIST_BATCH}`;
       yield* batch;
       if (batch.length < LIST_BATCH) return;
       const last = batch[batch.length - 1];
@@ -239,7 +240,7 @@ export function createPgJobStore(sql: Sql, options: PgJobStoreOptions): JobStore
       let batch: ListedJob[] = [];
       for await (const row of rows("listing", {})) {
         if (row.listed) {
-          batch.push({ id: row.id, json: bytesOf(row.listing as Uint8Array) });
+          batch.push({ id: row.id, json: utf8.encode(row.listing as string) });
         } else {
           const json = buildListing(row);
           if (json !== null) batch.push({ id: row.id, json });
@@ -364,10 +365,11 @@ function toRow(job: Job, listing: ListingEncoder): Row {
     throw new Error("its id holds a NUL character, which PostgreSQL text cannot hold");
   }
   const { variables, ...state } = job;
-  let listed: Uint8Array | null = null;
+  let listed: string | null = null;
   try {
     const bytes = listing.encode(job);
-    if (bytes.length <= LISTING_BYTES) listed = bytes;
+    if (bytes.length <= LISTING_BYTES) listed = strictUtf8.decode(bytes);
+    if (listed?.includes("\0")) listed = null;
   } catch {
     // Built when listed, which reports what is wrong with the job.
   }
@@ -403,9 +405,4 @@ function parseJson<T>(id: string, what: string, text: string): T {
   } catch (error) {
     throw new StoreReadError(id, `its ${what} is not valid JSON (${(error as Error).message})`);
   }
-}
-
-/** A plain `Uint8Array` over the bytes the driver read (it returns Node `Buffer`s). */
-function bytesOf(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -47,7 +47,7 @@ export const MIGRATIONS: readonly string[] = [
     "end" bigint,
     state text NOT NULL,
     variables text,
-    listing bytea,
+    listing text,
     listing_version text
   );
   CREATE INDEX prunner_jobs_newest ON prunner_jobs (created DESC, id DESC);
