@@ -161,7 +161,7 @@ export async function openStorage(dir: string, options: StorageOptions): Promise
     logsDir,
     store: pg.store,
     logs: pg.logs,
-    check: () => checkDir(dir, pg.store),
+    check: () => checkDir(dir, pg),
     close() {
       closing ??= pg.close().finally(() => lock.close());
       return closing;
@@ -180,8 +180,8 @@ async function prepare(dir: string): Promise<{ logsDir: string; lock: Deno.FsFil
   return { logsDir, lock: await acquireLock(dir) };
 }
 
-/** See {@linkcode Storage.check}. */
-async function checkDir(dir: string, store: JobStore): Promise<void> {
+/** See {@linkcode Storage.check}: the directory, then `store`'s own check. */
+async function checkDir(dir: string, store: Pick<JobStore, "check">): Promise<void> {
   const path = `${dir}/${CHECK_FILE}`;
   try {
     await Deno.writeFile(path, new Uint8Array(CHECK_FILE_BYTES));

@@ -77,14 +77,21 @@ export class DatabaseOpenError extends PrunnerError {
   }
 }
 
-/** Another prunner holds the PostgreSQL database for itself (single-node mode). */
+/**
+ * Another prunner holds the PostgreSQL database for itself (single-node mode): at the start, or,
+ * with `lost`, since this one lost its hold when its connection ended.
+ */
 export class DatabaseInUseError extends PrunnerError {
   /** `database` names the database (its URL without the password). */
-  constructor(readonly database: string) {
+  constructor(readonly database: string, readonly lost = false) {
     super(
-      `the PostgreSQL database ${database} is in use by another prunner: stop that one or ` +
-        `start this one with a different --database-url (several prunners on one database ` +
-        `are not supported yet)`,
+      lost
+        ? `this prunner lost its hold on the PostgreSQL database ${database} when its ` +
+          `connection ended, and the database is in use by another prunner now: stop one of ` +
+          `them, or both may run the same jobs`
+        : `the PostgreSQL database ${database} is in use by another prunner: stop that one or ` +
+          `start this one with a different --database-url (several prunners on one database ` +
+          `are not supported yet)`,
     );
   }
 }

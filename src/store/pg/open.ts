@@ -20,7 +20,8 @@ export interface PgStoreOptions extends Omit<PgJobStoreOptions, "database"> {
   maxConnections?: number;
   /**
    * Hold the database for this store alone: a session advisory lock ({@linkcode NODE_LOCK}) on
-   * a connection kept for it, released when the store closes or the process ends.
+   * a connection kept for it, released when the store closes or the process ends; `check()`
+   * makes sure it is still held.
    */
   exclusive?: boolean;
 }
@@ -31,6 +32,13 @@ export interface PgStore {
   readonly logs: PgLogStore;
   /** The connection pool, for what the stores do not cover. */
   readonly sql: Sql;
+  /**
+   * Writes the job store's check record; with `exclusive`, also makes sure this store still
+   * holds the database (taking the lock again if its connection was lost and nobody took it).
+   *
+   * @throws {DatabaseInUseError} when another store took the database meanwhile.
+   */
+  check(): Promise<void>;
   /** Flushes and closes the job store, then ends the pool's connections. */
   close(): Promise<void>;
 }
@@ -59,19 +67,17 @@ export async function openPgStore(url: string, options: PgStoreOptions): Promise
   } catch (error) {
     throw new DatabaseOpenError(database, error);
   }
-  /** The connection that holds the node lock, given back when the store closes. */
-  let held: { release(): void } | null = null;
+  // The node lock lives on a pool of one connection of its own that the driver keeps for good
+  // (a reserved connection of the main pool would be replaced after its lifetime, losing the
+  // lock, and the driver fails on a reserved connection whose server process ended).
+  const node = options.exclusive ? connect(url, { max: 1, keep: true }) : null;
+  const end = () =>
+    Promise.all([sql.end({ timeout: 0 }), node?.end({ timeout: 0 })]).catch(() => {});
   try {
-    if (options.exclusive) {
-      const connection = await sql.reserve();
-      held = connection;
-      const [{ locked }] = await connection<{ locked: boolean }[]>`
-        SELECT pg_try_advisory_lock(${NODE_LOCK.toString()}::bigint) AS locked`;
-      if (!locked) throw new DatabaseInUseError(database);
-    }
+    if (node !== null && !(await holdNodeLock(node))) throw new DatabaseInUseError(database);
     await migrate(sql);
   } catch (error) {
-    await sql.end({ timeout: 0 }).catch(() => {});
+    await end();
     if (error instanceof DatabaseInUseError) throw error;
     throw new DatabaseOpenError(database, error);
   }
@@ -81,13 +87,32 @@ export async function openPgStore(url: string, options: PgStoreOptions): Promise
     store,
     logs: createPgLogStore(sql, options.spoolDir),
     sql,
+    async check() {
+      await store.check();
+      if (node !== null && !(await holdNodeLock(node))) {
+        throw new DatabaseInUseError(database, true);
+      }
+    },
     close() {
-      closing ??= store.close().finally(() => {
-        // The pool's end waits for reserved connections; ending it then releases the lock.
-        held?.release();
-        return sql.end();
-      });
+      closing ??= store.close().finally(() => Promise.all([sql.end(), node?.end()]));
       return closing;
     },
   };
+}
+
+/**
+ * Whether the session of `node`'s connection holds {@linkcode NODE_LOCK}, taking it when free:
+ * a new session (the connection was lost and opened again) takes it again. Session locks count
+ * up, so it is only tried when not held.
+ */
+async function holdNodeLock(node: Sql): Promise<boolean> {
+  const high = Number(BigInt.asUintN(64, NODE_LOCK) >> 32n);
+  const low = Number(BigInt.asUintN(64, NODE_LOCK) & 0xffff_ffffn);
+  const [{ held }] = await node<{ held: boolean }[]>`
+    SELECT CASE WHEN EXISTS (
+      SELECT 1 FROM pg_locks
+      WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
+        AND classid = ${high}::oid AND objid = ${low}::oid AND objsubid = 1
+    ) THEN true ELSE pg_try_advisory_lock(${NODE_LOCK.toString()}::bigint) END AS held`;
+  return held;
 }

@@ -14,11 +14,17 @@ export type Sql = postgres.Sql<Record<string, unknown>>;
 export interface ConnectOptions {
   /** Most connections the pool opens (default 10). */
   max?: number;
+  /**
+   * Keep each connection for good, instead of the driver's replacing it after 30 to 60 minutes
+   * (its `max_lifetime`): for a connection that holds a session lock.
+   */
+  keep?: boolean;
 }
 
 /**
  * A pool of connections to the database at `url` (`postgres://user:password@host:port/name`);
- * connections open when the first query needs them. Server notices are not printed.
+ * connections open when the first query needs them, named `prunner` to the server. Server
+ * notices are not printed.
  *
  * @example
  * ```ts
@@ -30,6 +36,8 @@ export interface ConnectOptions {
 export function connect(url: string, options: ConnectOptions = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,
+    ...(options.keep ? { max_lifetime: null } : {}),
+    connection: { application_name: "prunner" },
     onnotice: () => {},
     types: {
       epoch: {
