@@ -23,6 +23,10 @@ export interface TestPostgres extends AsyncDisposable {
   readonly url: string;
   /** Creates an empty database and returns its URL. */
   database(): Promise<string>;
+  /** Stops the server at once (as a crash would), keeping its data. */
+  stop(): Promise<void>;
+  /** Starts the stopped server again, on the same port. */
+  start(): Promise<void>;
   /** Stops the server at once and removes its directory. */
   dispose(): Promise<void>;
 }
@@ -78,25 +82,25 @@ export async function startPostgres(): Promise<TestPostgres> {
     // The free port may be taken between asking for it and the server's start: try again.
     for (let tries = 0; tries < 3; tries++) {
       const port = freePort();
-      const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off ` +
-        `-c synchronous_commit=off -c full_page_writes=off`;
-      const start = await run("pg_ctl", [
-        "-D",
-        data,
-        "-l",
-        `${dir}/server.log`,
-        "-o",
-        options,
-        "-w",
-        "start",
-      ]);
-      if (start.success) return server(port);
-      last = `${start.output}\n${await Deno.readTextFile(`${dir}/server.log`).catch(() => "")}`;
+      last = await startOn(port);
+      if (last === "") return server(port);
     }
     throw new Error(`pg_ctl start failed:\n${last}`);
   } catch (error) {
     await remove();
     throw error;
+  }
+
+  /** Starts the server on `port`; resolves with its output when it fails, else with "". */
+  async function startOn(port: number): Promise<string> {
+    // Not synced to disk (fsync), yet every commit is in the OS before it returns, so that a
+    // server stopped at once (`stop`) keeps it.
+    const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off ` +
+      `-c full_page_writes=off`;
+    const log = `${dir}/server.log`;
+    const start = await run("pg_ctl", ["-D", data, "-l", log, "-o", options, "-w", "start"]);
+    if (start.success) return "";
+    return `${start.output}\n${await Deno.readTextFile(log).catch(() => "")}`;
   }
 
   function server(port: number): TestPostgres {
@@ -124,6 +128,14 @@ export async function startPostgres(): Promise<TestPostgres> {
         ]);
         if (!created.success) throw new Error(`cannot create database ${name}:\n${created.output}`);
         return `postgres://${USER}@127.0.0.1:${port}/${name}`;
+      },
+      async stop() {
+        const stopped = await run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+        if (!stopped.success) throw new Error(`pg_ctl stop failed:\n${stopped.output}`);
+      },
+      async start() {
+        const failed = await startOn(port);
+        if (failed !== "") throw new Error(`pg_ctl start failed:\n${failed}`);
       },
       dispose,
       [Symbol.asyncDispose]: dispose,

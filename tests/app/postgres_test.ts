@@ -110,3 +110,45 @@ Deno.test({
     assertEquals(answer.status, 200, "the first one goes on");
   },
 });
+
+Deno.test({
+  name:
+    "while the database is away, jobs are refused and health fails; both recover when it is back",
+  ignore: postgresMissing !== null,
+  async fn() {
+    await using server = await startPostgres();
+    const url = await server.database();
+    await using ws = await workspace(PIPELINES);
+    await using prunner = await startPrunner(ws, ["--database-url", url]);
+    const schedule = async () => {
+      const response = await prunner.request("POST", "/pipelines/schedule", {
+        pipeline: "quick",
+        variables: { name: "again" },
+      });
+      return { status: response.status, body: await response.json() };
+    };
+    const health = async () => {
+      const response = await prunner.request("GET", "/health");
+      return { status: response.status, body: await response.text() };
+    };
+    assertEquals((await health()).status, 200);
+
+    await server.stop();
+    const refused = await schedule();
+    assertEquals(refused.status, 507, JSON.stringify(refused.body));
+    assertMatch(
+      refused.body.error,
+      /^cannot store the job: .*\(PostgreSQL database postgres:\/\/prunner@/,
+    );
+    const failing = await health();
+    assert(failing.status !== 200, failing.body);
+
+    await server.start();
+    const { jobId } = await waitFor("jobs to be accepted again", async () => {
+      const answer = await schedule();
+      return answer.status === 202 ? answer.body as { jobId: string } : null;
+    });
+    assertEquals((await prunner.completed(jobId)).errored, false);
+    await waitFor("health to pass again", async () => (await health()).status === 200);
+  },
+});

@@ -20,6 +20,7 @@
  */
 import type { Job, JobVariables } from "../../engine/job.ts";
 import type { JobCursor, JobStore, JobSummary, ListedJob, ListingEncoder } from "../types.ts";
+import { errorMessage } from "../../errors.ts";
 import { StoreReadError, StoreWriteError } from "../errors.ts";
 import { createWriteQueue, type Waiting } from "../kv/write_queue.ts";
 import type { Sql } from "./sql.ts";
@@ -110,7 +111,7 @@ export function createPgJobStore(sql: Sql, options: PgJobStoreOptions): JobStore
       try {
         rows.push({ row: toRow(entry.value, listing), entry });
       } catch (error) {
-        entry.reject(new StoreWriteError(entry.value.id, error, database));
+        entry.reject(new StoreWriteError(entry.value.id, failure(error)));
       }
     }
     if (rows.length === 0) return;
@@ -127,11 +128,17 @@ export function createPgJobStore(sql: Sql, options: PgJobStoreOptions): JobStore
       });
     } catch (error) {
       for (const { entry } of rows) {
-        entry.reject(new StoreWriteError(entry.value.id, error, database));
+        entry.reject(new StoreWriteError(entry.value.id, failure(error)));
       }
       return;
     }
     for (const { entry } of rows) entry.resolve();
+  }
+
+  /** Why a write failed, naming the database (the messages' data directory does not apply). */
+  function failure(error: unknown): string {
+    const reason = errorMessage(error);
+    return database === null ? reason : `${reason} (PostgreSQL database ${database})`;
   }
 
   /** Decodes a row; reports and skips (`null`) a damaged one when `skip` is set. */
@@ -194,7 +201,7 @@ export function createPgJobStore(sql: Sql, options: PgJobStoreOptions): JobStore
   return {
     save(job) {
       if (closed) {
-        return Promise.reject(new StoreWriteError(job.id, "the job store is closed", database));
+        return Promise.reject(new StoreWriteError(job.id, failure("the job store is closed")));
       }
       return queue.add(job.id, job);
     },
