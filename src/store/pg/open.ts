@@ -16,8 +16,6 @@ import { redactUrl } from "./url.ts";
 export interface PgStoreOptions extends Omit<PgJobStoreOptions, "database"> {
   /** Where this node spools task output before it is shipped (see `log_store.ts`). */
   spoolDir: string;
-  /** Most connections of the pool (default 10). */
-  maxConnections?: number;
   /**
    * Hold the database for this store alone: a session advisory lock ({@linkcode NODE_LOCK}) on
    * a connection kept for it, released when the store closes or the process ends; `check()`
@@ -63,7 +61,7 @@ export async function openPgStore(url: string, options: PgStoreOptions): Promise
   const database = redactUrl(url);
   let sql: Sql;
   try {
-    sql = connect(url, { max: options.maxConnections });
+    sql = connect(url);
   } catch (error) {
     throw new DatabaseOpenError(database, error);
   }
