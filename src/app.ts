@@ -119,6 +119,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
     logs: dataDir.logs,
     executor,
     cwd: Deno.cwd(),
+    idempotencyTtlMs: options.idempotencyTtlMs,
     onJobCompleted: () => retention.request(),
   });
   observeRunner(metrics, runner.events);

@@ -63,6 +63,20 @@ export class JobNotStoredError extends PrunnerError {
   }
 }
 
+/**
+ * A schedule request sent an idempotency key that an earlier, different request (another
+ * pipeline, variables or partition) already used.
+ */
+export class IdempotencyKeyReusedError extends PrunnerError {
+  constructor(readonly key: string, readonly jobId: string) {
+    super(
+      `idempotency key ${JSON.stringify(key)} was already used for a different request, which ` +
+        `scheduled job ${jobId}: send the same pipeline, variables and queuePartition to get ` +
+        "that job again, or a new key for a new job",
+    );
+  }
+}
+
 /** No job has this id. */
 export class JobNotFoundError extends PrunnerError {
   constructor(readonly jobId: string) {

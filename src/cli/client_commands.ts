@@ -5,7 +5,8 @@
  * @module
  */
 import { errorMessage } from "../errors.ts";
-import { createClient, type JobJson, type PrunnerClient } from "../client/api.ts";
+import { createClient, type PrunnerClient } from "../client/api.ts";
+import type { JobJson } from "../client/json.ts";
 import { type ConnectionOptions, resolveCredentials, serverUrl } from "../client/connection.ts";
 import { ApiError } from "../client/errors.ts";
 import { followJob } from "../client/follow.ts";
@@ -87,6 +88,7 @@ export async function runClient(
         pipeline: request.pipeline,
         variables,
         partition: request.partition,
+        idempotencyKey: request.idempotencyKey ?? crypto.randomUUID(),
       });
       if (!request.wait) {
         if (request.json) printJson({ jobId: id });

@@ -90,7 +90,10 @@ export const COMMANDS: readonly CommandSpec[] = [
       "--var values win over it. With --wait the command returns when the job has ended and its",
       "exit status tells how: 0 succeeded, 1 failed, 3 canceled (2 is a wrong command line).",
       "--follow waits too and prints every task's output as it is written, each line led by the",
-      "task's name, then one line with the outcome.",
+      "task's name, then one line with the outcome. The request carries an idempotency key (a",
+      "new random one unless --idempotency-key names one): when the server cannot be reached or",
+      "its answer is lost, it is sent again, and the server schedules it once. Pass your own key",
+      "(a CI run id, say) to make a repeated command get the job of the first one.",
     ],
     options: [
       { name: "var", value: "KEY=VALUE", repeatable: true, usage: "Set a job variable" },
@@ -99,6 +102,11 @@ export const COMMANDS: readonly CommandSpec[] = [
         name: "partition",
         value: "NAME",
         usage: "Wait-list partition, for pipelines with queue_strategy partitioned_replace",
+      },
+      {
+        name: "idempotency-key",
+        value: "KEY",
+        usage: "Key that makes repeated requests get one job (default: a random one)",
       },
       { name: "wait", usage: "Return when the job has ended; the exit status says how" },
       { name: "follow", usage: "Wait, printing the output of the tasks as it is written" },

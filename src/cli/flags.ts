@@ -45,6 +45,8 @@ export interface ServeOptions {
   watch: boolean;
   /** How often `--watch` checks for changes, in milliseconds (`--poll-interval`, 30s). */
   pollIntervalMs: number;
+  /** How long an idempotency key is kept, in milliseconds (`--idempotency-ttl`, 24h). */
+  idempotencyTtlMs: number;
   /** Serve the web UI at `/ui/` (`--ui`, true by default; `--ui=false` turns it off). */
   ui: boolean;
 }
@@ -59,6 +61,8 @@ export type ClientRequest =
     /** `--vars` file, `-` for stdin, or `null`. */
     varsFile: string | null;
     partition: string | null;
+    /** `--idempotency-key`, or `null` for a new random key. */
+    idempotencyKey: string | null;
     wait: boolean;
     follow: boolean;
     json: boolean;
@@ -223,6 +227,7 @@ function clientRequest(selected: Selected): ClientRequest {
         variables: ((o.var as string[] | undefined) ?? []).map(parseVariable),
         varsFile: nonEmpty(o.vars, "--vars"),
         partition: nonEmpty(o.partition, "--partition"),
+        idempotencyKey: nonEmpty(o.idempotencyKey, "--idempotency-key"),
         wait: o.wait === true || follow,
         follow,
         json,
@@ -383,6 +388,7 @@ function resolveOptions(
     envFiles: resolveList(option("env-files"), flags, env),
     watch: bool("watch"),
     pollIntervalMs: resolveDuration(option("poll-interval"), flags, env),
+    idempotencyTtlMs: resolveDuration(option("idempotency-ttl"), flags, env),
     ui: bool("ui"),
   };
 }

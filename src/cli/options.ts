@@ -117,6 +117,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     usage: "How often --watch looks for changed pipeline files",
   },
   {
+    name: "idempotency-ttl",
+    env: "PRUNNER_IDEMPOTENCY_TTL",
+    kind: "duration",
+    defaultValue: "24h",
+    usage: "How long a schedule request's Idempotency-Key is kept for its retries",
+  },
+  {
     name: "ui",
     env: "PRUNNER_UI",
     kind: "boolean",

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { JobJson, PipelineJson } from "../client/api.ts";
+import type { ListedPipeline } from "../client/api.ts";
+import type { JobJson } from "../client/json.ts";
 
 /** What a job is doing or how it ended. */
 export type JobState = "waiting" | "running" | "succeeded" | "failed" | "canceled";
@@ -132,7 +133,7 @@ export function elapsed(start: string | undefined, end: string | undefined, now:
 }
 
 /** The table of `prunner pipelines`. */
-export function pipelinesTable(pipelines: readonly PipelineJson[], colour: boolean): string {
+export function pipelinesTable(pipelines: readonly ListedPipeline[], colour: boolean): string {
   const counts = pipelines.some((p) => p.runningJobs !== undefined);
   const header = counts
     ? ["PIPELINE", "SCHEDULABLE", "RUNNING", "WAITING"]

@@ -4,8 +4,6 @@
  *
  * @module
  */
-import type { z } from "@hono/zod-openapi";
-import type { JobSchema, PipelineSchema, TaskSchema } from "../server/schemas.ts";
 import type { Credentials } from "./connection.ts";
 import {
   ApiError,
@@ -14,22 +12,11 @@ import {
   UnknownPipelineError,
 } from "./errors.ts";
 import { errorMessage as messageOf } from "../errors.ts";
+import type { JobJson, JobsPageJson, LogsJson, PipelineJson, PipelineStatusJson } from "./json.ts";
 import { type EventSourceMessage, readEvents } from "./sse.ts";
 
-/** A job as the API shows it (`variables` are left out in events). */
-export type JobJson = z.infer<typeof JobSchema>;
-/** A task of a job as the API shows it. */
-export type TaskJson = z.infer<typeof TaskSchema>;
 /** A pipeline, with job counts when the server reports them (`GET /pipelines/status`). */
-export type PipelineJson = z.infer<typeof PipelineSchema> & {
-  runningJobs?: number;
-  waitingJobs?: number;
-};
-/** A task's output as `GET /job/logs` returns it. */
-export interface LogsJson {
-  stdout: string;
-  stderr: string;
-}
+export type ListedPipeline = PipelineJson & Partial<PipelineStatusJson>;
 
 /** The most jobs the server lists in one page. */
 const MAX_PAGE = 1000;
@@ -40,14 +27,23 @@ export interface ScheduleRequest {
   variables: Record<string, unknown>;
   /** The wait-list partition, or `null`. */
   partition: string | null;
+  /** Sent as `Idempotency-Key`: retries with it get the job of the first request. */
+  idempotencyKey: string;
 }
+
+/**
+ * How long `schedule` waits before it sends the request again after it did not reach the
+ * server or its answer was lost, in ms; one entry per retry. The idempotency key makes the
+ * retries safe: a request that did arrive is not scheduled twice.
+ */
+export const SCHEDULE_RETRY_DELAYS_MS: readonly number[] = [250, 1000];
 
 /** The calls of the command-line client to one prunner. */
 export interface PrunnerClient {
   /** The server's base URL. */
   readonly url: string;
   /** The pipelines, sorted by name, with job counts where the server has them. */
-  pipelines(): Promise<PipelineJson[]>;
+  pipelines(): Promise<ListedPipeline[]>;
   /**
    * Jobs, newest first: at most `limit`, only of `pipeline` when given, read in pages of at most
    * 1000.
@@ -58,7 +54,9 @@ export interface PrunnerClient {
   /** A task's output so far. */
   logs(id: string, task: string): Promise<LogsJson>;
   /**
-   * Schedules a job and returns its id.
+   * Schedules a job and returns its id. A request that does not reach the server (or whose
+   * answer is lost) is sent again with the same idempotency key, after each of
+   * {@linkcode SCHEDULE_RETRY_DELAYS_MS}.
    *
    * @throws {UnknownPipelineError} listing the defined pipelines when the server has no such
    * pipeline.
@@ -88,7 +86,12 @@ export interface PrunnerClient {
  * @example
  * ```ts
  * const client = createClient("http://localhost:9009", await resolveCredentials(options));
- * const jobId = await client.schedule({ pipeline: "build", variables: {}, partition: null });
+ * const jobId = await client.schedule({
+ *   pipeline: "build",
+ *   variables: {},
+ *   partition: null,
+ *   idempotencyKey: crypto.randomUUID(),
+ * });
  * ```
  */
 export function createClient(
@@ -124,8 +127,13 @@ export function createClient(
     throw new ApiError(response.status, message);
   }
 
-  async function json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await send(method, path, { body });
+  async function json<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<T> {
+    const response = await send(method, path, { body, headers });
     const text = await response.text();
     try {
       return JSON.parse(text) as T;
@@ -150,7 +158,8 @@ export function createClient(
     url,
     async pipelines() {
       try {
-        return (await json<{ pipelines: PipelineJson[] }>("GET", "/pipelines/status")).pipelines;
+        return (await json<{ pipelines: PipelineStatusJson[] }>("GET", "/pipelines/status"))
+          .pipelines;
       } catch (error) {
         if (!(error instanceof ApiError && error.status === 404)) throw error;
         return (await json<{ pipelines: PipelineJson[] }>("GET", "/pipelines/")).pipelines;
@@ -165,10 +174,7 @@ export function createClient(
         });
         if (pipeline !== null) query.set("pipeline", pipeline);
         if (before !== undefined) query.set("before", before);
-        const page = await json<{ jobs: JobJson[]; next?: string }>(
-          "GET",
-          `/pipelines/jobs?${query}`,
-        );
+        const page = await json<JobsPageJson>("GET", `/pipelines/jobs?${query}`);
         // A server without paging answers with every job: filter and cut here as well.
         found.push(...page.jobs.filter((job) => pipeline === null || job.pipeline === pipeline));
         if (page.next === undefined) break;
@@ -182,11 +188,21 @@ export function createClient(
         "GET",
         `/job/logs?id=${encodeURIComponent(id)}&task=${encodeURIComponent(task)}`,
       ),
-    async schedule({ pipeline, variables, partition }) {
+    async schedule({ pipeline, variables, partition, idempotencyKey }) {
       const body: Record<string, unknown> = { pipeline, variables };
       if (partition !== null) body.queuePartition = partition;
+      const headers = { "idempotency-key": idempotencyKey };
+      const post = () => json<{ jobId: string }>("POST", "/pipelines/schedule", body, headers);
       try {
-        return (await json<{ jobId: string }>("POST", "/pipelines/schedule", body)).jobId;
+        for (const delay of SCHEDULE_RETRY_DELAYS_MS) {
+          try {
+            return (await post()).jobId;
+          } catch (error) {
+            if (!(error instanceof ServerUnreachableError)) throw error;
+            await new Promise((resolve) => setTimeout(resolve, delay));
+          }
+        }
+        return (await post()).jobId;
       } catch (error) {
         if (!(error instanceof ApiError && error.status === 400)) throw error;
         const known = (await client.pipelines()).map((p) => p.pipeline);

@@ -63,3 +63,13 @@ export class UnknownTaskError extends PrunnerError {
     super(`job ${jobId} has no task "${task}"; its tasks: ${known.join(", ")}`);
   }
 }
+
+/** An event of a known kind whose data is not what prunner sends. */
+export class MalformedEventError extends PrunnerError {
+  constructor(readonly event: string, reason: string) {
+    super(
+      `the server sent a "${event}" event that prunner does not send (${reason}); ` +
+        "is a proxy between client and server changing the stream?",
+    );
+  }
+}

@@ -4,14 +4,16 @@
  *
  * @module
  */
-import type { JobJson, PrunnerClient } from "./api.ts";
+import type { PrunnerClient } from "./api.ts";
 import { UnknownTaskError, UnsupportedError } from "./errors.ts";
+import { decodeLogEvent } from "./events.ts";
+import type { JobJson, LogStream, TaskStatus } from "./json.ts";
 import { watchJob } from "./watch.ts";
 
 /** A piece of a task's output. */
 export interface OutputChunk {
   task: string;
-  stream: "stdout" | "stderr";
+  stream: LogStream;
   text: string;
 }
 
@@ -20,7 +22,7 @@ export interface FollowOptions {
   /** Called with each piece of output, in the order it arrives. */
   onOutput: (chunk: OutputChunk) => void;
   /** Called when a task's output has ended, with its status and exit code. */
-  onTaskEnd?: (task: string, end: { status: string; exitCode: number }) => void;
+  onTaskEnd?: (task: string, end: { status: TaskStatus; exitCode: number }) => void;
   /** Called with the job whenever it may have changed. */
   onChange?: (job: JobJson) => void;
   /** Stops following. */
@@ -115,13 +117,12 @@ async function readTask(
   try {
     const events = await client.logStream(id, task, signal);
     for await (const message of events) {
-      if (message.event === "stdout" || message.event === "stderr") {
-        const { text } = JSON.parse(message.data) as { text: string };
-        options.onOutput({ task, stream: message.event, text });
-      } else if (message.event === "end") {
-        options.onTaskEnd?.(task, JSON.parse(message.data));
+      const event = decodeLogEvent(message);
+      if (event?.type === "end") {
+        options.onTaskEnd?.(task, { status: event.status, exitCode: event.exitCode });
         return;
       }
+      if (event !== null) options.onOutput({ task, stream: event.type, text: event.text });
     }
   } catch (error) {
     if (!signal.aborted) throw error;

@@ -1,6 +1,7 @@
 /**
  * Reading Server-Sent Events from a `fetch` response body (EventSource cannot send the
- * `Authorization` header prunner requires).
+ * `Authorization` header prunner requires). Browser-safe: the web UI reads its streams with it
+ * too.
  *
  * @module
  */
@@ -20,7 +21,7 @@ export type { EventSourceMessage };
  * ```
  */
 export function readEvents(
-  body: ReadableStream<Uint8Array>,
+  body: ReadableStream<BufferSource>,
   onId?: (id: string) => void,
 ): ReadableStream<EventSourceMessage> {
   return body

@@ -4,8 +4,10 @@
  *
  * @module
  */
-import type { JobJson, PrunnerClient } from "./api.ts";
+import type { PrunnerClient } from "./api.ts";
 import { ServerUnreachableError } from "./errors.ts";
+import { concernsJob, decodeEvent } from "./events.ts";
+import type { JobJson } from "./json.ts";
 
 /** How `watchJob` reports and paces itself. */
 export interface WatchOptions {
@@ -68,7 +70,8 @@ export async function watchJob(
       const done = await check();
       if (done) return done;
       for await (const message of events) {
-        if (!concerns(message.event, message.data, id)) continue;
+        const event = decodeEvent(message);
+        if (event === null || !concernsJob(event, id)) continue;
         const ended = await check();
         if (ended) return ended;
       }
@@ -79,20 +82,6 @@ export async function watchJob(
     }
     await sleep(interval, signal);
   }
-}
-
-/** Whether an event may have changed the job: it names it, or the client must reload. */
-function concerns(event: string | undefined, data: string, id: string): boolean {
-  if (event === "reload") return true;
-  if (event === "jobs_removed") return data.includes(`"${id}"`);
-  if (event?.startsWith("job_") || event?.startsWith("task_")) {
-    try {
-      return (JSON.parse(data) as { job?: { id?: string } }).job?.id === id;
-    } catch {
-      return false;
-    }
-  }
-  return false;
 }
 
 async function poll(

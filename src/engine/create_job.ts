@@ -5,7 +5,7 @@
  */
 import type { PipelineDefinition } from "../definition/types.ts";
 import { topologicalOrder } from "./dag.ts";
-import type { Job, JobVariables, Task } from "./job.ts";
+import type { Job, JobIdempotency, JobVariables, Task } from "./job.ts";
 
 /** What a new job is made of besides its pipeline. */
 export interface NewJobOptions {
@@ -16,6 +16,8 @@ export interface NewJobOptions {
   variables: JobVariables | null;
   user: string;
   queuePartition: string | null;
+  /** The idempotency key it was scheduled with, if any. */
+  idempotency?: JobIdempotency | null;
 }
 
 /**
@@ -48,6 +50,7 @@ export function createJob(definition: PipelineDefinition, options: NewJobOptions
     variables: options.variables,
     user: options.user,
     queuePartition: options.queuePartition,
+    ...(options.idempotency ? { idempotency: options.idempotency } : {}),
   };
 }
 

@@ -80,6 +80,21 @@ export interface Job {
   user: string;
   /** Partition of a `partitioned_replace` wait list, or `null`. */
   queuePartition: string | null;
+  /**
+   * The `Idempotency-Key` the job was scheduled with, for its `user`; absent when none (and in
+   * records written before keys existed).
+   */
+  idempotency?: JobIdempotency;
+}
+
+/** The idempotency key a job was scheduled with: retries with it answer with this job. */
+export interface JobIdempotency {
+  /** The key as the client sent it. */
+  key: string;
+  /** The request it was sent with (see `requestFingerprint`): a retry must send the same. */
+  fingerprint: string;
+  /** Until when the key is kept, epoch ms; afterwards it may name a new job. */
+  expires: number;
 }
 
 /** A job's state in one word: how listings name and filter it. */

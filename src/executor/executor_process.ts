@@ -13,14 +13,21 @@
  * @module
  */
 import type { TaskOutcome } from "../engine/task_graph.ts";
-import { type ExecutorRequest, lineWriter, readLines } from "./protocol.ts";
+import {
+  decodeRequest,
+  type ExecutorResult,
+  lineWriter,
+  ProtocolError,
+  readMessages,
+} from "./protocol.ts";
 import { runTask, type TaskRun } from "./run_task.ts";
 import { IDLE_RELEASE_MS, idleRelease } from "../memory/idle.ts";
 import { mallocTrim } from "../memory/release.ts";
 
 /**
  * Serves requests from `input` and writes results to `output` until `input` ends; then kills
- * the running tasks and resolves once every one has finished.
+ * the running tasks and resolves once every one has finished. A request it cannot use is
+ * answered with a `rejected` result that says what is wrong with it; the others are served on.
  */
 export async function serveExecutor(
   input: AsyncIterable<Uint8Array>,
@@ -30,11 +37,14 @@ export async function serveExecutor(
   const idle = idleRelease(IDLE_RELEASE_MS, mallocTrim());
   /** Go-aheads of held tasks whose `go` has not arrived yet. */
   const held = new Map<number, () => void>();
-  const writer = lineWriter(output);
+  const writer = lineWriter<ExecutorResult>(output);
   try {
-    for await (const value of readLines(input)) {
-      const request = value as ExecutorRequest;
+    for await (const request of readMessages(input, decodeRequest)) {
       idle.activity();
+      if (request instanceof ProtocolError) {
+        writer.send(rejection(request));
+        continue;
+      }
       if (request.type === "kill") {
         runs.get(request.id)?.kill();
         continue;
@@ -75,6 +85,11 @@ export async function serveExecutor(
     await Promise.all(running.map((run) => run.done));
     await writer.close();
   }
+}
+
+/** The answer to a request that could not be used. */
+function rejection(error: ProtocolError): ExecutorResult {
+  return { type: "rejected", id: error.id, error: error.message };
 }
 
 /** Runs this process as the task executor on its stdin and stdout, until stdin ends. */

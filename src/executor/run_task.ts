@@ -8,27 +8,12 @@ import { errorMessage } from "../errors.ts";
 import type { DroppedOutput, StreamLoss } from "../engine/job.ts";
 import type { TaskOutcome } from "../engine/task_graph.ts";
 import { renderTemplate } from "../template/mod.ts";
-import { describeStatus, shellCommand, signalGroup } from "./shell.ts";
+import { stopGroup } from "./process_group.ts";
+import type { TaskSpec } from "./protocol.ts";
+import { shellCommand } from "./shell.ts";
+import { describeStatus } from "./signals.ts";
 import { type LineOutput, type LineProcess, startLine } from "./start_line.ts";
 import { COPY_BUFFER_BYTES, giveBackCopyBuffer, takeCopyBuffer } from "./copy_buffers.ts";
-
-/** Everything needed to run a task. */
-export interface TaskSpec {
-  /** Script lines (templates), run in order. */
-  readonly lines: readonly string[];
-  /** Job variables for the templates. */
-  readonly variables: Record<string, unknown>;
-  /** Variables set for the processes on top of prunner's own environment. */
-  readonly env: Record<string, string>;
-  /** Working directory of the processes. */
-  readonly cwd: string;
-  /** Run the remaining lines after a failing one and report success with its exit code. */
-  readonly allowFailure: boolean;
-  readonly stdoutPath: string;
-  readonly stderrPath: string;
-  /** Time between SIGINT and SIGKILL when the task is killed. */
-  readonly killTimeoutMs: number;
-}
 
 /** A running task. */
 export interface TaskRun {
@@ -71,15 +56,14 @@ export interface TaskHooks {
 export function runTask(spec: TaskSpec, hooks: TaskHooks = {}): TaskRun {
   let killed = false;
   let current: LineProcess | null = null;
+  /** Settles when the task is killed: a kill does not wait for a go-ahead that may never come. */
+  const killSignal = Promise.withResolvers<void>();
 
-  const stop = (pid: number) => {
-    signalGroup(pid, "SIGINT");
-    // Also after the line has ended: a process of the group may ignore SIGINT.
-    setTimeout(() => signalGroup(pid, "SIGKILL"), spec.killTimeoutMs);
-  };
+  const stop = (pid: number) => stopGroup(pid, spec.killTimeoutMs);
   const kill = () => {
     if (killed) return;
     killed = true;
+    killSignal.resolve();
     if (current) stop(current.pid);
   };
 
@@ -107,7 +91,7 @@ export function runTask(spec: TaskSpec, hooks: TaskHooks = {}): TaskRun {
         }
         if (ready !== null && !shellCommand(rendered).gated) {
           // A line that cannot wait for its go-ahead starts once it may run.
-          await ready.catch(() => {});
+          await Promise.race([ready.catch(() => {}), killSignal.promise]);
           ready = null;
           if (killed) return withLoss({ exitCode: -1, error: null, killed: true });
         }

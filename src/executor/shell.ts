@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { findOnPath, WINDOWS_PATHS } from "./path_lookup.ts";
 
 /** The command and arguments that run one script line. */
 export interface ShellCommand {
@@ -84,10 +85,15 @@ let setsidPath: string | null | undefined;
  */
 function findSetsid(): string | null {
   if (setsidPath === undefined) {
-    const path = IS_WINDOWS ? null : findOnPath("setsid", ":", "/");
+    const path = IS_WINDOWS ? null : findOnPath("setsid", prunnerPath(), Deno.cwd());
     setsidPath = path?.startsWith("/") ? path : null;
   }
   return setsidPath;
+}
+
+/** prunner's own PATH (none: no directory). */
+function prunnerPath(): string {
+  return Deno.env.get("PATH") ?? "";
 }
 
 /** Whether the `setsid` program is on prunner's PATH. */
@@ -144,61 +150,8 @@ export function shellCommand(line: string, useSetsid = setsidAvailable()): Shell
       ? { program: setsid, args: argv, detached: false, gated }
       : { program: argv[0], args: argv.slice(1), detached: true, gated };
   }
-  windowsHasSh ??= findOnPath("sh.exe", ";", "\\") !== null;
+  windowsHasSh ??= findOnPath("sh.exe", prunnerPath(), Deno.cwd(), WINDOWS_PATHS) !== null;
   return windowsHasSh
     ? { program: "sh", args: ["-c", line], detached: true, gated: false }
     : { program: "cmd", args: ["/d", "/s", "/c", line], detached: true, gated: false };
-}
-
-/** The path of `file` in the first PATH directory that has it, or `null`. */
-function findOnPath(file: string, listSeparator: string, pathSeparator: string): string | null {
-  const dirs = (Deno.env.get("PATH") ?? "").split(listSeparator).filter(Boolean);
-  for (const dir of dirs) {
-    const path = `${dir}${pathSeparator}${file}`;
-    try {
-      if (Deno.statSync(path).isFile) return path;
-    } catch {
-      // Not in this directory.
-    }
-  }
-  return null;
-}
-
-/**
- * Sends a signal to the process group led by `pid` (every process the line started, background
- * children included). When there is no such group, the process alone gets it: `setsid` may not
- * have made its group yet, and on Windows there are no process groups. A process that is
- * already gone is not an error.
- */
-export function signalGroup(pid: number, signal: Deno.Signal): void {
-  if (!IS_WINDOWS) {
-    try {
-      Deno.kill(-pid, signal);
-      return;
-    } catch {
-      // No such group (yet, or any more).
-    }
-  }
-  try {
-    Deno.kill(pid, signal);
-  } catch {
-    // The process has exited already.
-  }
-}
-
-const SIGNAL_NAMES: Partial<Record<Deno.Signal, string>> = {
-  SIGINT: "interrupt",
-  SIGKILL: "killed",
-  SIGTERM: "terminated",
-  SIGHUP: "hangup",
-  SIGQUIT: "quit",
-  SIGPIPE: "broken pipe",
-  SIGSEGV: "segmentation fault",
-  SIGABRT: "aborted",
-};
-
-/** Describes how a process ended, as Go's `exec.ExitError` does: `exit status 42`, `signal: killed`. */
-export function describeStatus(status: Deno.CommandStatus): string {
-  if (status.signal) return `signal: ${SIGNAL_NAMES[status.signal] ?? status.signal}`;
-  return `exit status ${status.code}`;
 }

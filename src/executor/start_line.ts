@@ -6,12 +6,9 @@
  * @module
  */
 import { errorMessage } from "../errors.ts";
-import {
-  loadSessionSpawner,
-  type ProcessOutput,
-  resolveProgram,
-  type SessionSpawner,
-} from "./posix_spawn.ts";
+import type { ProcessOutput } from "./output_reader.ts";
+import { resolveProgram } from "./path_lookup.ts";
+import { loadSessionSpawner, type SessionSpawner } from "./posix_spawn.ts";
 import { lineCommand, shellCommand } from "./shell.ts";
 
 /** A stream of a line's output: Deno's byte stream, or a session spawner's output. */

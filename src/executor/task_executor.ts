@@ -8,14 +8,18 @@ import { errorMessage } from "../errors.ts";
 import { getLogger } from "@logtape/logtape";
 import type { TaskOutcome } from "../engine/task_graph.ts";
 import {
+  decodeResult,
   EXECUTOR_ARG,
-  type ExecutorResult,
+  type ExecutorRequest,
   type LineWriter,
   lineWriter,
-  readLines,
+  ProtocolError,
+  readMessages,
+  type TaskSpec,
 } from "./protocol.ts";
-import { runTask, type TaskRun, type TaskSpec } from "./run_task.ts";
-import { describeStatus, signalGroup } from "./shell.ts";
+import { runTask, type TaskRun } from "./run_task.ts";
+import { stopGroup } from "./process_group.ts";
+import { describeStatus } from "./signals.ts";
 
 /** Runs tasks. */
 export interface TaskExecutor {
@@ -132,7 +136,7 @@ interface Pending {
 
 interface ExecutorProcess {
   readonly pid: number;
-  readonly requests: LineWriter;
+  readonly requests: LineWriter<ExecutorRequest>;
   readonly pending: Map<number, Pending>;
   /** Pings waiting for their answer: `true` when it came, `false` when the process ended. */
   readonly pings: Map<number, (answered: boolean) => void>;
@@ -190,7 +194,7 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
     }
     const pending = new Map<number, Pending>();
     const pings = new Map<number, (answered: boolean) => void>();
-    const requests = lineWriter(child.stdin);
+    const requests = lineWriter<ExecutorRequest>(child.stdin);
     const idle = () => {
       if (slot === 0) return;
       process.idleTimer = setTimeout(() => {
@@ -201,7 +205,7 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
       }, idleStopMs);
       Deno.unrefTimer(process.idleTimer);
     };
-    const received = receive(child.stdout, pending, pings, idle, () => requests.close());
+    const received = receive(child.stdout, pending, pings, idle, requests);
     const process: ExecutorProcess = {
       pid: child.pid,
       pending,
@@ -222,7 +226,7 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
         });
         options.onUnexpectedExit?.(reason);
         for (const task of pending.values()) {
-          if (task.group !== null) endGroup(task.group, task.killTimeoutMs);
+          if (task.group !== null) stopGroup(task.group, task.killTimeoutMs);
           task.resolve({ exitCode: -1, error: reason, killed: task.killed });
         }
         pending.clear();
@@ -322,30 +326,48 @@ export function startTaskExecutor(options: TaskExecutorOptions = {}): TaskExecut
 }
 
 /**
-/**
- * Ends a process group left behind by a dead executor: SIGINT, then SIGKILL after the kill
- * timeout.
- */
-function endGroup(group: number, killTimeoutMs: number): void {
-  signalGroup(group, "SIGINT");
-  setTimeout(() => signalGroup(group, "SIGKILL"), killTimeoutMs);
-}
-
-/**
  * Applies the results that arrive on `stdout` to the pending tasks and pings; calls `idle` when
  * the last pending task has finished.
+ *
+ * A result that cannot be used but names a pending task fails that task (and asks the process
+ * to kill it), since its end may never be learned; the other tasks carry on. One that names no
+ * task (a line that is not JSON, say) may have been any task's end: the process is stopped, so
+ * its tasks fail as those of a process that ended unexpectedly instead of waiting forever.
  */
 async function receive(
   stdout: ReadableStream<Uint8Array>,
   pending: Map<number, Pending>,
   pings: Map<number, (answered: boolean) => void>,
   idle: () => void,
-  stop: () => Promise<void>,
+  requests: LineWriter<ExecutorRequest>,
 ): Promise<void> {
+  /** Fails the pending task `id` with `error`; `false` when there is no such task. */
+  const fail = (id: number | null, error: string): boolean => {
+    const task = id === null ? undefined : pending.get(id);
+    if (id === null || task === undefined) return false;
+    requests.send({ type: "kill", id });
+    task.resolve({ exitCode: -1, error, killed: task.killed });
+    pending.delete(id);
+    if (pending.size === 0) idle();
+    return true;
+  };
   try {
-    for await (const value of readLines(stdout)) {
-      const result = value as ExecutorResult;
-      if (result.type === "started") {
+    for await (const result of readMessages(stdout, decodeResult)) {
+      if (result instanceof ProtocolError) {
+        if (result.id === null) throw result;
+        log.error("The task executor process sent what prunner cannot use: {error}", {
+          error: result.message,
+        });
+        fail(
+          result.id,
+          `the task executor process sent what prunner cannot use: ${result.message}`,
+        );
+      } else if (result.type === "rejected") {
+        const error = `the task executor process could not use a request: ${result.error}`;
+        if (result.id === null) throw new Error(error);
+        log.error("{error}", { error });
+        fail(result.id, error);
+      } else if (result.type === "started") {
         const task = pending.get(result.id);
         if (task) task.group = result.pid;
       } else if (result.type === "pong") {
@@ -356,11 +378,11 @@ async function receive(
       }
     }
   } catch (error) {
-    log.error("Unreadable output from the task executor process: {error}; stopping it", {
+    log.error("Stopping the task executor process, its output cannot be relied on: {error}", {
       error: errorMessage(error),
     });
     // Without its results its tasks would never finish: it stops them and exits, and they
     // fail as tasks of a process that ended unexpectedly.
-    await stop();
+    await requests.close();
   }
 }

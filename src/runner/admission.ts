@@ -8,11 +8,12 @@
 import { getLogger } from "@logtape/logtape";
 import type { PipelineDefinition } from "../definition/types.ts";
 import { createJob } from "../engine/create_job.ts";
+import type { JobIdempotency } from "../engine/job.ts";
 import { decideAdmission, decideDueStarts, type DueStarts } from "../engine/wait_list.ts";
 import { QueueDisabledError, QueueFullError } from "../errors.ts";
 import type { ScheduleRequest } from "./api.ts";
 import type { EventHub } from "./events.ts";
-import type { JobLifecycle } from "./job_lifecycle.ts";
+import type { JobLifecycle, PreparedStart } from "./job_lifecycle.ts";
 import {
   type ActiveJob,
   admitted,
@@ -42,12 +43,19 @@ export interface AdmissionOptions {
  */
 export interface Admission {
   /**
-   * Creates a job of `definition` and reserves its start or its place on the wait list. Until
-   * `stored` or `refused` is called for it, it does not start and replaces no other job.
+   * Creates a job of `definition` (holding `idempotency`, if given) and reserves its start or
+   * its place on the wait list. Until `stored` or `refused` is called for it, it does not start
+   * and replaces no other job. A job that starts at once is marked started and its first tasks'
+   * processes start, held before their first line (see `JobLifecycle.prepareStart`): its first
+   * commit stores its start, and the processes start while that commit is in flight.
    *
    * @throws {QueueFullError | QueueDisabledError} when the pipeline refuses the job.
    */
-  accept(definition: PipelineDefinition, request: ScheduleRequest): ActiveJob;
+  accept(
+    definition: PipelineDefinition,
+    request: ScheduleRequest,
+    idempotency: JobIdempotency | null,
+  ): ActiveJob;
   /**
    * The accepted job is stored: it starts if its turn has come, and replaces the waiting job
    * its queue strategy says. After shutdown began it stays waiting in the store.
@@ -69,12 +77,14 @@ const log = getLogger(["prunner", "runner"]);
  * @example
  * ```ts
  * const admission = createAdmission({ state, lifecycle, events, now: Date.now, released });
- * const entry = admission.accept(definition, request);
+ * const entry = admission.accept(definition, request, null);
  * ```
  */
 export function createAdmission(options: AdmissionOptions): Admission {
   const { state, lifecycle, events, now } = options;
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Accepted jobs that start at once, their first tasks held until the job is stored. */
+  const prepared = new Map<string, PreparedStart>();
 
   const clearTimer = (pipeline: string): void => {
     clearTimeout(timers.get(pipeline));
@@ -101,7 +111,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
   };
 
   return {
-    accept(definition, request) {
+    accept(definition, request, idempotency) {
       const at = now();
       const id = crypto.randomUUID();
       const decision = decideAdmission(definition, queueOf(state, definition.name), {
@@ -122,9 +132,11 @@ export function createAdmission(options: AdmissionOptions): Admission {
         variables: request.variables,
         user: request.user,
         queuePartition: request.queuePartition,
+        idempotency,
       });
       const entry: ActiveJob = { job, definition, runs: new Map() };
       admitted(state, entry, decision, at);
+      if (decision.kind === "start") prepared.set(id, lifecycle.prepareStart(entry, at));
       if (decision.kind === "wait") {
         clearTimer(definition.name);
         apply(definition.name, decision, at);
@@ -134,8 +146,13 @@ export function createAdmission(options: AdmissionOptions): Admission {
 
     stored(entry) {
       const { job } = entry;
+      const start = prepared.get(job.id);
+      prepared.delete(job.id);
       const stored = storedJob(state, entry);
-      if (!stored) return;
+      if (!stored) {
+        start?.drop();
+        return;
+      }
       events.emit({ type: "job_scheduled", job });
       if (stored.replaced) {
         log.info("Job {jobId} replaced by {newJobId} on the wait list", {
@@ -147,14 +164,18 @@ export function createAdmission(options: AdmissionOptions): Admission {
       if (!stored.due) return;
       if (state.shuttingDown) {
         // Stored as waiting: it runs after the restart, as the other waiting jobs do.
+        start?.defer();
         slotReturned(state, entry);
         options.released();
         return;
       }
-      lifecycle.start(entry, now());
+      if (start) start.release();
+      else lifecycle.start(entry, now());
     },
 
     refused(entry) {
+      prepared.get(entry.job.id)?.drop();
+      prepared.delete(entry.job.id);
       const tookSlot = withdrawn(state, entry);
       if (tookSlot === null) return;
       startDue(entry.job.pipeline);

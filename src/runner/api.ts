@@ -30,6 +30,14 @@ export interface ScheduleRequest {
   queuePartition: string | null;
 }
 
+/** What a schedule request with an idempotency key got. */
+export interface ScheduleOutcome {
+  /** The job: a new one, or the one an earlier request with the same key created. */
+  job: Job;
+  /** Whether the job is an earlier request's (the request was a retry). */
+  replayed: boolean;
+}
+
 export type { LogStream };
 
 /** The runner's operations, as the API uses them. */
@@ -55,6 +63,14 @@ export interface RunnerApi {
    * or `ShuttingDownError`.
    */
   schedule(request: ScheduleRequest): Promise<Job>;
+  /**
+   * Schedules a job unless `request.user` already scheduled one with idempotency key `key` that
+   * is still kept: then resolves with that job, `replayed`. Requests with the same key at the
+   * same time get one job; when the first is refused, the next tries itself. Rejects as
+   * `schedule` does, and with `IdempotencyKeyReusedError` when the earlier request with the
+   * key was a different one.
+   */
+  scheduleOnce(request: ScheduleRequest, key: string): Promise<ScheduleOutcome>;
   /** Cancels a job. Rejects with `JobNotFoundError` or `JobCompletedError`. */
   cancel(id: string): Promise<void>;
   /**

@@ -56,10 +56,33 @@ export interface JobLifecycleOptions {
   readonly onParked: (entry: ActiveJob) => void;
 }
 
+/**
+ * A new job's first tasks, started while the job's first commit is in flight and held before
+ * their first line until it has landed: the commit and the processes' start overlap, and the
+ * job is stored with its start in one commit.
+ */
+export interface PreparedStart {
+  /** The job is stored: its start is published and its tasks' first lines run. */
+  release(): void;
+  /** The job was not stored: its held tasks are killed before running anything. */
+  drop(): void;
+  /**
+   * The job is stored, but shutdown began meanwhile: like `drop`, and the job is stored again
+   * as waiting, so that it runs after the restart.
+   */
+  defer(): void;
+}
+
 /** Drives started jobs. */
 export interface JobLifecycle {
   /** Starts a job whose slot is taken: marks it started and launches its first tasks. */
   start(entry: ActiveJob, at: number): void;
+  /**
+   * Starts a new job whose slot is taken before it is stored: marks it and its first tasks
+   * started (so its first commit stores that), and starts their processes held. Nothing is
+   * published or persisted until the returned start is released.
+   */
+  prepareStart(entry: ActiveJob, at: number): PreparedStart;
   /**
    * Goes on with a started job restored from the store (see `canResume`): its slot is taken;
    * its tasks waiting out a retry delay run when the delay ends.
@@ -87,6 +110,17 @@ interface Launch {
 }
 
 const log = getLogger(["prunner", "runner"]);
+
+/** What the process of one of the job's tasks is started with. */
+function taskLaunch({ job, definition }: ActiveJob, task: Task): Launch {
+  const taskDefinition = definition.tasks[task.name];
+  return {
+    lines: taskDefinition.script,
+    variables: job.variables ?? {},
+    env: { ...definition.env, ...taskDefinition.env, TASK_NAME: task.name },
+    allowFailure: taskDefinition.allowFailure,
+  };
+}
 
 /**
  * Creates the job lifecycle.
@@ -130,6 +164,52 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
     advance(entry);
   };
 
+  const prepareStart = (entry: ActiveJob, at: number): PreparedStart => {
+    const { job, definition } = entry;
+    const before = structuredClone(job.tasks);
+    markJobStarted(job, at);
+    const stored = Promise.withResolvers<void>();
+    const held = readyTasks(job, at).map((task) => {
+      markTaskStarted(task, at);
+      return { task, run: runHeld(entry, task, taskLaunch(entry, task), stored.promise) };
+    });
+    let settled = false;
+    const stop = (): void => {
+      settled = true;
+      // The go-ahead never comes: each process is killed waiting for it.
+      for (const { run } of held) run.kill();
+      job.start = null;
+      job.tasks.splice(0, job.tasks.length, ...before);
+    };
+    return {
+      release() {
+        if (settled) return;
+        settled = true;
+        log.debug("Job {jobId} of {pipeline} started", {
+          jobId: job.id,
+          pipeline: job.pipeline,
+        });
+        events.emit({ type: "job_started", job });
+        for (const { task, run } of held) {
+          events.emit({ type: "task_started", job, task });
+          entry.runs.set(task.name, run);
+          run.done.then((outcome) => onTaskDone(entry, task, outcome));
+        }
+        stored.resolve();
+        if (held.length === 0) advance(entry);
+        else wakeAt(entry, checkDeadlines(job, definition, now()).nextAt);
+      },
+      drop() {
+        if (!settled) stop();
+      },
+      defer() {
+        if (settled) return;
+        stop();
+        persister.persist(job);
+      },
+    };
+  };
+
   /**
    * Stops tasks whose time is up, starts whatever may start, and completes the job when
    * nothing is left; at shutdown, sets it aside when it only waits out a retry delay.
@@ -146,13 +226,7 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
       for (const task of readyTasks(job, at)) {
         // Shutdown interrupts retry delays: the next attempt runs after the restart.
         if (state.shuttingDown && task.retryAt !== undefined) continue;
-        const taskDefinition = definition.tasks[task.name];
-        launch(entry, task, {
-          lines: taskDefinition.script,
-          variables: job.variables ?? {},
-          env: { ...definition.env, ...taskDefinition.env, TASK_NAME: task.name },
-          allowFailure: taskDefinition.allowFailure,
-        }, stored.promise);
+        launch(entry, task, taskLaunch(entry, task), stored.promise);
       }
     }
     if (entry.runs.size === 0 && isSettled(job)) {
@@ -207,6 +281,19 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
     const { job } = entry;
     markTaskStarted(task, now());
     events.emit({ type: "task_started", job, task });
+    const run = runHeld(entry, task, what, stored);
+    entry.runs.set(task.name, run);
+    run.done.then((outcome) => onTaskDone(entry, task, outcome));
+  };
+
+  /** Starts the process of `task` (once `what` is known); its first line waits for `ready`. */
+  const runHeld = (
+    entry: ActiveJob,
+    task: Task,
+    what: Launch | Promise<Launch>,
+    ready: Promise<void>,
+  ): TaskRun => {
+    const { job } = entry;
     let killRequested = false;
     const pending: TaskRun = {
       done: Promise.resolve(what).then((resolved) => {
@@ -217,7 +304,7 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
           stdoutPath: logs.path(job.id, task.name, "stdout", task.attempt),
           stderrPath: logs.path(job.id, task.name, "stderr", task.attempt),
           killTimeoutMs: options.killTimeoutMs,
-        }, stored);
+        }, ready);
         pending.kill = run.kill;
         return run.done;
       }).catch((error): TaskOutcome => ({ exitCode: -1, error: String(error), killed: false })),
@@ -225,8 +312,7 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
         killRequested = true;
       },
     };
-    entry.runs.set(task.name, pending);
-    pending.done.then((outcome) => onTaskDone(entry, task, outcome));
+    return pending;
   };
 
   const onTaskDone = (entry: ActiveJob, task: Task, outcome: TaskOutcome): void => {
@@ -313,6 +399,7 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
 
   return {
     start,
+    prepareStart,
     resume: advance,
     cancel,
     parkRetryWaits() {

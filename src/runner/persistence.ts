@@ -16,6 +16,8 @@ export interface RunnerStore {
   /** Persists the job's current state; resolves once committed. */
   save(job: Job): Promise<void>;
   get(id: string): Promise<Job | null>;
+  /** The job scheduled by `user` with an idempotency key still kept (see `JobStore`). */
+  findIdempotent(user: string, key: string): Promise<Job | null>;
   /** The API JSON of all jobs as stored, newest first, in batches. */
   listJson(): AsyncIterable<ListedJob[]>;
   /** One page of jobs, newest first (see `JobStore.page`). */

@@ -11,10 +11,16 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Definitions } from "../definition/types.ts";
-import type { Job } from "../engine/job.ts";
+import {
+  decideReplay,
+  DEFAULT_IDEMPOTENCY_TTL_MS,
+  requestFingerprint,
+} from "../engine/idempotency.ts";
+import type { Job, JobIdempotency } from "../engine/job.ts";
 import { isSchedulable } from "../engine/wait_list.ts";
 import {
   errorMessage,
+  IdempotencyKeyReusedError,
   JobCompletedError,
   JobNotFoundError,
   JobNotStoredError,
@@ -24,7 +30,13 @@ import {
 import { StoreWriteError } from "../store/errors.ts";
 import type { TaskExecutor } from "../executor/task_executor.ts";
 import { createAdmission } from "./admission.ts";
-import type { LogStream, PipelineInfo, RunnerApi, ScheduleRequest } from "./api.ts";
+import type {
+  LogStream,
+  PipelineInfo,
+  RunnerApi,
+  ScheduleOutcome,
+  ScheduleRequest,
+} from "./api.ts";
 import { createEventHub, type EventHub } from "./events.ts";
 import { createJobLifecycle, type RunnerLogs } from "./job_lifecycle.ts";
 import { createPersister, type RunnerStore } from "./persistence.ts";
@@ -33,6 +45,7 @@ import { restoreJobs } from "./restore.ts";
 import {
   createRunnerState,
   definitionsReplaced,
+  isReserved,
   queueOf,
   reservedSlots,
   runningCount,
@@ -58,6 +71,8 @@ export interface RunnerOptions {
   events?: EventHub;
   /** Time between SIGINT and SIGKILL when a task is killed (default 2 s). */
   killTimeoutMs?: number;
+  /** How long a job's idempotency key is kept, in ms (default 24 h). */
+  idempotencyTtlMs?: number;
   /** Called after a job ended, e.g. to apply retention. */
   onJobCompleted?: (job: Job) => void;
   /** Clock, epoch ms (tests). */
@@ -132,6 +147,13 @@ export function createRunner(options: RunnerOptions): Runner {
   const events = options.events ?? createEventHub();
   const state = createRunnerState(options.definitions);
   const persister = createPersister(store);
+  const idempotencyTtlMs = options.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS;
+  /**
+   * Requests with an idempotency key in progress, by user and key: the job they got, and
+   * whether they created it. Later requests with the key wait for it rather than look it up
+   * in the store, where it is found only once stored.
+   */
+  const keyed = new Map<string, Promise<{ job: Job; created: boolean }>>();
   let idleWaiters: (() => void)[] = [];
   /** Set while new jobs are refused because the store fails: logged once per episode. */
   let refusing = false;
@@ -178,6 +200,56 @@ export function createRunner(options: RunnerOptions): Runner {
     if (!job.canceled && job.completed) throw new JobCompletedError(id);
   };
 
+  /** Schedules a new job, holding `idempotency` if given; resolves once it is stored. */
+  const scheduleNew = async (
+    request: ScheduleRequest,
+    idempotency: JobIdempotency | null,
+  ): Promise<Job> => {
+    if (request.variables !== null) checkVariables(request.variables);
+    if (state.shuttingDown) throw new ShuttingDownError();
+    const definition = state.definitions.get(request.pipeline);
+    if (!definition) throw new PipelineNotFoundError(request.pipeline);
+    const entry = admission.accept(definition, request, idempotency);
+    try {
+      await store.save(entry.job);
+    } catch (error) {
+      admission.refused(entry);
+      if (!refusing) {
+        refusing = true;
+        log.error("New jobs are refused: they cannot be stored: {error}", { error });
+      }
+      throw error instanceof StoreWriteError
+        ? new JobNotStoredError(errorMessage(error.cause), error.dataDir)
+        : new JobNotStoredError(errorMessage(error), null);
+    }
+    if (refusing) {
+      refusing = false;
+      log.info("New jobs are stored and accepted again");
+    }
+    admission.stored(entry);
+    return entry.job;
+  };
+
+  /** The stored job holding the key, or else a new job that holds it. */
+  const findOrSchedule = async (
+    request: ScheduleRequest,
+    key: string,
+    fingerprint: string,
+  ): Promise<{ job: Job; created: boolean }> => {
+    const found = await store.findIdempotent(request.user, key);
+    if (found !== null) return { job: current(found.id) ?? found, created: false };
+    const expires = now() + idempotencyTtlMs;
+    return { job: await scheduleNew(request, { key, fingerprint, expires }), created: true };
+  };
+
+  /** An earlier request's job for a retry: the same job, unless the retry asks for another. */
+  const replayOf = (job: Job, key: string, fingerprint: string): ScheduleOutcome => {
+    if (decideReplay(job, fingerprint).kind === "conflict") {
+      throw new IdempotencyKeyReusedError(key, job.id);
+    }
+    return { job: current(job.id) ?? job, replayed: true };
+  };
+
   const runner: Runner = {
     events,
 
@@ -209,34 +281,32 @@ export function createRunner(options: RunnerOptions): Runner {
       return current(id) ?? await store.get(id);
     },
 
-    async schedule(request: ScheduleRequest): Promise<Job> {
+    schedule: (request) => scheduleNew(request, null),
+
+    async scheduleOnce(request: ScheduleRequest, key: string): Promise<ScheduleOutcome> {
       if (request.variables !== null) checkVariables(request.variables);
-      if (state.shuttingDown) throw new ShuttingDownError();
-      const definition = state.definitions.get(request.pipeline);
-      if (!definition) throw new PipelineNotFoundError(request.pipeline);
-      const entry = admission.accept(definition, request);
-      try {
-        await store.save(entry.job);
-      } catch (error) {
-        admission.refused(entry);
-        if (!refusing) {
-          refusing = true;
-          log.error("New jobs are refused: they cannot be stored: {error}", { error });
+      const fingerprint = requestFingerprint(request);
+      const name = JSON.stringify([request.user, key]);
+      while (true) {
+        const pending = keyed.get(name);
+        if (pending) {
+          // When the request before this one was refused, this one tries itself.
+          const earlier = await pending.catch(() => null);
+          if (earlier !== null) return replayOf(earlier.job, key, fingerprint);
+          continue;
         }
-        throw error instanceof StoreWriteError
-          ? new JobNotStoredError(errorMessage(error.cause), error.dataDir)
-          : new JobNotStoredError(errorMessage(error), null);
+        const attempt = findOrSchedule(request, key, fingerprint)
+          .finally(() => keyed.delete(name));
+        keyed.set(name, attempt);
+        const { job, created } = await attempt;
+        return created ? { job, replayed: false } : replayOf(job, key, fingerprint);
       }
-      if (refusing) {
-        refusing = false;
-        log.info("New jobs are stored and accepted again");
-      }
-      admission.stored(entry);
-      return entry.job;
     },
 
     cancel(id: string): Promise<void> {
       const entry = state.active.get(id);
+      // A job not stored yet is not known to the API yet.
+      if (entry && isReserved(state, entry)) return Promise.reject(new JobNotFoundError(id));
       if (entry) {
         if (!entry.job.canceled) lifecycle.cancel(entry);
         persister.persist(entry.job);
@@ -282,7 +352,10 @@ export function createRunner(options: RunnerOptions): Runner {
       lifecycle.parkRetryWaits();
       if (mode === "cancel") {
         for (const entry of [...state.active.values()]) {
-          if (entry.job.start !== null && !entry.job.canceled) lifecycle.cancel(entry);
+          // A job not stored yet is left to its commit: it stays waiting once stored.
+          if (entry.job.start !== null && !entry.job.canceled && !isReserved(state, entry)) {
+            lifecycle.cancel(entry);
+          }
         }
       }
       await runner.idle();

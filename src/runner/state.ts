@@ -141,6 +141,18 @@ export function reservedSlots(state: RunnerState): number {
 }
 
 /**
+ * Whether the job was accepted and is not stored yet: it holds a reservation.
+ *
+ * @example
+ * ```ts
+ * if (isReserved(state, entry)) throw new JobNotFoundError(entry.job.id);
+ * ```
+ */
+export function isReserved(state: RunnerState, entry: ActiveJob): boolean {
+  return mutable(state).reservations.has(entry.job.id);
+}
+
+/**
  * The wait-list record of a job, as the engine's wait-list decisions see it.
  *
  * @example

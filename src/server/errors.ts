@@ -5,6 +5,7 @@
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import {
+  IdempotencyKeyReusedError,
   JobCompletedError,
   JobNotFoundError,
   JobNotStoredError,
@@ -58,6 +59,7 @@ const STATUS_BY_CLASS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]
   [JobNotFoundError, 404],
   [TaskNotFoundError, 404],
   [JobCompletedError, 409],
+  [IdempotencyKeyReusedError, 422],
   [ShuttingDownError, 503],
   [JobNotStoredError, 507],
   // Server-side, but with a message that says what is wrong with which job.

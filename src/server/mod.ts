@@ -13,13 +13,10 @@
  *
  * @module
  */
-export {
-  type AppEnv,
-  type AppOptions,
-  createApp,
-  type HealthProblems,
-  MAX_BODY_BYTES,
-} from "./app.ts";
+export { type AppOptions, createApp } from "./app.ts";
+export { type HealthProblems } from "./routes/health.ts";
+export { MAX_BODY_BYTES } from "./routes/pipelines.ts";
+export { type AppEnv } from "./routes/sub_app.ts";
 export { authenticate, type AuthResult } from "./auth.ts";
 export { statusFor, TaskNotFoundError } from "./errors.ts";
 export { formatTime, type JobJson, jobToJson, type TaskJson, taskToJson } from "./json.ts";

@@ -1,7 +1,7 @@
 /**
- * The API's route definitions: path, method, request schemas and documented responses. The app
- * registers its handlers with these definitions, which both validates requests and generates
- * the OpenAPI document.
+ * The API's route definitions: path, method, request schemas and documented responses. Each
+ * resource's sub-app in `./routes/` registers its handlers with these definitions, which both
+ * validates requests and generates the OpenAPI document.
  *
  * @module
  */
@@ -9,6 +9,7 @@ import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import {
   ErrorSchema,
   HealthSchema,
+  IDEMPOTENCY_REPLAYED_HEADER,
   JobQuerySchema,
   JobSchema,
   LogsQuerySchema,
@@ -19,6 +20,7 @@ import {
   PipelinesStatusResponseSchema,
   RawLogQuerySchema,
   ScheduleBodySchema,
+  ScheduleHeadersSchema,
   ScheduleResponseSchema,
 } from "./schemas.ts";
 
@@ -134,23 +136,40 @@ export const scheduleRoute = createRoute({
   summary: "Schedule a job",
   description: "Creates a job of the pipeline with the given variables; it starts at once or " +
     "waits on the pipeline's wait list. The body is read as JSON whatever its Content-Type, as " +
-    "prunner does. The token's `sub` claim becomes the job's `user`.",
+    "prunner does. The token's `sub` claim becomes the job's `user`. With an " +
+    "`Idempotency-Key`, a retry of the request gets the job the first one created.",
   security,
   request: {
+    headers: ScheduleHeadersSchema,
     body: {
       required: true,
       content: { "application/json": { schema: ScheduleBodySchema } },
     },
   },
   responses: {
-    202: json(ScheduleResponseSchema, "The job was scheduled"),
+    202: {
+      ...json(
+        ScheduleResponseSchema,
+        "The job was scheduled, or, for a retry with the same `Idempotency-Key`, had been",
+      ),
+      headers: z.object({
+        [IDEMPOTENCY_REPLAYED_HEADER]: z.literal("true").optional().openapi({
+          description: "Set when the job is the one an earlier request with the same " +
+            "`Idempotency-Key` created",
+        }),
+      }),
+    },
     400: error(
       "Malformed JSON, a missing or unknown pipeline, variables that are not an object, too " +
-        "large or nested more than 64 levels deep, a full queue or disabled queueing (the " +
-        "message says which)",
+        "large or nested more than 64 levels deep, a full queue or disabled queueing, an " +
+        "invalid `Idempotency-Key` (the message says which)",
     ),
     401: unauthorized,
     413: error("The request body is larger than 1 MiB"),
+    422: error(
+      "The `Idempotency-Key` was used before for a different request (another pipeline, " +
+        "variables or queuePartition); the message names the job it scheduled",
+    ),
     503: error("prunner is shutting down and accepts no new jobs"),
     507: error(
       "The job could not be stored (no space left, I/O error, read-only file system); it was " +
@@ -313,19 +332,22 @@ export const healthRoute = createRoute({
   },
 });
 
-/** Every route of the API, in the order they are registered. */
+/**
+ * Every route of the API, in the order `createApp` mounts them (its sub-apps one after another),
+ * which is also the order of the paths in the OpenAPI document.
+ */
 export const ROUTES: readonly RouteConfig[] = [
+  healthRoute,
   listPipelinesRoute,
-  listPipelinesJobsRoute,
   pipelinesStatusRoute,
   scheduleRoute,
+  listPipelinesJobsRoute,
   jobDetailRoute,
+  jobCancelRoute,
   jobLogsRoute,
   jobLogsStreamRoute,
   jobLogsRawRoute,
-  jobCancelRoute,
-  metricsRoute,
   eventsRoute,
+  metricsRoute,
   openApiRoute,
-  healthRoute,
 ];

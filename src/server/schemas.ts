@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "@hono/zod-openapi";
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from "../engine/idempotency.ts";
 import { JOB_STATES } from "../engine/job.ts";
 import { MAX_SCANNED_JOBS } from "../runner/paging.ts";
 
@@ -199,6 +200,31 @@ export const ScheduleBodySchema = z.object({
       example: "site-a",
     }),
 }, { error: "the request body must be a JSON object" }).openapi("ScheduleRequest");
+
+/** The header of a schedule request that makes its retries safe. */
+export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
+
+/** The header of a schedule answer that is an earlier request's job. */
+export const IDEMPOTENCY_REPLAYED_HEADER = "idempotency-replayed";
+
+/** `POST /pipelines/schedule` request headers. */
+export const ScheduleHeadersSchema = z.object({
+  [IDEMPOTENCY_KEY_HEADER]: z.string()
+    .min(1, { error: "Idempotency-Key must not be empty" })
+    .max(MAX_IDEMPOTENCY_KEY_LENGTH, {
+      error: `Idempotency-Key must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters long`,
+    })
+    .regex(/^[\x20-\x7e]*$/, {
+      error: "Idempotency-Key must consist of printable ASCII characters",
+    })
+    .optional()
+    .openapi({
+      description: "Makes retries safe: a request with the same key by the same user, while the " +
+        "key is kept (24 h by default), gets the job the first one created instead of a new " +
+        "one. 1 to 255 printable ASCII characters, e.g. a UUID.",
+      example: "5d9f2c1e-8a4b-4c2d-9e1f-0a7b3c6d4e21",
+    }),
+});
 
 /** `POST /pipelines/schedule` response. */
 export const ScheduleResponseSchema = z.object({

@@ -104,6 +104,12 @@ export interface JobStore {
   /** One job, or `null` when no job has this id. */
   get(id: string): Promise<Job | null>;
   /**
+   * The job `user` scheduled with idempotency key `key`, while the key is kept (see
+   * `Job.idempotency`); `null` when there is none, it expired or the job was deleted. A job is
+   * found as soon as its first save is written: the key is stored in the same commit.
+   */
+  findIdempotent(user: string, key: string): Promise<Job | null>;
+  /**
    * All jobs, newest first (by `created`, ties by id), read in batches. Here and in the other
    * listings a damaged record is skipped (and reported), so one bad record never hides the
    * others.

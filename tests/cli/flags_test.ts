@@ -17,6 +17,7 @@ const DEFAULTS: ServeOptions = {
   envFiles: [".env", ".env.local"],
   watch: false,
   pollIntervalMs: 30_000,
+  idempotencyTtlMs: 24 * 60 * 60 * 1000,
   ui: true,
 };
 
@@ -154,6 +155,15 @@ const CASES: {
     flagValue: 90_000,
     envValue: "500ms",
     envResult: 500,
+  },
+  {
+    key: "idempotencyTtlMs",
+    flag: "--idempotency-ttl",
+    env: "PRUNNER_IDEMPOTENCY_TTL",
+    flagArgs: ["--idempotency-ttl", "1h"],
+    flagValue: 3_600_000,
+    envValue: "48h",
+    envResult: 172_800_000,
   },
   {
     key: "ui",
@@ -397,6 +407,8 @@ Deno.test("parseCli: schedule takes --var values as JSON when they are JSON", ()
     "site-a",
     "--vars",
     "vars.json",
+    "--idempotency-key",
+    "ci-run-7",
   ]);
   assertEquals(request, {
     command: "schedule",
@@ -404,12 +416,14 @@ Deno.test("parseCli: schedule takes --var values as JSON when they are JSON", ()
     variables: [["n", 3], ["list", ["a"]], ["name", "hello world"], ["eq", "a=b"], ["empty", ""]],
     varsFile: "vars.json",
     partition: "site-a",
+    idempotencyKey: "ci-run-7",
     wait: false,
     follow: false,
     json: false,
   });
   const follow = client(["schedule", "build", "--follow"]).request;
   assertEquals([follow.command, "wait" in follow && follow.wait], ["schedule", true]);
+  assertEquals("idempotencyKey" in follow && follow.idempotencyKey, null);
 });
 
 Deno.test("parseCli: client commands and their arguments", () => {

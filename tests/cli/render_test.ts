@@ -1,4 +1,4 @@
-import type { JobJson } from "../../src/client/api.ts";
+import type { JobJson } from "../../src/client/json.ts";
 import {
   formatClock,
   formatDuration,

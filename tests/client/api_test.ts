@@ -1,5 +1,6 @@
 import { verify } from "hono/jwt";
-import { createClient, type JobJson } from "../../src/client/api.ts";
+import { createClient } from "../../src/client/api.ts";
+import type { JobJson } from "../../src/client/json.ts";
 import {
   addressUrl,
   type ConnectionOptions,
@@ -141,7 +142,8 @@ Deno.test("client: scheduling an unknown pipeline lists the defined ones", async
   });
   const client = createClient("http://h", credentials, fetchFn);
   const unknown = await assertRejects(
-    () => client.schedule({ pipeline: "c", variables: { x: 1 }, partition: "p" }),
+    () =>
+      client.schedule({ pipeline: "c", variables: { x: 1 }, partition: "p", idempotencyKey: "k" }),
     UnknownPipelineError,
   );
   assertEquals(unknown.message, 'pipeline "c" is not defined; defined pipelines: a, b');
@@ -151,10 +153,31 @@ Deno.test("client: scheduling an unknown pipeline lists the defined ones", async
     queuePartition: "p",
   });
   const full = await assertRejects(
-    () => client.schedule({ pipeline: "a", variables: {}, partition: null }),
+    () => client.schedule({ pipeline: "a", variables: {}, partition: null, idempotencyKey: "k" }),
     ApiError,
   );
   assertEquals(full.message, 'queue full: pipeline "a" … (HTTP 400)');
+});
+
+Deno.test("client: schedule sends its idempotency key, again with each retry", async () => {
+  let attempts = 0;
+  const { fetchFn: answering, requests } = fakeFetch({
+    "POST /pipelines/schedule": () => Response.json({ jobId: "j-1" }, { status: 202 }),
+  });
+  // The first two requests are lost (as when the connection breaks), the third is answered.
+  const fetchFn = ((input: string | URL | Request, init?: RequestInit) => {
+    const answer = answering(input, init);
+    return ++attempts <= 2 ? Promise.reject(new TypeError("connection reset")) : answer;
+  }) as typeof fetch;
+  const client = createClient("http://h", credentials, fetchFn);
+  const request = { pipeline: "a", variables: {}, partition: null, idempotencyKey: "key-1" };
+  assertEquals(await client.schedule(request), "j-1");
+  assertEquals(requests.map((r) => r.headers.get("idempotency-key")), ["key-1", "key-1", "key-1"]);
+
+  attempts = -10;
+  const unreachable = createClient("http://h", credentials, fetchFn);
+  await assertRejects(() => unreachable.schedule(request), ServerUnreachableError);
+  assertEquals(requests.length, 6, "two retries, then the error");
 });
 
 Deno.test("client: pipelines fall back to GET /pipelines/ on a server without counts", async () => {

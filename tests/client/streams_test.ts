@@ -1,4 +1,5 @@
-import { createClient, type JobJson, type TaskJson } from "../../src/client/api.ts";
+import { createClient } from "../../src/client/api.ts";
+import type { JobJson, TaskJson } from "../../src/client/json.ts";
 import { followJob, type OutputChunk } from "../../src/client/follow.ts";
 import { watchJob } from "../../src/client/watch.ts";
 import { UnknownTaskError } from "../../src/client/errors.ts";

@@ -5,7 +5,8 @@
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { processAlive, waitFor } from "../runner/support.ts";
 import type { TaskOutcome } from "../../src/engine/task_graph.ts";
-import { runTask, type TaskSpec } from "../../src/executor/run_task.ts";
+import type { TaskSpec } from "../../src/executor/protocol.ts";
+import { runTask } from "../../src/executor/run_task.ts";
 import { startTaskExecutor } from "../../src/executor/task_executor.ts";
 import { withTempDir } from "../temp_dir.ts";
 import { smallFileSystem } from "../fault_fs.ts";

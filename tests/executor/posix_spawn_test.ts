@@ -1,9 +1,5 @@
 import { assert, assertEquals } from "../assert.ts";
-import {
-  commandStatus,
-  loadSessionSpawner,
-  resolveProgram,
-} from "../../src/executor/posix_spawn.ts";
+import { loadSessionSpawner } from "../../src/executor/posix_spawn.ts";
 import { type LineProcess, startLine } from "../../src/executor/start_line.ts";
 import { readsStdin } from "../proc.ts";
 import { waitFor } from "../runner/support.ts";
@@ -219,30 +215,5 @@ Deno.test({
       const before = openFds();
       for (let i = 0; i < 50; i++) await run(i % 2 ? "/bin/true" : "echo $0", dir);
       assertEquals(openFds(), before);
-    }),
-});
-
-Deno.test("posix_spawn: waitpid status words become Deno's command status", () => {
-  assertEquals(commandStatus(0), { success: true, code: 0, signal: null });
-  assertEquals(commandStatus(42 << 8), { success: false, code: 42, signal: null });
-  assertEquals(commandStatus(9), { success: false, code: 137, signal: "SIGKILL" });
-  assertEquals(commandStatus(2 | 0x80), { success: false, code: 130, signal: "SIGINT" });
-});
-
-Deno.test({
-  name: "posix_spawn: programs are looked up as sh does",
-  ignore: !LINUX,
-  fn: () =>
-    withTempDir("prunner-spawn-", async (dir) => {
-      await Deno.mkdir(`${dir}/a`);
-      await Deno.mkdir(`${dir}/b`);
-      await Deno.writeTextFile(`${dir}/a/tool`, "not executable");
-      await Deno.writeTextFile(`${dir}/b/tool`, "#!/bin/sh\n");
-      await Deno.chmod(`${dir}/b/tool`, 0o755);
-      const env = { PATH: `${dir}/a:${dir}/b` };
-      assertEquals(resolveProgram("tool", env, dir), `${dir}/b/tool`);
-      assertEquals(resolveProgram("./tool", env, dir), "./tool");
-      assertEquals(resolveProgram("missing", env, dir), null);
-      assertEquals(resolveProgram("b/tool", { PATH: "" }, dir), "b/tool");
     }),
 });

@@ -1,12 +1,9 @@
 import { assertEquals } from "../assert.ts";
 import { processAlive, waitFor } from "../runner/support.ts";
-import { runTask, type TaskSpec } from "../../src/executor/run_task.ts";
-import {
-  isPlainCommand,
-  setsidAvailable,
-  shellCommand,
-  signalGroup,
-} from "../../src/executor/shell.ts";
+import type { TaskSpec } from "../../src/executor/protocol.ts";
+import { runTask } from "../../src/executor/run_task.ts";
+import { signalGroup } from "../../src/executor/process_group.ts";
+import { isPlainCommand, setsidAvailable, shellCommand } from "../../src/executor/shell.ts";
 import { withTempDir } from "../temp_dir.ts";
 
 const LINUX = Deno.build.os === "linux";
@@ -92,18 +89,6 @@ Deno.test({
       assertEquals(await run.done, { exitCode: 0, error: null, killed: false });
       assertEquals(await Deno.readTextFile(`${dir}/out.log`), `${dir}/bin\n`);
     }),
-});
-
-Deno.test({
-  name: "shell: signalGroup signals the process itself while it leads no group yet",
-  ignore: !LINUX,
-  async fn() {
-    // Not a group leader: the state of a `setsid` that has not made its session yet.
-    const child = new Deno.Command("sleep", { args: ["60"], stdin: "null", stdout: "null" })
-      .spawn();
-    signalGroup(child.pid, "SIGKILL");
-    assertEquals((await child.status).signal, "SIGKILL");
-  },
 });
 
 Deno.test("shell: plain commands are told apart from lines that need the shell", () => {

@@ -1,13 +1,13 @@
 import { assertEquals, assertMatch } from "../assert.ts";
 import { processAlive, waitFor } from "../runner/support.ts";
-import { EXECUTOR_ARG } from "../../src/executor/protocol.ts";
-import type { TaskSpec } from "../../src/executor/run_task.ts";
+import { EXECUTOR_ARG, type TaskSpec } from "../../src/executor/protocol.ts";
 import {
   executorCommand,
   startTaskExecutor,
   type TaskExecutorOptions,
 } from "../../src/executor/task_executor.ts";
 import { signalsDelivered } from "../proc.ts";
+import { valueWithin } from "../../src/timeout.ts";
 import { withTempDir } from "../temp_dir.ts";
 
 const POSIX = Deno.build.os !== "windows";
@@ -317,4 +317,109 @@ Deno.test({
       assertEquals(success, true);
       assertEquals(new TextDecoder().decode(stdout), '{"type":"pong","id":7}\n');
     }),
+});
+
+Deno.test({
+  name: "task executor: a held task killed before its go-ahead ends without running its line",
+  ignore: !POSIX,
+  fn: () =>
+    withDir((dir) =>
+      withExecutor({}, async (executor) => {
+        // The go-ahead never comes, as for a job that could not be stored. A plain command
+        // starts only once it may run; a shell line's shell starts at once and waits.
+        const never = new Promise<void>(() => {});
+        const plain = executor.run(spec(dir, ["touch plain"], "plain"), never);
+        const shell = executor.run(spec(dir, ["touch shell && true"], "shell"), never);
+        plain.kill();
+        shell.kill();
+        const ended = (run: { done: Promise<{ killed: boolean }> }) =>
+          valueWithin(run.done.then((outcome) => outcome.killed), 30_000);
+        assertEquals([await ended(plain), await ended(shell)], [true, true], "not ended as killed");
+        // The executor handles requests in order: the next task's run follows both kills.
+        assertEquals((await executor.run(spec(dir, ["true"], "next")).done).exitCode, 0);
+        assertEquals(await Deno.stat(`${dir}/plain`).then(() => true, () => false), false);
+        assertEquals(await Deno.stat(`${dir}/shell`).then(() => true, () => false), false);
+      })
+    ),
+});
+
+/**
+ * A stand-in for the executor process: it answers the first four run requests with a wrong
+ * result for task 1, one of an unknown type for task 2, a rejection of task 3 and a good result
+ * for task 4, and a wrong result for no task it runs; then it notes kill requests in `kills`
+ * and answers pings.
+ */
+const WRONG_RESULTS_EXECUTOR = String.raw`
+read -r a; read -r b; read -r c; read -r d
+echo '{"type":"done","id":1,"outcome":{"exitCode":"zero","error":null,"killed":false}}'
+echo '{"type":"finished","id":2}'
+echo '{"type":"rejected","id":3,"error":"a \"run\" message has an invalid spec.cwd"}'
+echo '{"type":"pong","id":99,"extra":true}'
+echo '{"type":"started","id":98,"pid":-1}'
+echo '{"type":"done","id":4,"outcome":{"exitCode":0,"error":null,"killed":false}}'
+while read -r line; do
+  case "$line" in
+    *'"kill"'*) echo "$line" >> kills ;;
+    *'"ping"'*) printf '{"type":"pong","id":%s}\n' "$(echo "$line" | sed 's/.*"id":\([0-9]*\).*/\1/')" ;;
+  esac
+done`;
+
+Deno.test({
+  name: "task executor: a result it cannot use fails the task it names; other tasks carry on",
+  ignore: !POSIX,
+  fn: () =>
+    withDir((dir) => {
+      const command = { program: "sh", args: ["-c", `cd '${dir}' && ${WRONG_RESULTS_EXECUTOR}`] };
+      return withExecutor({ command, processes: 1 }, async (executor) => {
+        const runs = [1, 2, 3, 4].map((n) => executor.run(spec(dir, ["exit 0"], `task${n}`)));
+        const [wrong, unknown, rejected, good] = await Promise.all(runs.map((run) => run.done));
+        const unusable = "the task executor process sent what prunner cannot use: ";
+        assertEquals(wrong, {
+          exitCode: -1,
+          error: unusable +
+            'a "done" message has an invalid outcome.exitCode: expected an integer, got "zero"',
+          killed: false,
+        });
+        assertEquals(
+          unknown.error,
+          unusable + 'a message has an unknown type "finished" (known: started, done, pong, ' +
+            "rejected)",
+        );
+        assertEquals(rejected, {
+          exitCode: -1,
+          error: 'the task executor process could not use a request: a "run" message has an ' +
+            "invalid spec.cwd",
+          killed: false,
+        });
+        assertEquals(good, { exitCode: 0, error: null, killed: false });
+        // Whatever is left of the tasks it could not follow is stopped.
+        const kills = await waitFor("three kill requests", async () => {
+          const text = await Deno.readTextFile(`${dir}/kills`).catch(() => "");
+          return text.split("\n").length > 3 ? text : null;
+        });
+        assertEquals(kills.trim().split("\n").map((line) => JSON.parse(line).id), [1, 2, 3]);
+        assertEquals(await executor.check(5000), null, "the process still answers");
+      });
+    }),
+});
+
+Deno.test({
+  name: "task executor: a wrong result that names no task stops the process; its tasks fail",
+  ignore: !POSIX,
+  fn: () =>
+    withDir((dir) =>
+      withExecutor(
+        {
+          // Its one result has no id: it may have been the end of any task.
+          command: {
+            program: "sh",
+            args: ["-c", `read request; echo '{"type":"done","outcome":{}}'; cat >/dev/null`],
+          },
+        },
+        async (executor) => {
+          const outcome = await executor.run(spec(dir, ["true"])).done;
+          assertMatch(outcome.error ?? "", /task executor process \(pid \d+\) ended unexpectedly/);
+        },
+      )
+    ),
 });

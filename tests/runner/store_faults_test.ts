@@ -11,7 +11,7 @@ import { StoreWriteError } from "../../src/store/errors.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { pipeline } from "../engine/fixtures.ts";
 import { processWithArgument, readsStdin } from "../proc.ts";
-import { completed, dirLogs, memoryStore, waitFor } from "./support.ts";
+import { completed, dirLogs, memoryStore, processAlive, waitFor } from "./support.ts";
 
 /** A memory store whose saves fail with `fault` while it is set, as a full disk's would. */
 function faultyStore() {
@@ -100,42 +100,102 @@ Deno.test("store faults: a job that cannot be stored is refused and nothing of i
   assertEquals([...t.store.saved.keys()], [job.id]);
 });
 
-Deno.test("store faults: a shell line waits for its go-ahead until its task's start is stored", async () => {
-  const line = "touch {{ .name }} && true";
-  const mark = pipeline({ name: "mark", tasks: { mark: { script: [line] } } });
-  await using t = await faultyRunner([mark]);
-  const disk = Promise.withResolvers<void>();
-  t.store.slowStarts = disk;
+Deno.test("store faults: a job that starts at once is stored with its start in one commit", async () => {
+  await using t = await faultyRunner([MARK]);
+  const saves: Job[] = [];
+  const save = t.store.save;
+  t.store.save = (job: Job) => {
+    saves.push(structuredClone(job));
+    return save(job);
+  };
   const job = await t.runner.schedule(request("mark", { name: "marked" }));
-  await waitFor("the task to start", async () => (await t.runner.getJob(job.id))?.tasks[0].start);
+  const first = saves.find((saved) => saved.id === job.id)!;
+  assert(first.start !== null, "the job's first commit lacks its start");
+  assertEquals([first.tasks[0].status, first.tasks[0].start !== null], ["running", true]);
+  assertEquals((await completed(t.runner, job.id)).tasks[0].status, "done");
+});
+
+const SHELL_LINE = "touch {{ .name }} && true";
+const SHELL = pipeline({ name: "shell", tasks: { mark: { script: [SHELL_LINE] } } });
+
+/** The shell of `SHELL_LINE` for `name`, once it is blocked reading its go-ahead. */
+async function heldShell(name: string): Promise<number> {
   // The line's shell is started at once and blocks reading its go-ahead from stdin: until a byte
   // arrives there, the line cannot run (see GATED_LINE in src/executor/shell.ts).
   const shell = await waitFor(
     "the line's shell",
-    () => processWithArgument(line.replace("{{ .name }}", "marked")),
+    () => processWithArgument(SHELL_LINE.replace("{{ .name }}", name)),
   );
   await waitFor("the shell to wait for its go-ahead", () => readsStdin(shell));
-  assertEquals(await exists(`${t.dir}/marked`), false, "the line ran before its start was stored");
-  assertEquals(t.store.saved.get(job.id)?.start, null);
-  assert(await readsStdin(shell), "the shell went on before its start was stored");
+  return shell;
+}
+
+Deno.test("store faults: a shell line starts while its job is being stored, and runs once stored", async () => {
+  await using t = await faultyRunner([SHELL]);
+  const disk = Promise.withResolvers<void>();
+  t.store.slowStarts = disk;
+  const scheduling = t.runner.schedule(request("shell", { name: "marked" }));
+  const shell = await heldShell("marked");
+  assertEquals(await exists(`${t.dir}/marked`), false, "the line ran before its job was stored");
+  assertEquals(t.store.saved.size, 0);
+  assert(await readsStdin(shell), "the shell went on before its job was stored");
   disk.resolve();
+  const job = await scheduling;
   assertEquals((await completed(t.runner, job.id)).tasks[0].status, "done");
   assert(await exists(`${t.dir}/marked`));
 });
 
-Deno.test("store faults: a plain command is not started while its task's start is unstored", async () => {
+Deno.test("store faults: a later task's shell line waits for its go-ahead until its start is stored", async () => {
+  const steps = pipeline({
+    name: "steps",
+    tasks: {
+      first: { script: ["while [ ! -e {{ .gate }} ]; do sleep 0.02; done"] },
+      mark: { script: [SHELL_LINE], dependsOn: ["first"] },
+    },
+  });
+  await using t = await faultyRunner([steps]);
+  const job = await t.runner.schedule(request("steps", { gate: "gate", name: "marked" }));
+  const disk = Promise.withResolvers<void>();
+  t.store.slowStarts = disk;
+  await Deno.writeTextFile(`${t.dir}/gate`, "");
+  const shell = await heldShell("marked");
+  assertEquals(await exists(`${t.dir}/marked`), false, "the line ran before its start was stored");
+  assertEquals(t.store.saved.get(job.id)?.tasks.find((task) => task.name === "mark")?.start, null);
+  assert(await readsStdin(shell), "the shell went on before its start was stored");
+  disk.resolve();
+  assertEquals((await completed(t.runner, job.id)).tasks[1].status, "done");
+  assert(await exists(`${t.dir}/marked`));
+});
+
+Deno.test("store faults: the held shell of a job that cannot be stored ends without running", async () => {
+  await using t = await faultyRunner([SHELL]);
+  const disk = Promise.withResolvers<void>();
+  t.store.slowStarts = disk;
+  t.store.fault = "database or disk is full";
+  const scheduling = t.runner.schedule(request("shell", { name: "refused" }));
+  const shell = await heldShell("refused");
+  disk.resolve();
+  await assertRejects(() => scheduling, JobNotStoredError);
+  await waitFor("the held shell to end", () => !processAlive(shell));
+  assertEquals(await exists(`${t.dir}/refused`), false, "the line of a refused job ran");
+  assertEquals(t.store.saved.size, 0);
+});
+
+Deno.test("store faults: a plain command of a job that cannot be stored is never started", async () => {
   await using t = await faultyRunner([MARK]);
   const disk = Promise.withResolvers<void>();
   t.store.slowStarts = disk;
-  const job = await t.runner.schedule(request("mark", { name: "marked" }));
-  await waitFor("the task to start", async () => (await t.runner.getJob(job.id))?.tasks[0].start);
-  // Canceled before its start is stored: a command started without waiting would have run;
-  // one that waits for the stored start is never started at all.
-  await t.runner.cancel(job.id);
+  t.store.fault = "database or disk is full";
+  const scheduling = t.runner.schedule(request("mark", { name: "refused" }));
+  await waitFor("the job's commit to be in flight", () => t.store.attempts > 0);
   disk.resolve();
-  const ended = await completed(t.runner, job.id);
-  assertEquals([ended.canceled, ended.tasks[0].exitCode], [true, -1]);
-  assertEquals(await exists(`${t.dir}/marked`), false, "the command ran though canceled first");
+  await assertRejects(() => scheduling, JobNotStoredError);
+  t.store.fault = null;
+  // The executor handles its requests in order: once the next task has run, the refused one's
+  // kill has been handled, and a command started before it would have run.
+  const job = await t.runner.schedule(request("mark", { name: "accepted" }));
+  assertEquals((await completed(t.runner, job.id)).tasks[0].status, "done");
+  assertEquals(await exists(`${t.dir}/refused`), false, "the command of a refused job ran");
 });
 
 Deno.test("store faults: a refused replacement leaves the waiting job in its place", async () => {

@@ -1,4 +1,5 @@
 import type { Definitions, PipelineDefinition } from "../../src/definition/types.ts";
+import { holdsKey } from "../../src/engine/idempotency.ts";
 import type { Job } from "../../src/engine/job.ts";
 import { jobToJson } from "../../src/server/json.ts";
 import type { LogStream } from "../../src/runner/api.ts";
@@ -15,8 +16,13 @@ function newestFirst(a: { created: number; id: string }, b: { created: number; i
   return b.created - a.created || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }
 
-/** An in-memory store that keeps JSON copies, as a real store would. */
-export function memoryStore(): RunnerStore & { saved: Map<string, Job> } {
+/**
+ * An in-memory store that keeps JSON copies, as a real store would; `now` is the clock that
+ * idempotency keys expire by.
+ */
+export function memoryStore(
+  now: () => number = Date.now,
+): RunnerStore & { saved: Map<string, Job> } {
   const saved = new Map<string, Job>();
   return {
     saved,
@@ -26,6 +32,10 @@ export function memoryStore(): RunnerStore & { saved: Map<string, Job> } {
     },
     get(id) {
       return Promise.resolve(saved.get(id) ?? null);
+    },
+    findIdempotent(user, key) {
+      const found = [...saved.values()].find((job) => holdsKey(job, user, key, now()));
+      return Promise.resolve(found ?? null);
     },
     async *listJson() {
       const encoder = new TextEncoder();

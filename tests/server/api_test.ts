@@ -271,6 +271,68 @@ Deno.test("POST /pipelines/schedule reads the body as JSON without a Content-Typ
   ]);
 });
 
+Deno.test("POST /pipelines/schedule with an Idempotency-Key answers a retry with the first job", async () => {
+  await using server = await startTestServer();
+  const send = (key: string, body: unknown, sub = "j.doe") =>
+    server.request("/pipelines/schedule", {
+      method: "POST",
+      headers: { "Idempotency-Key": key },
+      body: JSON.stringify(body),
+      sub,
+    });
+  const first = await send("key-1", { pipeline: "deploy", variables: { a: 1 } });
+  assertEquals(first.status, 202);
+  assertEquals(first.headers.get("idempotency-replayed"), null);
+  const { jobId } = await readJson(first) as { jobId: string };
+
+  const retry = await send("key-1", { pipeline: "deploy", variables: { a: 1 } });
+  assertEquals(retry.status, 202);
+  assertEquals(retry.headers.get("idempotency-replayed"), "true");
+  assertEquals(await readJson(retry), { jobId });
+
+  const other = await send("key-1", { pipeline: "deploy", variables: { a: 1 } }, "someone.else");
+  assertEquals(other.headers.get("idempotency-replayed"), null);
+  assert((await readJson(other) as { jobId: string }).jobId !== jobId, "another user's job");
+
+  const changed = await send("key-1", { pipeline: "deploy", variables: { a: 2 } });
+  assertEquals(changed.status, 422);
+  assertEquals(changed.headers.get("content-type"), "application/json");
+  const { error } = await readJson(changed) as { error: string };
+  assertMatch(error, new RegExp(`^idempotency key "key-1" was already used .* job ${jobId}`));
+  assertEquals(server.runner.scheduled.length, 2);
+});
+
+Deno.test("POST /pipelines/schedule refuses an empty, too long or non-ASCII Idempotency-Key", async () => {
+  await using server = await startTestServer();
+  const cases: [string, RegExp][] = [
+    ["", /Idempotency-Key must not be empty/],
+    ["k".repeat(256), /at most 255 characters/],
+  ];
+  for (const [key, message] of cases) {
+    const response = await server.request("/pipelines/schedule", {
+      method: "POST",
+      headers: { "Idempotency-Key": key },
+      body: '{"pipeline":"build"}',
+    });
+    assertEquals(response.status, 400, JSON.stringify(key));
+    assertMatch((await readJson(response) as { error: string }).error, message);
+  }
+  const longest = await server.request("/pipelines/schedule", {
+    method: "POST",
+    headers: { "Idempotency-Key": "k".repeat(255) },
+    body: '{"pipeline":"build"}',
+  });
+  assertEquals(longest.status, 202);
+  const latin1 = await server.request("/pipelines/schedule", {
+    method: "POST",
+    headers: { "Idempotency-Key": "caf\u00e9" },
+    body: '{"pipeline":"build"}',
+  });
+  assertEquals(latin1.status, 400);
+  assertMatch((await readJson(latin1) as { error: string }).error, /printable ASCII/);
+  assertEquals(server.runner.scheduled.length, 1);
+});
+
 Deno.test('a token without sub schedules a job with user ""', async () => {
   await using server = await startTestServer();
   const token = await signToken({ exp: Math.floor(Date.now() / 1000) + 60 }, SECRET);

@@ -156,12 +156,27 @@ const PROBES: Record<string, Probe[]> = {
   ],
   "POST /pipelines/schedule": [
     { status: 202, path: "/pipelines/schedule", init: { body: '{"pipeline":"build"}' } },
+    {
+      status: 202,
+      path: "/pipelines/schedule",
+      init: { body: '{"pipeline":"build"}', headers: { "idempotency-key": "probe" } },
+    },
     { status: 400, path: "/pipelines/schedule", init: { body: '{"pipeline":"nope"}' } },
+    {
+      status: 400,
+      path: "/pipelines/schedule",
+      init: { body: '{"pipeline":"build"}', headers: { "idempotency-key": "" } },
+    },
     { status: 401, path: "/pipelines/schedule", token: false },
     {
       status: 413,
       path: "/pipelines/schedule",
       init: { body: `{"pipeline":"${"x".repeat(1024 * 1024)}"}` },
+    },
+    {
+      status: 422,
+      path: "/pipelines/schedule",
+      init: { body: '{"pipeline":"deploy"}', headers: { "idempotency-key": "probe" } },
     },
     {
       status: 503,

@@ -5,7 +5,9 @@
  * @module
  */
 import { type Job, jobState, type JobVariables, type Task } from "../../src/engine/job.ts";
+import { requestFingerprint } from "../../src/engine/idempotency.ts";
 import {
+  IdempotencyKeyReusedError,
   JobCompletedError,
   JobNotFoundError,
   JobNotStoredError,
@@ -93,6 +95,8 @@ export function fakeRunner(jobs: Job[] = []): FakeRunner {
       },
     };
   };
+  /** Jobs scheduled with an idempotency key, by user and key. */
+  const keyed = new Map<string, Job>();
   const runner: FakeRunner = {
     jobs: new Map(jobs.map((job) => [job.id, job])),
     scheduled: [],
@@ -155,6 +159,21 @@ export function fakeRunner(jobs: Job[] = []): FakeRunner {
       });
       runner.jobs.set(job.id, job);
       return Promise.resolve(job);
+    },
+    async scheduleOnce(request, key) {
+      const name = JSON.stringify([request.user, key]);
+      const fingerprint = requestFingerprint(request);
+      const earlier = keyed.get(name);
+      if (earlier) {
+        if (earlier.idempotency?.fingerprint !== fingerprint) {
+          throw new IdempotencyKeyReusedError(key, earlier.id);
+        }
+        return { job: earlier, replayed: true };
+      }
+      const job = await runner.schedule(request);
+      job.idempotency = { key, fingerprint, expires: Number.MAX_SAFE_INTEGER };
+      keyed.set(name, job);
+      return { job, replayed: false };
     },
     cancel(id) {
       const job = runner.jobs.get(id);

@@ -34,8 +34,13 @@ export interface StoresUnderTest extends AsyncDisposable {
 
 /** A backend as the contract tests it. */
 export interface Backend extends AsyncDisposable {
-  /** Opens stores on fresh, empty storage. */
-  open(): Promise<StoresUnderTest>;
+  /** Opens stores on fresh, empty storage, whose job store takes the time from `now`. */
+  open(now: () => number): Promise<StoresUnderTest>;
+}
+
+/** The clock of a rule's stores: they read `now`, the rule moves it. */
+interface Clock {
+  now: number;
 }
 
 /**
@@ -61,8 +66,9 @@ export function storeContract(
       await using backend = await start();
       for (const [rule, check] of RULES) {
         await t.step(rule, async () => {
-          await using stores = await backend.open();
-          await check(stores);
+          const clock: Clock = { now: 1_700_000_000_000 };
+          await using stores = await backend.open(() => clock.now);
+          await check(stores, clock);
         });
       }
     },
@@ -100,7 +106,14 @@ async function readAll(stream: ReadableStream<Uint8Array> | null): Promise<Uint8
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-const RULES: [string, (t: StoresUnderTest) => Promise<void>][] = [
+const HOUR = 60 * 60 * 1000;
+
+/** A job of `user` holding `key` until `expires`. */
+function keyed(user: string, key: string, expires: number, fields: Partial<Job> = {}): Job {
+  return job({ user, idempotency: { key, fingerprint: "f".repeat(64), expires }, ...fields });
+}
+
+const RULES: [string, (t: StoresUnderTest, clock: Clock) => Promise<void>][] = [
   ["a saved job reads back equal; unknown ids read as null", async (t) => {
     const saved = job({
       tasks: [task("a"), task("b / ü", { dependsOn: ["a"], status: "error", error: "exit 2" })],
@@ -358,5 +371,47 @@ const RULES: [string, (t: StoresUnderTest) => Promise<void>][] = [
     assertEquals(await t.logs.open(removed, "a", "stderr", 2), null);
     assertEquals(await readAll(await t.logs.open(kept, "a", "stdout")), bytes);
     assertEquals(await readAll(await t.logs.open(kept, "a", "stderr", 2)), bytes);
+  }],
+
+  ["a job's idempotency key is found by user and key from its first save on", async (t, clock) => {
+    const j = keyed("ann", "key-1", clock.now + HOUR);
+    await t.store.save(j);
+    assertEquals(await t.store.findIdempotent("ann", "key-1"), j);
+    assertEquals(await t.store.findIdempotent("bob", "key-1"), null);
+    assertEquals(await t.store.findIdempotent("ann", "key-2"), null);
+    j.start = clock.now;
+    await t.store.save(j);
+    assertEquals((await t.store.findIdempotent("ann", "key-1"))?.start, j.start);
+    const long = keyed("ü".repeat(3000), "k".repeat(255), clock.now + HOUR);
+    await t.store.save(long);
+    assertEquals(await t.store.findIdempotent(long.user, "k".repeat(255)), long);
+  }],
+
+  ["an expired idempotency key is not found; a newer job may take it over", async (t, clock) => {
+    const first = keyed("ann", "key-1", clock.now + HOUR, { completed: true, end: clock.now });
+    await t.store.save(first);
+    clock.now += HOUR - 1;
+    assertEquals((await t.store.findIdempotent("ann", "key-1"))?.id, first.id);
+    clock.now += 1;
+    assertEquals(await t.store.findIdempotent("ann", "key-1"), null);
+    const late = keyed("ann", "key-2", clock.now);
+    await t.store.save(late);
+    assertEquals(await t.store.get(late.id), late);
+    assertEquals(await t.store.findIdempotent("ann", "key-2"), null);
+
+    const second = keyed("ann", "key-1", clock.now + HOUR);
+    await t.store.save(second);
+    assertEquals(await t.store.findIdempotent("ann", "key-1"), second);
+    await t.store.delete([first.id]);
+    assertEquals(await t.store.findIdempotent("ann", "key-1"), second);
+    await t.store.delete([second.id]);
+    assertEquals(await t.store.findIdempotent("ann", "key-1"), null);
+  }],
+
+  ["an idempotency key is found after the store is opened again", async (t, clock) => {
+    const j = keyed("ann", "key-1", clock.now + HOUR);
+    await t.store.save(j);
+    const reopened = await t.reopen();
+    assertEquals(await reopened.findIdempotent("ann", "key-1"), j);
   }],
 ];

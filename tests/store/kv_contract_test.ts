@@ -8,7 +8,7 @@ import { tempDir } from "./support.ts";
 
 storeContract("Deno KV", () =>
   Promise.resolve({
-    async open() {
+    async open(now) {
       const dir = await tempDir();
       const path = `${dir.path}/jobs.kv`;
       const logsDir = `${dir.path}/logs`;
@@ -17,6 +17,7 @@ storeContract("Deno KV", () =>
         await openKvJobStore(await Deno.openKv(path), {
           listing,
           onDamaged: (error) => damaged.push(error),
+          now,
         });
       let store: JobStore = await open();
       return {

@@ -12,7 +12,7 @@ import { tempDir } from "./support.ts";
 storeContract("PostgreSQL", async () => {
   const server = await startPostgres();
   return {
-    async open() {
+    async open(now) {
       const url = await server.database();
       const dir = await tempDir();
       const damaged: StoreReadError[] = [];
@@ -20,6 +20,7 @@ storeContract("PostgreSQL", async () => {
         openPgStore(url, {
           listing,
           onDamaged: (error) => damaged.push(error),
+          now,
           spoolDir: `${dir.path}/writer`,
         });
       let pg: PgStore = await open();

@@ -35,6 +35,8 @@ export interface KvRecord {
   commits: number;
   /** Keys set, in order, across all commits. */
   sets: Deno.KvKey[];
+  /** Keys set with `expireIn`, with it, in order, across all commits. */
+  expiring: [Deno.KvKey, number][];
   /** Most commits in flight at the same time. */
   maxInFlight: number;
   /** When set, commits throw this error. */
@@ -45,7 +47,14 @@ export interface KvRecord {
 
 /** Wraps a KV database to count and inspect atomic commits. */
 export function recordingKv(kv: Deno.Kv): { kv: Deno.Kv; record: KvRecord } {
-  const record: KvRecord = { commits: 0, sets: [], maxInFlight: 0, failWith: null, delayMs: 0 };
+  const record: KvRecord = {
+    commits: 0,
+    sets: [],
+    expiring: [],
+    maxInFlight: 0,
+    failWith: null,
+    delayMs: 0,
+  };
   let inFlight = 0;
   const wrapped = new Proxy(kv, {
     get(target, property) {
@@ -53,11 +62,13 @@ export function recordingKv(kv: Deno.Kv): { kv: Deno.Kv; record: KvRecord } {
         return () => {
           const operation = target.atomic();
           const keys: Deno.KvKey[] = [];
+          const expiring: [Deno.KvKey, number][] = [];
           const set = operation.set.bind(operation);
           const commit = operation.commit.bind(operation);
-          operation.set = (key, value) => {
+          operation.set = (key, value, options) => {
             keys.push(key);
-            return set(key, value);
+            if (options?.expireIn !== undefined) expiring.push([key, options.expireIn]);
+            return set(key, value, options);
           };
           operation.commit = async () => {
             record.commits++;
@@ -68,6 +79,7 @@ export function recordingKv(kv: Deno.Kv): { kv: Deno.Kv; record: KvRecord } {
               if (record.failWith) throw record.failWith;
               const result = await commit();
               record.sets.push(...keys);
+              record.expiring.push(...expiring);
               return result;
             } finally {
               inFlight--;

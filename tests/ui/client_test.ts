@@ -1,21 +1,11 @@
-import type { JobJson } from "../../src/server/json.ts";
-import type { Job } from "../../src/ui/client/api.ts";
+import type { JobJson } from "../../src/client/json.ts";
 import { formatDuration, jobStatus, parseVariables } from "../../src/ui/client/format.ts";
 import { layoutTasks } from "../../src/ui/client/graph.ts";
-import { applyEvent, decode } from "../../src/ui/client/live.ts";
+import { applyEvent } from "../../src/ui/client/live.ts";
 import { parseRoute, type Route, routeHref } from "../../src/ui/client/route.ts";
 import { assert, assertEquals } from "../assert.ts";
 
-/** True when `A` and `B` are assignable to each other. */
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-
-Deno.test("the UI's Job type is the API's job JSON (checked by the type checker)", () => {
-  const same: Same<Required<Job>, Required<JobJson>> = true;
-  const sameTasks: Same<Required<Job["tasks"][number]>, Required<JobJson["tasks"][number]>> = true;
-  assert(same && sameTasks);
-});
-
-function job(id: string, fields: Partial<Job> = {}): Job {
+function job(id: string, fields: Partial<JobJson> = {}): JobJson {
   return {
     id,
     pipeline: "build",
@@ -89,25 +79,6 @@ Deno.test("layoutTasks: dependencies go left to right and arrows join the boxes"
     assert(node.x + node.width <= layout.width && node.y + node.height <= layout.height);
   }
   for (const edge of layout.edges) assert(edge.points.length >= 2, "an arrow has points");
-});
-
-Deno.test("decode: known events become typed; malformed and unknown ones null", () => {
-  const a = job("a");
-  assertEquals(decode("job_started", JSON.stringify({ job: a })), { type: "job_started", job: a });
-  assertEquals(decode("task_finished", JSON.stringify({ job: a, task: "t" })), {
-    type: "task_finished",
-    job: a,
-    task: "t",
-  });
-  assertEquals(decode("jobs_removed", '{"ids":["a","b"]}'), {
-    type: "jobs_removed",
-    ids: ["a", "b"],
-  });
-  assertEquals(decode("reload", "{}"), { type: "reload" });
-  assertEquals(decode("pipelines_reloaded", "{}"), { type: "pipelines_reloaded" });
-  assertEquals(decode("job_started", "{}"), null);
-  assertEquals(decode("job_started", "not json"), null);
-  assertEquals(decode("something_new", "{}"), null);
 });
 
 Deno.test("applyEvent: updates, adds scheduled jobs of the shown pipeline on top, removes", () => {

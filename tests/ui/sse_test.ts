@@ -1,69 +1,87 @@
+import type { EventSourceMessage } from "../../src/client/sse.ts";
 import {
   followEvents,
   readSse,
-  type SseEvent,
-  sseParser,
   StreamRefusedError,
   type StreamState,
 } from "../../src/ui/client/sse.ts";
 import { assertEquals, assertRejects } from "../assert.ts";
 
-function parseAll(chunks: string[]): SseEvent[] {
-  const events: SseEvent[] = [];
-  const feed = sseParser((event) => events.push(event));
-  for (const chunk of chunks) feed(chunk);
+function body(
+  chunks: (string | Uint8Array<ArrayBuffer>)[],
+): ReadableStream<Uint8Array<ArrayBuffer>> {
+  const encoder = new TextEncoder();
+  return ReadableStream.from(chunks.map((c) => typeof c === "string" ? encoder.encode(c) : c));
+}
+
+async function readAll(
+  chunks: (string | Uint8Array<ArrayBuffer>)[],
+): Promise<EventSourceMessage[]> {
+  const events: EventSourceMessage[] = [];
+  await readSse(body(chunks), (event) => events.push(event));
   return events;
 }
 
 const STREAM = 'id: b.1\nevent: stdout\ndata: {"text":"a"}\n\n: keepalive\n\n' +
   "event: end\ndata: line one\ndata: line two\n\n";
 
-Deno.test("sseParser: events, comments, multi-line data and ids carried over", () => {
-  assertEquals(parseAll([STREAM]), [
+Deno.test("readSse: events, comments, multi-line data and each event's id", async () => {
+  assertEquals(await readAll([STREAM]), [
     { event: "stdout", data: '{"text":"a"}', id: "b.1" },
-    { event: "end", data: "line one\nline two", id: "b.1" },
+    { event: "end", data: "line one\nline two", id: undefined },
   ]);
 });
 
-Deno.test("sseParser: the same events whatever the chunking, with LF, CRLF or CR", () => {
-  const expected = parseAll([STREAM]);
+Deno.test("readSse: the same events whatever the chunking, with LF, CRLF or CR", async () => {
+  const expected = await readAll([STREAM]);
   for (const newline of ["\n", "\r\n", "\r"]) {
     const text = STREAM.replaceAll("\n", newline);
     for (let size = 1; size <= 7; size++) {
       const chunks = [];
       for (let i = 0; i < text.length; i += size) chunks.push(text.slice(i, i + size));
-      assertEquals(parseAll(chunks), expected, `newline ${JSON.stringify(newline)}, size ${size}`);
+      assertEquals(
+        await readAll(chunks),
+        expected,
+        `newline ${JSON.stringify(newline)}, size ${size}`,
+      );
     }
   }
 });
 
-Deno.test("sseParser: an event without data is not dispatched; no event name is message", () => {
-  assertEquals(parseAll(["event: ping\n\ndata:x\n\n", "data\n\n"]), [
-    { event: "message", data: "x", id: null },
-    { event: "message", data: "", id: null },
-  ]);
-});
-
-function body(chunks: (string | Uint8Array)[]): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
-  return ReadableStream.from(chunks.map((c) => typeof c === "string" ? encoder.encode(c) : c));
-}
-
 Deno.test("readSse: decodes UTF-8 split across chunks", async () => {
   const bytes = new TextEncoder().encode("data: grüße\n\n");
-  const events: SseEvent[] = [];
-  await readSse(body([bytes.slice(0, 9), bytes.slice(9)]), (event) => events.push(event));
+  const events = await readAll([bytes.slice(0, 9), bytes.slice(9)]);
   assertEquals(events.map((e) => e.data), ["grüße"]);
 });
 
-Deno.test("followEvents: reconnects after the stream ends, sending the last event id", async () => {
+Deno.test("readSse: a listener that throws rejects and cancels the stream", async () => {
+  let canceled: unknown = null;
+  const stream = new ReadableStream<Uint8Array<ArrayBuffer>>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode("data: 1\n\n"));
+    },
+    cancel(reason) {
+      canceled = reason;
+    },
+  });
+  const failure = new Error("listener failed");
+  const error = await assertRejects(() =>
+    readSse(stream, () => {
+      throw failure;
+    })
+  );
+  assertEquals([error, canceled], [failure, failure]);
+});
+
+Deno.test("followEvents: reconnects after the stream ends, sending the last event id seen", async () => {
   const controller = new AbortController();
   const opened: (string | null)[] = [];
   const received: string[] = [];
   const states: StreamState[] = [];
   const streams = [
     "id: boot.1\nevent: job_scheduled\ndata: 1\n\nid: boot.2\nevent: job_started\ndata: 2\n\n",
-    "id: boot.3\nevent: job_completed\ndata: 3\n\n",
+    // An event without an id leaves the last one in force.
+    "id: boot.3\nevent: job_completed\ndata: 3\n\nevent: pipelines_reloaded\ndata: 4\n\n",
   ];
   await followEvents({
     open(lastEventId) {
@@ -81,7 +99,12 @@ Deno.test("followEvents: reconnects after the stream ends, sending the last even
     retryDelayMs: () => 0,
   });
   assertEquals(opened, [null, "boot.2", "boot.3"]);
-  assertEquals(received, ["job_scheduled:1", "job_started:2", "job_completed:3"]);
+  assertEquals(received, [
+    "job_scheduled:1",
+    "job_started:2",
+    "job_completed:3",
+    "pipelines_reloaded:4",
+  ]);
   assertEquals(states, ["connecting", "live", "reconnecting", "live", "reconnecting"]);
 });
 

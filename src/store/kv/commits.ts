@@ -26,6 +26,8 @@ export interface Mutation {
   readonly key: Deno.KvKey;
   /** `undefined` deletes the key. */
   readonly value: unknown;
+  /** Milliseconds after which Deno KV may delete the key by itself (see `Deno.Kv.set`). */
+  readonly expireIn?: number;
   readonly keyBytes: number;
   readonly bytes: number;
 }
@@ -38,7 +40,8 @@ export interface Unit {
 }
 
 /**
- * A mutation that sets `key` to `value`.
+ * A mutation that sets `key` to `value`; with `expireIn`, Deno KV deletes the key some time
+ * after that many milliseconds (not at once: readers check the expiry themselves).
  *
  * @throws {RangeError} when the key is longer than Deno KV takes.
  * @example
@@ -46,7 +49,7 @@ export interface Unit {
  * set(["jobs", 1700000000000, "6f1c…"], bytes);
  * ```
  */
-export function set(key: Deno.KvKey, value: unknown): Mutation {
+export function set(key: Deno.KvKey, value: unknown, expireIn?: number): Mutation {
   const keyBytes = keySize(key);
   if (keyBytes > KV_LIMITS.keyBytes) {
     throw new RangeError(
@@ -54,7 +57,8 @@ export function set(key: Deno.KvKey, value: unknown): Mutation {
         `are possible (is the pipeline name or job id that long?)`,
     );
   }
-  return { key, value, keyBytes, bytes: keyBytes + valueSize(value) };
+  const mutation = { key, value, keyBytes, bytes: keyBytes + valueSize(value) };
+  return expireIn === undefined ? mutation : { ...mutation, expireIn };
 }
 
 /**
@@ -150,9 +154,9 @@ export function groupCommits<U extends Unit>(units: readonly U[]): U[][] {
 export async function commit(kv: Deno.Kv, units: readonly Unit[]): Promise<void> {
   const operation = kv.atomic();
   for (const unit of units) {
-    for (const { key, value } of unit.mutations) {
+    for (const { key, value, expireIn } of unit.mutations) {
       if (value === undefined) operation.delete(key);
-      else operation.set(key, value);
+      else operation.set(key, value, expireIn === undefined ? undefined : { expireIn });
     }
   }
   const result = await operation.commit();

@@ -16,7 +16,8 @@
  * | `["job_parts", id]`                       | `true`: the job has (or had) parts                 |
  * | `["job_parts", id, "state", i]`           | part `i` of the head JSON, when over 64 KiB        |
  * | `["job_parts", id, "variables", i]`       | part `i` of the variables JSON, when over 4 KiB    |
- * | `["job_ids", id]`                         | `[created, pipeline]`                              |
+ * | `["job_ids", id]`                         | `[created, pipeline]`, plus the digest of its      |
+ * |                                           | idempotency key when it was scheduled with one     |
  * | `["by_pipeline", pipeline, created, id]`  | `[completed, end]`: for listing and retention      |
  * | `["unfinished", created, id]`             | `true` while the job is not completed              |
  * | `["health"]`                              | time of the last write check (`check()`)           |
@@ -24,14 +25,19 @@
  * |                                           | 16 KiB or they cannot be built                     |
  * | `["listed_pack", created, id]`            | a `ListingPack`: the listing bytes of consecutive  |
  * |                                           | completed jobs, the newest being `created, id`     |
+ * | `["idempotency", digest]`                 | `[created, id]` of the job holding a user's        |
+ * |                                           | idempotency key (`digest`: SHA-256 of user and     |
+ * |                                           | key); set with `expireIn`, checked when read       |
  *
  * Writes: every `save` of the same moment (see `write_queue.ts`) is written in one atomic
  * commit, split only where Deno KV's limits force it (see `commits.ts`). A job's head and
- * indexes are always in one commit; big variables go in earlier commits. Commits run one after
+ * indexes (its idempotency key among them) are always in one commit; big variables go in
+ * earlier commits. Commits run one after
  * the other, in the order of the calls.
  *
  * @module
  */
+import { holdsKey } from "../../engine/idempotency.ts";
 import type { Job } from "../../engine/job.ts";
 import type { JobStore, ListingEncoder } from "../types.ts";
 import { StoreReadError, StoreWriteError } from "../errors.ts";
@@ -46,7 +52,7 @@ import {
 } from "./listing.ts";
 import { migrate } from "./migration.ts";
 import { createJobReads } from "./reads.ts";
-import { deletionUnits, jobUnits, type RecordShape } from "./records.ts";
+import { deletionUnits, idempotencyKey, jobUnits, type RecordShape } from "./records.ts";
 import { createWriteQueue, type Waiting } from "./write_queue.ts";
 
 /** Settings of {@linkcode openKvJobStore}. */
@@ -69,7 +75,10 @@ export interface KvJobStoreOptions {
   releaseListed?: () => void;
   /** Bytes between calls of `releaseListed` (default {@linkcode LISTING_RELEASE_BYTES}). */
   releaseListedBytes?: number;
-  /** The clock, in epoch ms (default `Date.now`): when packing passes unfinished jobs, health. */
+  /**
+   * The clock, in epoch ms (default `Date.now`): when packing passes unfinished jobs, health,
+   * when idempotency keys expire.
+   */
   now?: () => number;
 }
 
@@ -137,6 +146,7 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
           known?.shape,
           reuse,
           listedEntry(listing, entry.value),
+          now(),
         );
         units.push(...parts, { ...last, owner: entry, shape });
       } catch (error) {
@@ -198,6 +208,15 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
     async get(id) {
       ensureOpen();
       return await reads.get(id);
+    },
+
+    async findIdempotent(user, key) {
+      ensureOpen();
+      const ref = await kv.get<[number, string]>(idempotencyKey(user, key));
+      if (ref.value === null) return null;
+      const job = await reads.at(...ref.value);
+      // Deno KV deletes an expired entry some time later, not at once.
+      return job !== null && holdsKey(job, user, key, now()) ? job : null;
     },
 
     async *list() {

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { idempotencyDigest } from "../../engine/idempotency.ts";
 import type { Job, JobVariables } from "../../engine/job.ts";
 import { concatBytes } from "../../bytes.ts";
 import { StoreReadError, StoreWriteError } from "../errors.ts";
@@ -58,13 +59,15 @@ const decoder = new TextDecoder();
 /**
  * The units that write `job`: big variables first, then its head, its listing entry (`listed`,
  * see `listing.ts`) and indexes. `previous` is the shape of the record as last written or read;
- * with `reuse` its variable parts are known to be in place and are not written again.
+ * with `reuse` its variable parts are known to be in place and are not written again. A job
+ * scheduled with an idempotency key that has not expired at `now` gets its index entry
+ * (`["idempotency", digest]`, see {@linkcode idempotencyKey}) with its head.
  *
  * @throws {StoreWriteError} when the head and indexes do not fit into one commit.
  * @throws {RangeError} when a key is too long (see `set`).
  * @example
  * ```ts
- * const { parts, last } = jobUnits(job, undefined, false, listedEntry(encoder, job));
+ * const { parts, last } = jobUnits(job, undefined, false, listedEntry(encoder, job), Date.now());
  * for (const units of groupCommits([...parts, last])) await commit(kv, units);
  * ```
  */
@@ -73,6 +76,7 @@ export function jobUnits(
   previous: RecordShape | undefined,
   reuse: boolean,
   listed: Uint8Array | false,
+  now: number,
 ): JobUnits {
   const parts: Unit[] = [];
   const state: Mutation[] = [];
@@ -108,7 +112,11 @@ export function jobUnits(
   for (let i = stateParts; i < (previous?.stateParts ?? 0); i++) {
     state.push(remove(["job_parts", job.id, "state", i]));
   }
-  if (fresh) state.push(set(["job_ids", job.id], [job.created, job.pipeline]));
+  if (fresh) state.push(set(["job_ids", job.id], jobRef(job)));
+  if (fresh && job.idempotency && job.idempotency.expires > now) {
+    const { key, expires } = job.idempotency;
+    state.push(set(idempotencyKey(job.user, key), [job.created, job.id], expires - now));
+  }
   if (fresh || previous.completed !== job.completed || previous.end !== job.end) {
     state.push(set(["by_pipeline", job.pipeline, job.created, job.id], [job.completed, job.end]));
     const unfinished = ["unfinished", job.created, job.id];
@@ -193,12 +201,16 @@ export async function deletionUnits(
   for (let i = 0; i < ids.length; i += KV_LIMITS.getMany) {
     const chunk = ids.slice(i, i + KV_LIMITS.getMany)
       .filter((id) => fitsKey(["job_ids", id]));
-    const refs = await kv.getMany<[number, string][]>(chunk.map((id) => ["job_ids", id]));
+    const refs = await kv.getMany<JobRef[]>(chunk.map((id) => ["job_ids", id]));
     const marks = await kv.getMany<true[]>(chunk.map((id) => ["job_parts", id]));
+    const indexKeys = refs.flatMap(({ value }) =>
+      value?.[2] === undefined ? [] : [["idempotency", value[2]]]
+    );
+    const keyed = indexKeys.length === 0 ? [] : await kv.getMany<[number, string][]>(indexKeys);
     for (const [j, ref] of refs.entries()) {
       if (ref.value === null) continue;
       const id = chunk[j];
-      const [created, pipeline] = ref.value;
+      const [created, pipeline, digest] = ref.value;
       const keys: Deno.KvKey[] = [
         ["jobs", created, id],
         ["job_ids", id],
@@ -206,6 +218,9 @@ export async function deletionUnits(
         ["unfinished", created, id],
         ["listed", created, id],
       ];
+      // The key goes with its job, unless a newer job took it over after it expired.
+      const index = keyed.find(({ key }) => key[1] === digest);
+      if (index?.value?.[1] === id) keys.push(index.key);
       if (marks[j].value !== null) {
         keys.push(marks[j].key);
         for await (const part of kv.list({ prefix: marks[j].key })) keys.push(part.key);
@@ -215,6 +230,27 @@ export async function deletionUnits(
     }
   }
   return { units, deleted };
+}
+
+/** The value of `["job_ids", id]`: `[created, pipeline]`, plus the idempotency digest if any. */
+type JobRef = [number, string] | [number, string, string];
+
+function jobRef(job: Job): JobRef {
+  if (!job.idempotency) return [job.created, job.pipeline];
+  return [job.created, job.pipeline, idempotencyKey(job.user, job.idempotency.key)[1]];
+}
+
+/**
+ * The index key of `user`'s idempotency key `key`: a digest, so that any user and key fit.
+ * Its value is `[created, id]` of the job that holds the key.
+ *
+ * @example
+ * ```ts
+ * const ref = await kv.get<[number, string]>(idempotencyKey(user, key));
+ * ```
+ */
+export function idempotencyKey(user: string, key: string): ["idempotency", string] {
+  return ["idempotency", idempotencyDigest(user, key)];
 }
 
 /**

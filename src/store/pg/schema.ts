@@ -14,7 +14,8 @@
  * | `prunner_schema`     | the applied migrations' versions                                   |
  * | `prunner_jobs`       | one per job: its JSON without variables (`state`), its variables   |
  * |                      | (written once), the columns listings and retention sort and filter |
- * |                      | by, and its listing bytes with their encoder version               |
+ * |                      | by, its listing bytes with their encoder version, and the digest   |
+ * |                      | of its user's idempotency key (`idempotency`), if any              |
  * | `prunner_health`     | the time of the last write check                                   |
  * | `prunner_log_chunks` | task output: bytes of one job's task, stream and attempt (`log`),  |
  * |                      | from byte `start` on                                               |
@@ -48,12 +49,15 @@ export const MIGRATIONS: readonly string[] = [
     state text NOT NULL,
     variables text,
     listing text,
-    listing_version text
+    listing_version text,
+    idempotency text COLLATE "C"
   );
   CREATE INDEX prunner_jobs_newest ON prunner_jobs (created DESC, id DESC);
   CREATE INDEX prunner_jobs_pipeline ON prunner_jobs (pipeline, created DESC, id DESC)
     INCLUDE (completed, "end");
   CREATE INDEX prunner_jobs_unfinished ON prunner_jobs (created, id) WHERE NOT completed;
+  CREATE INDEX prunner_jobs_idempotency ON prunner_jobs (idempotency, created DESC)
+    WHERE idempotency IS NOT NULL;
   CREATE TABLE prunner_health (id integer PRIMARY KEY, checked bigint NOT NULL);
   CREATE TABLE prunner_log_chunks (
     job_id text COLLATE "C" NOT NULL,

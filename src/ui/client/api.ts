@@ -4,68 +4,10 @@
  *
  * @module
  */
-/**
- * A task of a job as the API sends it (the `TaskSchema` of src/server/schemas.ts; written out
- * here because browser code cannot type-check the server's modules).
- */
-export interface Task {
-  name: string;
-  dependsOn?: string[];
-  status: "waiting" | "running" | "skipped" | "done" | "error" | "canceled";
-  start?: string;
-  end?: string;
-  skipped: boolean;
-  exitCode: number;
-  errored: boolean;
-  error?: string;
-  /** Which attempt of a task with `retries` runs or ran last; absent for the first. */
-  attempt?: number;
-  /** While the task waits to be retried: when its next attempt starts. */
-  retryAt?: string;
-  /** Output missing from the task's log files (they could not be written), per stream. */
-  droppedOutput?: { stdout?: OutputLoss; stderr?: OutputLoss };
-}
+import type { JobJson, JobsPageJson, LogStream, PipelineStatusJson } from "../../client/json.ts";
 
-/** Output of one stream that could not be written to its log file. */
-export interface OutputLoss {
-  bytes: number;
-  reason: string;
-}
-
-/** A job as the API sends it (`variables` only from `/job/detail`, not in events). */
-export interface Job {
-  id: string;
-  pipeline: string;
-  tasks: Task[];
-  completed: boolean;
-  canceled: boolean;
-  errored: boolean;
-  created: string;
-  start?: string;
-  end?: string;
-  lastError?: string;
-  variables?: Record<string, unknown>;
-  user: string;
-}
-
-/** One entry of `GET /pipelines/status`. */
-export interface PipelineStatus {
-  pipeline: string;
-  schedulable: boolean;
-  running: boolean;
-  runningJobs: number;
-  waitingJobs: number;
-}
-
-/** One page of `GET /pipelines/jobs?limit=…`. */
-export interface JobsPage {
-  jobs: Job[];
-  /** The cursor of the following (older) page, when there is one. */
-  next?: string;
-}
-
-/** The output streams of a task. */
-export type LogStream = "stdout" | "stderr";
+/** One page of `GET /pipelines/jobs?limit=…`, as the jobs screen uses it. */
+export type JobsPage = Pick<JobsPageJson, "jobs" | "next">;
 
 /** The server refused the token (401): the UI goes back to the token screen. */
 export class UnauthorizedError extends Error {
@@ -85,12 +27,12 @@ export class ApiError extends Error {
 
 /** The API as the screens use it. */
 export interface Api {
-  pipelines(): Promise<PipelineStatus[]>;
+  pipelines(): Promise<PipelineStatusJson[]>;
   /** A page of jobs; a page of one `status` may hold fewer than `limit` and still go on. */
   jobs(
     query: { limit: number; before?: string; pipeline?: string; status?: string },
   ): Promise<JobsPage>;
-  job(id: string): Promise<Job>;
+  job(id: string): Promise<JobJson>;
   schedule(
     pipeline: string,
     variables: Record<string, unknown> | null,
@@ -144,17 +86,17 @@ export function createApi(
 
   return {
     async pipelines() {
-      return (await json<{ pipelines: PipelineStatus[] }>("GET", "pipelines/status")).pipelines;
+      return (await json<{ pipelines: PipelineStatusJson[] }>("GET", "pipelines/status")).pipelines;
     },
     async jobs({ limit, before, pipeline, status }) {
       const query = new URLSearchParams({ limit: String(limit) });
       if (before !== undefined) query.set("before", before);
       if (pipeline !== undefined) query.set("pipeline", pipeline);
       if (status !== undefined) query.set("status", status);
-      const page = await json<JobsPage>("GET", `pipelines/jobs?${query}`);
+      const page = await json<JobsPageJson>("GET", `pipelines/jobs?${query}`);
       return { jobs: page.jobs, ...(page.next ? { next: page.next } : {}) };
     },
-    job: (id) => json<Job>("GET", `job/detail?${new URLSearchParams({ id })}`),
+    job: (id) => json<JobJson>("GET", `job/detail?${new URLSearchParams({ id })}`),
     async schedule(pipeline, variables, queuePartition) {
       const body = {
         pipeline,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Job } from "./api.ts";
+import type { JobJson } from "../../client/json.ts";
 
 /** A job's state as the UI shows it. */
 export type JobStatus = "waiting" | "running" | "done" | "error" | "canceled";
@@ -26,7 +26,7 @@ export const JOB_STATUSES: readonly JobStatus[] = [
  * ```
  */
 export function jobStatus(
-  job: Pick<Job, "completed" | "canceled" | "errored" | "start">,
+  job: Pick<JobJson, "completed" | "canceled" | "errored" | "start">,
 ): JobStatus {
   if (job.completed) return job.canceled ? "canceled" : job.errored ? "error" : "done";
   return job.start ? "running" : "waiting";

@@ -6,13 +6,17 @@
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { UnauthorizedError } from "./api.ts";
-import type { LiveEvent, Subscribe } from "./live.ts";
+import type { ServerEvent } from "../../client/events.ts";
+import type { Subscribe } from "./live.ts";
 
 /**
  * Subscribes to live events for as long as the component is shown; the latest `listener` is
  * always the one called.
  */
-export function useLiveEvents(subscribe: Subscribe, listener: (event: LiveEvent) => void): void {
+export function useLiveEvents(
+  subscribe: Subscribe,
+  listener: (event: ServerEvent) => void,
+): void {
   const latest = useRef(listener);
   latest.current = listener;
   useEffect(() => subscribe((event) => latest.current(event)), [subscribe]);

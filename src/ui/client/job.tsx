@@ -5,7 +5,7 @@
  * @module
  */
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { Job, Task } from "./api.ts";
+import type { JobJson, TaskJson } from "../../client/json.ts";
 import type { ScreenProps } from "./live.ts";
 import { elapsed, formatTime, jobStatus } from "./format.ts";
 import { layoutTasks } from "./graph.ts";
@@ -17,7 +17,7 @@ import { routeHref } from "./route.ts";
 /** One job; `task` names the task whose output is shown. */
 export function JobScreen(props: ScreenProps & { id: string; task: string | null }) {
   const { api, live, id, task } = props;
-  const [job, setJob] = useState<Job | null>(null);
+  const [job, setJob] = useState<JobJson | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -138,7 +138,7 @@ function clip(text: string, length: number): string {
   return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
 }
 
-function taskSummary(task: Task, now: number): string {
+function taskSummary(task: TaskJson, now: number): string {
   const parts: string[] = [task.status];
   if (task.attempt) parts.push(`attempt ${task.attempt}`);
   if (task.retryAt) parts.push(`retry at ${formatTime(task.retryAt).slice(11)}`);
@@ -148,7 +148,7 @@ function taskSummary(task: Task, now: number): string {
   return parts.join(" · ");
 }
 
-function TaskGraph({ job, selected, now }: { job: Job; selected: string | null; now: number }) {
+function TaskGraph({ job, selected, now }: { job: JobJson; selected: string | null; now: number }) {
   const shape = job.tasks.map((t) => `${t.name}<${(t.dependsOn ?? []).join(",")}`).join(";");
   const layout = useMemo(() => layoutTasks(job.tasks), [shape]);
   const byName = new Map(job.tasks.map((t) => [t.name, t]));
@@ -203,7 +203,7 @@ function TaskGraph({ job, selected, now }: { job: Job; selected: string | null; 
   );
 }
 
-function TaskTable({ job, selected, now }: { job: Job; selected: string | null; now: number }) {
+function TaskTable({ job, selected, now }: { job: JobJson; selected: string | null; now: number }) {
   return (
     <table class="tasks">
       <thead>

@@ -5,7 +5,7 @@
  * @module
  */
 import { useEffect, useState } from "preact/hooks";
-import type { Job, PipelineStatus } from "./api.ts";
+import type { JobJson, PipelineStatusJson } from "../../client/json.ts";
 import type { ScreenProps } from "./live.ts";
 import { elapsed, formatTime, JOB_STATUSES, jobStatus } from "./format.ts";
 import { failureMessage, useLiveEvents, useNow } from "./hooks.ts";
@@ -18,9 +18,9 @@ export const PAGE_SIZE = 50;
 /** The jobs list of one pipeline (or all) and one status (or all). */
 export function JobsScreen(props: ScreenProps & { pipeline: string; status: string }) {
   const { api, live, pipeline, status } = props;
-  const [jobs, setJobs] = useState<Job[] | null>(null);
+  const [jobs, setJobs] = useState<JobJson[] | null>(null);
   const [next, setNext] = useState<string | undefined>(undefined);
-  const [pipelines, setPipelines] = useState<PipelineStatus[]>([]);
+  const [pipelines, setPipelines] = useState<PipelineStatusJson[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [loadingMore, setLoadingMore] = useState(false);
 

@@ -5,7 +5,9 @@
  *
  * @module
  */
-import type { Api, Job } from "./api.ts";
+import { decodeEvent, type ServerEvent } from "../../client/events.ts";
+import type { JobJson } from "../../client/json.ts";
+import type { Api } from "./api.ts";
 import { followEvents, type StreamState } from "./sse.ts";
 
 /** What every screen gets: the API and the live connection. */
@@ -14,16 +16,8 @@ export interface ScreenProps {
   live: Live;
 }
 
-/** A decoded event of `GET /events`. */
-export type LiveEvent =
-  | { type: "job_scheduled" | "job_started" | "job_completed"; job: Job }
-  | { type: "task_started" | "task_finished"; job: Job; task: string }
-  | { type: "jobs_removed"; ids: string[] }
-  | { type: "pipelines_reloaded" }
-  | { type: "reload" };
-
 /** Subscribes to live events; returns the function that unsubscribes. */
-export type Subscribe = (listener: (event: LiveEvent) => void) => () => void;
+export type Subscribe = (listener: (event: ServerEvent) => void) => () => void;
 
 /** A followed event stream. */
 export interface Live {
@@ -31,14 +25,6 @@ export interface Live {
   /** Stops following. */
   close(): void;
 }
-
-const JOB_EVENTS = new Set([
-  "job_scheduled",
-  "job_started",
-  "job_completed",
-  "task_started",
-  "task_finished",
-]);
 
 /**
  * Follows `/events` until closed, reconnecting with `Last-Event-ID`.
@@ -54,15 +40,15 @@ export function startLive(
   onState: (state: StreamState) => void,
   onRefused: (error: unknown) => void,
 ): Live {
-  const listeners = new Set<(event: LiveEvent) => void>();
-  const emit = (event: LiveEvent) => {
+  const listeners = new Set<(event: ServerEvent) => void>();
+  const emit = (event: ServerEvent) => {
     for (const listener of [...listeners]) listener(event);
   };
   const controller = new AbortController();
   followEvents({
     open: (lastEventId, signal) => api.openStream("events", lastEventId, signal),
-    onEvent({ event, data }) {
-      const decoded = decode(event, data);
+    onEvent(message) {
+      const decoded = decodeEvent(message);
       if (decoded !== null) emit(decoded);
     },
     onState(state) {
@@ -81,38 +67,6 @@ export function startLive(
 }
 
 /**
- * Decodes one event of `/events`; `null` for unknown or malformed ones (a newer server may send
- * more kinds).
- *
- * @example
- * ```ts
- * decode("jobs_removed", '{"ids":["a"]}'); // { type: "jobs_removed", ids: ["a"] }
- * ```
- */
-export function decode(event: string, data: string): LiveEvent | null {
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(data);
-  } catch {
-    return null;
-  }
-  if (typeof body !== "object" || body === null) return null;
-  if (JOB_EVENTS.has(event)) {
-    const job = body.job as Job | undefined;
-    if (typeof job?.id !== "string") return null;
-    if (event === "task_started" || event === "task_finished") {
-      return { type: event, job, task: String(body.task) };
-    }
-    return { type: event as "job_scheduled", job };
-  }
-  if (event === "jobs_removed") {
-    return Array.isArray(body.ids) ? { type: event, ids: body.ids.map(String) } : null;
-  }
-  if (event === "pipelines_reloaded" || event === "reload") return { type: event };
-  return null;
-}
-
-/**
  * Applies a live event to a loaded list of jobs (newest first): updates jobs it has, adds newly
  * scheduled ones of the shown pipeline at the top, drops removed ones.
  *
@@ -121,7 +75,7 @@ export function decode(event: string, data: string): LiveEvent | null {
  * const jobs = applyEvent([], { type: "job_scheduled", job }, ""); // [job]
  * ```
  */
-export function applyEvent(jobs: Job[], event: LiveEvent, pipeline: string): Job[] {
+export function applyEvent(jobs: JobJson[], event: ServerEvent, pipeline: string): JobJson[] {
   switch (event.type) {
     case "jobs_removed": {
       const removed = new Set(event.ids);

@@ -7,13 +7,15 @@
  */
 import { AnsiUp } from "ansi_up";
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { Api, LogStream } from "./api.ts";
+import { decodeLogEvent } from "../../client/events.ts";
+import type { LogStream, TaskStatus } from "../../client/json.ts";
+import type { Api } from "./api.ts";
 import { failureMessage } from "./hooks.ts";
 import { readSse } from "./sse.ts";
 
 /** How the stream ended: the task's status and exit code. */
 interface End {
-  status: string;
+  status: TaskStatus;
   exitCode: number;
 }
 
@@ -105,14 +107,13 @@ export function TaskOutput({ api, jobId, task }: { api: Api; jobId: string; task
         throw new Error(body?.error ?? `the output stream answered ${response.status}`);
       }
       let ended = false;
-      await readSse(response.body, ({ event, data }) => {
-        const body = JSON.parse(data);
-        if (event === "stdout" || event === "stderr") append(event, String(body.text));
-        else if (event === "end") {
+      await readSse(response.body, (message) => {
+        const event = decodeLogEvent(message);
+        if (event?.type === "end") {
           ended = true;
           flush();
-          setEnd({ status: String(body.status), exitCode: Number(body.exitCode) });
-        }
+          setEnd({ status: event.status, exitCode: event.exitCode });
+        } else if (event !== null) append(event.type, event.text);
       });
       if (!ended) throw new Error("the output stream ended before the task did");
     })().catch((error) => {

@@ -5,7 +5,7 @@
  * @module
  */
 import { useEffect, useState } from "preact/hooks";
-import type { PipelineStatus } from "./api.ts";
+import type { PipelineStatusJson } from "../../client/json.ts";
 import type { ScreenProps } from "./live.ts";
 import { parseVariables } from "./format.ts";
 import { failureMessage, useLiveEvents, useThrottled } from "./hooks.ts";
@@ -13,7 +13,7 @@ import { routeHref } from "./route.ts";
 
 /** Lists the pipelines and starts jobs. */
 export function PipelinesScreen({ api, live }: ScreenProps) {
-  const [pipelines, setPipelines] = useState<PipelineStatus[] | null>(null);
+  const [pipelines, setPipelines] = useState<PipelineStatusJson[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = () =>
     api.pipelines().then((list) => {
@@ -56,7 +56,7 @@ export function PipelinesScreen({ api, live }: ScreenProps) {
   );
 }
 
-function PipelineRow({ pipeline, api }: ScreenProps & { pipeline: PipelineStatus }) {
+function PipelineRow({ pipeline, api }: ScreenProps & { pipeline: PipelineStatusJson }) {
   const name = pipeline.pipeline;
   const [variables, setVariables] = useState("");
   const [partition, setPartition] = useState("");

@@ -1,77 +1,17 @@
 /**
  * Server-Sent Events read through `fetch`: browsers' `EventSource` cannot send the
- * `Authorization` header prunner needs, so the UI reads the event stream itself.
+ * `Authorization` header prunner needs, so the UI reads its event streams itself, parsed by the
+ * command-line client's reader (src/client/sse.ts).
  *
  * @module
  */
-
-/** One dispatched event. */
-export interface SseEvent {
-  /** The `event:` field; `message` when the event has none. */
-  event: string;
-  /** The `data:` lines joined with `\n`. */
-  data: string;
-  /** The last `id:` seen on the stream (it carries over to later events), or `null`. */
-  id: string | null;
-}
-
-/**
- * Creates an incremental parser of the `text/event-stream` format: feed it decoded text in any
- * chunks; it calls `onEvent` for each complete event. Comment lines (`: keepalive`) are skipped.
- *
- * @example
- * ```ts
- * const feed = sseParser((e) => console.log(e.event, e.data));
- * feed("event: stdout\ndata: {\"text\":\"hi\"}\n");
- * feed("\n"); // logs: stdout {"text":"hi"}
- * ```
- */
-export function sseParser(onEvent: (event: SseEvent) => void): (text: string) => void {
-  let pending = "";
-  let event = "";
-  let data: string[] = [];
-  let id: string | null = null;
-  let skipLineFeed = false;
-
-  const line = (text: string) => {
-    if (text === "") {
-      if (data.length > 0) onEvent({ event: event || "message", data: data.join("\n"), id });
-      event = "";
-      data = [];
-      return;
-    }
-    if (text.startsWith(":")) return;
-    const colon = text.indexOf(":");
-    const field = colon === -1 ? text : text.slice(0, colon);
-    let value = colon === -1 ? "" : text.slice(colon + 1);
-    if (value.startsWith(" ")) value = value.slice(1);
-    if (field === "event") event = value;
-    else if (field === "data") data.push(value);
-    else if (field === "id" && !value.includes("\0")) id = value;
-  };
-
-  return (text) => {
-    let start = 0;
-    if (skipLineFeed && text.startsWith("\n")) start = 1;
-    skipLineFeed = false;
-    for (let i = start; i < text.length; i++) {
-      const char = text[i];
-      if (char !== "\n" && char !== "\r") continue;
-      line(pending + text.slice(start, i));
-      pending = "";
-      if (char === "\r") {
-        if (i + 1 === text.length) skipLineFeed = true;
-        else if (text[i + 1] === "\n") i++;
-      }
-      start = i + 1;
-    }
-    pending += text.slice(start);
-  };
-}
+import { type EventSourceMessage, readEvents } from "../../client/sse.ts";
 
 /**
  * Reads a `text/event-stream` body to its end, calling `onEvent` for each event. Resolves when
- * the stream ends; rejects when reading fails (a dropped connection, an abort).
+ * the stream ends; rejects when reading fails (a dropped connection, an abort) or `onEvent`
+ * throws, and then cancels the stream. Reads with a reader rather than `for await`, which not
+ * every browser offers on streams.
  *
  * @example
  * ```ts
@@ -80,18 +20,19 @@ export function sseParser(onEvent: (event: SseEvent) => void): (text: string) =>
  * ```
  */
 export async function readSse(
-  body: ReadableStream<Uint8Array>,
-  onEvent: (event: SseEvent) => void,
+  body: ReadableStream<BufferSource>,
+  onEvent: (event: EventSourceMessage) => void,
 ): Promise<void> {
-  const feed = sseParser(onEvent);
-  const decoder = new TextDecoder();
-  const reader = body.getReader();
+  const reader = readEvents(body).getReader();
   try {
     while (true) {
       const { done, value } = await reader.read();
-      if (done) return feed(decoder.decode());
-      feed(decoder.decode(value, { stream: true }));
+      if (done) return;
+      onEvent(value);
     }
+  } catch (error) {
+    await reader.cancel(error).catch(() => {});
+    throw error;
   } finally {
     reader.releaseLock();
   }
@@ -105,7 +46,7 @@ export interface FollowOptions {
   /** Opens the stream, sending `Last-Event-ID` when `lastEventId` is not `null`. */
   open(lastEventId: string | null, signal: AbortSignal): Promise<Response>;
   /** Called for each event. */
-  onEvent(event: SseEvent): void;
+  onEvent(event: EventSourceMessage): void;
   /** Called whenever the connection state changes. */
   onState(state: StreamState): void;
   /** Stops following. */
@@ -158,7 +99,7 @@ export async function followEvents(options: FollowOptions): Promise<void> {
       attempt = 0;
       options.onState("live");
       await readSse(response.body, (event) => {
-        if (event.id !== null) lastEventId = event.id;
+        if (event.id !== undefined) lastEventId = event.id;
         options.onEvent(event);
       });
     } catch (error) {

@@ -1,0 +1,52 @@
+/**
+ * The C library functions prunner calls through FFI to start processes in a new session
+ * (`posix_spawn.ts`) and to learn how they ended (`reaper.ts`). Only glibc on Linux has them all.
+ *
+ * @module
+ */
+
+const SYMBOLS = {
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  posix_spawn: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
+  posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
+  posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  posix_spawn_file_actions_addopen: {
+    parameters: ["buffer", "i32", "pointer", "i32", "u32"],
+    result: "i32",
+  },
+  posix_spawn_file_actions_addchdir_np: { parameters: ["buffer", "pointer"], result: "i32" },
+  posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
+  posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
+  posix_spawnattr_setsigdefault: { parameters: ["buffer", "buffer"], result: "i32" },
+  posix_spawnattr_setsigmask: { parameters: ["buffer", "buffer"], result: "i32" },
+} as const;
+
+/** The C library functions prunner uses, callable from TypeScript. */
+export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/**
+ * glibc's functions, or `null` where they cannot be had: not Linux, no FFI permission, no glibc
+ * (musl), or a glibc without one of them (`posix_spawn_file_actions_addchdir_np`: < 2.29).
+ *
+ * @example
+ * ```ts
+ * const libc = openLibc();
+ * if (libc !== null) libc.close(42);
+ * ```
+ */
+export function openLibc(): Libc | null {
+  if (Deno.build.os !== "linux") return null;
+  try {
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
+    return Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+  } catch {
+    return null;
+  }
+}
