@@ -18,6 +18,13 @@ pipelines:
         depends_on: [hello]
         script:
           - echo after >&2
+  flaky:
+    tasks:
+      flaky:
+        retries: 1
+        script:
+          - echo attempt $(ls once 2>/dev/null | wc -l)
+          - test -f once || (touch once && exit 1)
 `;
 
 if (postgresMissing !== null) {
@@ -150,5 +157,34 @@ Deno.test({
     });
     assertEquals((await prunner.completed(jobId)).errored, false);
     await waitFor("health to pass again", async () => (await health()).status === 200);
+  },
+});
+
+Deno.test({
+  name: "with --database-url, the output of every attempt of a retried task reaches the database",
+  ignore: postgresMissing !== null,
+  async fn() {
+    await using server = await startPostgres();
+    const url = await server.database();
+    await using ws = await workspace(PIPELINES);
+    await using prunner = await startPrunner(ws, ["--database-url", url]);
+    const id = await prunner.schedule("flaky");
+    const job = await prunner.completed(id);
+    assertEquals([job.errored, job.tasks[0].status], [false, "done"]);
+    await using dir = await tempDir();
+    const sql = connect(url, { max: 1 });
+    try {
+      const other = createPgLogStore(sql, dir.path);
+      const read = async (attempt: number) => {
+        const output = await other.open(id, "flaky", "stdout", attempt);
+        return output === null ? null : await new Response(output).text();
+      };
+      await waitFor(
+        "both attempts' output in the database",
+        async () => await read(1) === "attempt 0\n" && await read(2) === "attempt 1\n",
+      );
+    } finally {
+      await sql.end();
+    }
   },
 });
