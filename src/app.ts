@@ -16,7 +16,8 @@ import { createApp, type RunningServer, startServer } from "./server/mod.ts";
 import { jobListingEncoder } from "./server/json.ts";
 import { countSaveFailures, createMetrics } from "./metrics/metrics.ts";
 import { observeRunner } from "./metrics/observe.ts";
-import { openDataDir } from "./store/data_dir.ts";
+import { openStorage } from "./store/data_dir.ts";
+import { redactUrl } from "./store/pg/url.ts";
 import { applyRetention } from "./store/retention.ts";
 import type { TriggerTick } from "./store/types.ts";
 import { backgroundTask } from "./app/background.ts";
@@ -76,16 +77,22 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
     });
   }
 
-  const dataDir = await openDataDir(options.data, {
+  const dataDir = await openStorage(options.data, {
+    databaseUrl: options.databaseUrl,
     listing: jobListingEncoder,
     onDamaged: (error) => log.warn("The job list skips a damaged record: {error}", { error }),
     releaseListed: v8YoungCollection() ?? undefined,
   });
+  if (options.databaseUrl !== null) {
+    log.info("Jobs are kept in the PostgreSQL database {database} (experimental)", {
+      database: redactUrl(options.databaseUrl),
+    });
+  }
   const retention = backgroundTask(
     async () => {
       const removed = await applyRetention(
         dataDir.store,
-        dataDir.logsDir,
+        dataDir.logs,
         runner.definitions(),
         Date.now(),
         (ids) => runner.events.emit({ type: "jobs_removed", ids }),

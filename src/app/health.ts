@@ -8,7 +8,7 @@ import { errorMessage } from "../errors.ts";
 import type { TaskExecutor } from "../executor/task_executor.ts";
 import type { Runner } from "../runner/runner.ts";
 import type { HealthProblems } from "../server/mod.ts";
-import type { DataDir } from "../store/data_dir.ts";
+import type { Storage } from "../store/data_dir.ts";
 import { valueWithin } from "../timeout.ts";
 
 /**
@@ -23,7 +23,7 @@ import { valueWithin } from "../timeout.ts";
  */
 export async function checkHealth(
   runner: Pick<Runner, "storeFailure">,
-  dataDir: Pick<DataDir, "check">,
+  dataDir: Pick<Storage, "check">,
   executor: Pick<TaskExecutor, "check">,
   timeoutMs: number,
 ): Promise<HealthProblems> {

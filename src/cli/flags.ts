@@ -31,6 +31,8 @@ export interface ServeOptions {
   jwtSecret: string | null;
   /** The data directory (`--data`), `.prunner` by default. */
   data: string;
+  /** The PostgreSQL database that holds the jobs (`--database-url`); `null` for Deno KV. */
+  databaseUrl: string | null;
   /** Glob for definition files (`--pattern`), `**\/pipelines.{yml,yaml}` by default. */
   pattern: string;
   /** Base directory of the definition scan (`--path`), `.` by default. */
@@ -379,6 +381,7 @@ function resolveOptions(
     config: text("config"),
     jwtSecret: resolveSecret(option("jwt-secret"), flags, env),
     data: text("data"),
+    databaseUrl: resolveDatabaseUrl(option("database-url"), flags, env),
     pattern: text("pattern"),
     path: text("path"),
     address: text("address"),
@@ -448,6 +451,21 @@ function resolveString(spec: OptionSpec, flags: Record<string, unknown>, env: En
   const { value, source } = raw(spec, flags, env);
   const text = String(value);
   if (text === "") throw invalid(spec, source, "must not be empty");
+  return text;
+}
+
+function resolveDatabaseUrl(
+  spec: OptionSpec,
+  flags: Record<string, unknown>,
+  env: Env,
+): string | null {
+  const { value, source } = raw(spec, flags, env);
+  if (value === null || value === "") return null;
+  const text = String(value);
+  const protocol = URL.canParse(text) ? new URL(text).protocol : null;
+  if (protocol !== "postgres:" && protocol !== "postgresql:") {
+    throw invalid(spec, source, "not a PostgreSQL URL (postgres://user:password@host:port/name)");
+  }
   return text;
 }
 

@@ -66,6 +66,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     usage: "Directory for the job store and the output of every task",
   },
   {
+    name: "database-url",
+    env: "PRUNNER_DATABASE_URL",
+    kind: "string",
+    defaultValue: null,
+    usage: "Keep jobs in this PostgreSQL database (postgres://user:password@host:port/name) " +
+      "instead of --data, experimental; task output stays in --data",
+  },
+  {
     name: "pattern",
     env: "PRUNNER_PATTERN",
     kind: "string",

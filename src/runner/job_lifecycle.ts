@@ -318,6 +318,13 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
   const onTaskDone = (entry: ActiveJob, task: Task, outcome: TaskOutcome): void => {
     entry.runs.delete(task.name);
     const { job, definition } = entry;
+    logs.ended(job.id, task.name, task.attempt).catch((error) =>
+      log.warn("The output of task {task} of job {jobId} could not be stored: {error}", {
+        task: task.name,
+        jobId: job.id,
+        error,
+      })
+    );
     const toKill = finishTask(
       job,
       task,

@@ -1,6 +1,7 @@
 /**
- * The data directory (`--data`): the job store `jobs.kv`, task output under `logs/` and the
- * lock file `prunner.lock`.
+ * The data directory (`--data`): the job store `jobs.kv` (or, with `--database-url`, the job
+ * store in PostgreSQL instead, see `openStorage`), task output under `logs/` and the lock file
+ * `prunner.lock`.
  *
  * Only one prunner may use a directory at a time. The lock is an exclusive advisory lock
  * (`flock` on Unix, `LockFileEx` on Windows) on `prunner.lock`, taken without waiting
@@ -13,6 +14,7 @@
 import { DataDirLockedError, StoreOpenError } from "./errors.ts";
 import { type KvJobStoreOptions, openKvJobStore } from "./kv/job_store.ts";
 import { createLogStore } from "./logs.ts";
+import type { PgStore } from "./pg/open.ts";
 import type { JobStore, LogStore } from "./types.ts";
 
 /** File name of the lock in the data directory. */
@@ -20,12 +22,13 @@ export const LOCK_FILE = "prunner.lock";
 /** File name of the KV database in the data directory. */
 export const KV_FILE = "jobs.kv";
 
-/** An opened data directory, locked for this process. */
-export interface DataDir {
+/**
+ * Where an opened prunner keeps its jobs and task output: a data directory, locked for this
+ * process, with its job store in Deno KV ({@linkcode DataDir}) or in PostgreSQL.
+ */
+export interface Storage {
   readonly path: string;
   readonly logsDir: string;
-  readonly kvPath: string;
-  readonly kv: Deno.Kv;
   readonly store: JobStore;
   readonly logs: LogStore;
   /**
@@ -36,6 +39,24 @@ export interface DataDir {
   check(): Promise<void>;
   /** Flushes and closes the store, then releases the lock. */
   close(): Promise<void>;
+}
+
+/** An opened data directory with its job store in Deno KV. */
+export interface DataDir extends Storage {
+  readonly kvPath: string;
+  readonly kv: Deno.Kv;
+}
+
+/** Settings of {@linkcode openDataDir}. */
+export type DataDirOptions = Pick<KvJobStoreOptions, "listing" | "onDamaged" | "releaseListed">;
+
+/** Settings of {@linkcode openStorage}. */
+export interface StorageOptions extends DataDirOptions {
+  /**
+   * The PostgreSQL database for the jobs, which this process then holds for itself (see
+   * `exclusive` in `pg/open.ts`); `null` keeps them in the data directory's Deno KV.
+   */
+  databaseUrl: string | null;
 }
 
 /** File name of the write check in the data directory. */
@@ -57,18 +78,9 @@ export const CHECK_FILE_BYTES = 64 * 1024;
  * await data.close();
  * ```
  */
-export async function openDataDir(
-  dir: string,
-  options: Pick<KvJobStoreOptions, "listing" | "onDamaged" | "releaseListed">,
-): Promise<DataDir> {
-  const logsDir = `${dir}/logs`;
+export async function openDataDir(dir: string, options: DataDirOptions): Promise<DataDir> {
+  const { logsDir, lock } = await prepare(dir);
   const kvPath = `${dir}/${KV_FILE}`;
-  try {
-    await Deno.mkdir(logsDir, { recursive: true });
-  } catch (error) {
-    throw new StoreOpenError(dir, error);
-  }
-  const lock = await acquireLock(dir);
   let kv: Deno.Kv | null = null;
   try {
     kv = await Deno.openKv(kvPath);
@@ -95,15 +107,7 @@ export async function openDataDir(
       kv,
       store,
       logs: createLogStore(logsDir),
-      async check() {
-        const path = `${dir}/${CHECK_FILE}`;
-        try {
-          await Deno.writeFile(path, new Uint8Array(CHECK_FILE_BYTES));
-        } finally {
-          await Deno.remove(path).catch(() => {});
-        }
-        await store.check();
-      },
+      check: () => checkDir(dir, store),
       close() {
         closing ??= store.close().finally(() => lock.close());
         return closing;
@@ -114,6 +118,77 @@ export async function openDataDir(
     lock.close();
     throw new StoreOpenError(kvPath, error);
   }
+}
+
+/**
+ * Opens the data directory like {@linkcode openDataDir}, with the jobs in the PostgreSQL
+ * database of `databaseUrl` when there is one: task output then stays in the directory's
+ * `logs/`, and no `jobs.kv` is created.
+ *
+ * @throws {DataDirLockedError} when another process holds the directory.
+ * @throws {DatabaseInUseError} when another prunner holds the database.
+ * @throws {DatabaseOpenError} when the database cannot be opened.
+ * @throws {StoreOpenError} as {@linkcode openDataDir} does.
+ * @example
+ * ```ts
+ * const storage = await openStorage(".prunner", {
+ *   listing: jobListingEncoder,
+ *   databaseUrl: "postgres://prunner@db/prunner",
+ * });
+ * ```
+ */
+export async function openStorage(dir: string, options: StorageOptions): Promise<Storage> {
+  const { databaseUrl, ...rest } = options;
+  if (databaseUrl === null) return await openDataDir(dir, rest);
+  const { logsDir, lock } = await prepare(dir);
+  let pg: PgStore;
+  try {
+    // Loaded only here, so that the database client costs nothing without a database.
+    const { openPgStore } = await import("./pg/open.ts");
+    pg = await openPgStore(databaseUrl, {
+      listing: options.listing,
+      onDamaged: options.onDamaged,
+      spoolDir: logsDir,
+      exclusive: true,
+    });
+  } catch (error) {
+    lock.close();
+    throw error;
+  }
+  let closing: Promise<void> | null = null;
+  return {
+    path: dir,
+    logsDir,
+    store: pg.store,
+    logs: pg.logs,
+    check: () => checkDir(dir, pg),
+    close() {
+      closing ??= pg.close().finally(() => lock.close());
+      return closing;
+    },
+  };
+}
+
+/** Creates the directory and its `logs/` when missing and takes its lock. */
+async function prepare(dir: string): Promise<{ logsDir: string; lock: Deno.FsFile }> {
+  const logsDir = `${dir}/logs`;
+  try {
+    await Deno.mkdir(logsDir, { recursive: true });
+  } catch (error) {
+    throw new StoreOpenError(dir, error);
+  }
+  return { logsDir, lock: await acquireLock(dir) };
+}
+
+/** See {@linkcode Storage.check}: the directory, then `store`'s own check. */
+async function checkDir(dir: string, store: Pick<JobStore, "check">): Promise<void> {
+  const path = `${dir}/${CHECK_FILE}`;
+  try {
+    await Deno.writeFile(path, new Uint8Array(CHECK_FILE_BYTES));
+  } finally {
+    await Deno.remove(path).catch(() => {});
+  }
+  await store.check();
 }
 
 async function acquireLock(dir: string): Promise<Deno.FsFile> {

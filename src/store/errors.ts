@@ -63,3 +63,35 @@ export class StoreReadError extends PrunnerError {
     super(`cannot read job ${jobId} from the store: ${reason}`);
   }
 }
+
+/** The job store in a PostgreSQL database cannot be opened. Nothing was changed. */
+export class DatabaseOpenError extends PrunnerError {
+  /** `database` names the database (its URL without the password). */
+  constructor(readonly database: string, override readonly cause: unknown) {
+    super(
+      `cannot open the job store in the PostgreSQL database ${database}: ${
+        errorMessage(cause)
+      } (nothing was changed; check that the server runs and that the URL, user and password ` +
+        `are right)`,
+    );
+  }
+}
+
+/**
+ * Another prunner holds the PostgreSQL database for itself (single-node mode): at the start, or,
+ * with `lost`, since this one lost its hold when its connection ended.
+ */
+export class DatabaseInUseError extends PrunnerError {
+  /** `database` names the database (its URL without the password). */
+  constructor(readonly database: string, readonly lost = false) {
+    super(
+      lost
+        ? `this prunner lost its hold on the PostgreSQL database ${database} when its ` +
+          `connection ended, and the database is in use by another prunner now: stop one of ` +
+          `them, or both may run the same jobs`
+        : `the PostgreSQL database ${database} is in use by another prunner: stop that one or ` +
+          `start this one with a different --database-url (several prunners on one database ` +
+          `are not supported yet)`,
+    );
+  }
+}

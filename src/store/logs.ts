@@ -32,6 +32,9 @@ export function createLogStore(logsDir: string): LogStore {
   return {
     path: (jobId, task, stream, attempt) => logPath(logsDir, jobId, task, stream, attempt),
     open: (jobId, task, stream, attempt) => openLog(logsDir, jobId, task, stream, attempt),
+    // The files are all there is: nothing to copy when an attempt ends.
+    ended: () => Promise.resolve(),
+    remove: (jobId) => removeJobLogs(logsDir, jobId),
   };
 }
 

@@ -1,31 +1,30 @@
 /**
- * Applying retention to the store: removes the records and log files of expired jobs.
+ * Applying retention to the store: removes the records and task output of expired jobs.
  *
  * @module
  */
 import type { Definitions } from "../definition/types.ts";
 import { hasRetention, retentionFilter } from "../engine/retention.ts";
-import type { JobStore } from "./types.ts";
-import { removeJobLogs } from "./logs.ts";
+import type { JobStore, LogStore } from "./types.ts";
 
 /** How many jobs are removed together. */
 const REMOVE_BATCH = 100;
 
 /**
  * Removes the jobs retention selects (see `retentionFilter`) in every pipeline that has jobs:
- * first their log directories, then their records. Pipelines missing from `definitions` lose
+ * first their output, then their records. Pipelines missing from `definitions` lose
  * all completed jobs. Reads the pipeline index in batches and removes as it goes, so memory does
  * not grow with the store. `onRemoved` is called with the ids of each batch once it is removed.
  * Returns how many jobs were removed.
  *
  * @example
  * ```ts
- * const removed = await applyRetention(data.store, data.logsDir, definitions, Date.now());
+ * const removed = await applyRetention(data.store, data.logs, definitions, Date.now());
  * ```
  */
 export async function applyRetention(
   store: JobStore,
-  logsDir: string,
+  logs: Pick<LogStore, "remove">,
   definitions: Definitions,
   now: number,
   onRemoved?: (ids: readonly string[]) => void,
@@ -33,7 +32,7 @@ export async function applyRetention(
   let removed = 0;
   let batch: string[] = [];
   const remove = async () => {
-    for (const id of batch) await removeJobLogs(logsDir, id);
+    for (const id of batch) await logs.remove(id);
     await store.delete(batch);
     onRemoved?.(batch);
     removed += batch.length;

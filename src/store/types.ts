@@ -10,7 +10,7 @@ import type { Job } from "../engine/job.ts";
 /** Which output stream of a task. */
 export type LogStream = "stdout" | "stderr";
 
-/** The task output files of a data directory, as the runner uses them. */
+/** The task output of a data directory, as the runner uses it. */
 export interface LogStore {
   /**
    * The file a task's stream is written to (of its first attempt unless `attempt` says
@@ -24,6 +24,13 @@ export interface LogStore {
     stream: LogStream,
     attempt?: number,
   ): Promise<ReadableStream<Uint8Array> | null>;
+  /**
+   * Called once an attempt of a task has ended, its output complete: a store that keeps output
+   * beyond the files (PostgreSQL's) copies what is new. Rejects with the cause.
+   */
+  ended(jobId: string, task: string, attempt?: number): Promise<void>;
+  /** Removes a job's output; nothing happens when it has none. */
+  remove(jobId: string): Promise<void>;
 }
 
 /**

@@ -10,6 +10,7 @@ const DEFAULTS: ServeOptions = {
   config: ".prunner.yml",
   jwtSecret: null,
   data: ".prunner",
+  databaseUrl: null,
   pattern: "**/pipelines.{yml,yaml}",
   path: ".",
   address: "localhost:9009",
@@ -118,6 +119,15 @@ const CASES: {
     flagValue: ":8080",
     envValue: "127.0.0.1:7070",
     envResult: "127.0.0.1:7070",
+  },
+  {
+    key: "databaseUrl",
+    flag: "--database-url",
+    env: "PRUNNER_DATABASE_URL",
+    flagArgs: ["--database-url", "postgres://flag@db/prunner"],
+    flagValue: "postgres://flag@db/prunner",
+    envValue: "postgres://env@db/prunner",
+    envResult: "postgres://env@db/prunner",
   },
   {
     key: "envFiles",
@@ -282,6 +292,22 @@ Deno.test("parseCli: the help text lists every flag, its env variable and defaul
     const label = [command.name, ...command.aliases].join(", ");
     assertMatch(text, new RegExp(`^ {3}${label}\\b.* {2}${command.summary}$`, "m"));
   }
+});
+
+Deno.test("parseCli: --database-url takes PostgreSQL URLs only, and never echoes them", () => {
+  assertEquals(
+    serve(["--database-url", "postgresql://u@db:5432/p"]).databaseUrl,
+    "postgresql://u@db:5432/p",
+  );
+  for (const bad of ["nonsense", "http://u:secret@db/p"]) {
+    const error = cliError(["--database-url", bad]);
+    assertMatch(error.message, /^invalid value for --database-url: not a PostgreSQL URL/);
+    assert(!error.message.includes("secret"), error.message);
+  }
+  assertMatch(
+    cliError([], { PRUNNER_DATABASE_URL: "mysql://db/p" }).message,
+    /^invalid value for \$PRUNNER_DATABASE_URL \(--database-url\)/,
+  );
 });
 
 Deno.test("parseCli: an unknown flag exits 2 and names it, with a suggestion", () => {

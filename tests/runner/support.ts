@@ -76,6 +76,8 @@ export function dirLogs(dir: string): RunnerLogs {
         return null;
       }
     },
+    ended: () => Promise.resolve(),
+    remove: (jobId) => Deno.remove(`${dir}/${jobId}`, { recursive: true }).catch(() => {}),
   };
 }
 

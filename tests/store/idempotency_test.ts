@@ -4,6 +4,7 @@
  */
 import type { Job } from "../../src/engine/job.ts";
 import { applyRetention } from "../../src/store/retention.ts";
+import { createLogStore } from "../../src/store/logs.ts";
 import { pipeline } from "../engine/fixtures.ts";
 import { openKvJobStore } from "../../src/store/kv/job_store.ts";
 import { idempotencyKey } from "../../src/store/kv/records.ts";
@@ -129,7 +130,10 @@ Deno.test("retention removing a job forgets its key before its time is up", asyn
   const definitions = new Map([["build", pipeline({ name: "build", retentionPeriodMs: HOUR })]]);
   const logsDir = await Deno.makeTempDir({ prefix: "prunner-idempotency-logs-" });
   try {
-    assertEquals(await applyRetention(t.store, logsDir, definitions, t.clock.now), 1);
+    assertEquals(
+      await applyRetention(t.store, createLogStore(logsDir), definitions, t.clock.now),
+      1,
+    );
   } finally {
     await Deno.remove(logsDir, { recursive: true });
   }

@@ -450,31 +450,6 @@ Deno.test("check writes the store clock's time to the health record", async () =
   }
 });
 
-Deno.test("a triggered job stores its trigger's newest tick; older saves never lower it", async () => {
-  await using t = await testStore();
-  const trigger = (planned: number) => ({ cron: "30 3 * * *", timezone: "Europe/Berlin", planned });
-  const older = job({ pipeline: "nightly", trigger: trigger(1000) });
-  const newer = job({ pipeline: "nightly", trigger: trigger(2000) });
-  const other = job({
-    pipeline: "hourly",
-    trigger: { cron: "@hourly", timezone: "UTC", planned: 5 },
-  });
-  await Promise.all([t.store.save(newer), t.store.save(other)]);
-  await t.store.save(older);
-  older.completed = true;
-  await t.store.save(older);
-  await t.store.save(job({ pipeline: "nightly" }));
-  const sorted = (await t.store.triggerTicks()).sort((a, b) => a.planned - b.planned);
-  assertEquals(sorted, [
-    { pipeline: "hourly", trigger: "@hourly UTC", planned: 5 },
-    { pipeline: "nightly", trigger: "30 3 * * * Europe/Berlin", planned: 2000 },
-  ]);
-  assertEquals((await t.store.get(newer.id))?.trigger, trigger(2000));
-  // Retention deletes jobs, not the ticks: a downtime after it still knows what ran.
-  await t.store.delete([newer.id, older.id, other.id]);
-  assertEquals((await t.store.triggerTicks()).length, 2);
-});
-
 Deno.test("a trigger's tick is in the commit of its job's head: both or neither", async () => {
   await using t = await testStore();
   t.record.failWith = new Error("disk full");
@@ -489,17 +464,4 @@ Deno.test("a trigger's tick is in the commit of its job's head: both or neither"
     trigger: "@daily UTC",
     planned: 7,
   }]);
-});
-
-Deno.test("saveTick stores a refused tick and never lowers a trigger's newest one", async () => {
-  await using t = await testStore();
-  const tick = (planned: number) => ({ pipeline: "busy", trigger: "@every 1m UTC", planned });
-  await t.store.saveTick(tick(120_000));
-  await t.store.saveTick(tick(60_000));
-  assertEquals(await t.store.triggerTicks(), [tick(120_000)]);
-  await t.store.save(job({
-    pipeline: "busy",
-    trigger: { cron: "@every 1m", timezone: "UTC", planned: 180_000 },
-  }));
-  assertEquals(await t.store.triggerTicks(), [tick(180_000)]);
 });

@@ -118,7 +118,7 @@ Deno.test("applyRetention removes records and log files of expired jobs only", a
     const reported: string[] = [];
     const count = await applyRetention(
       data.store,
-      data.logsDir,
+      data.logs,
       definitions,
       NOW,
       (ids) => reported.push(...ids),
@@ -150,7 +150,7 @@ Deno.test("applyRetention removes records and log files of expired jobs only", a
     for await (const entry of Deno.readDir(data.logsDir)) logDirs.push(entry.name);
     const remainingIds = made.filter((j) => expected.includes(j.lastError!)).map((j) => j.id);
     assertEquals(logDirs.sort(), remainingIds.sort());
-    assertEquals(await applyRetention(data.store, data.logsDir, definitions, NOW), 0);
+    assertEquals(await applyRetention(data.store, data.logs, definitions, NOW), 0);
   } finally {
     await data.close();
   }
@@ -168,7 +168,7 @@ Deno.test("applyRetention works through more jobs than one batch", async () => {
     const definitions: Definitions = new Map([
       ["many", pipeline({ name: "many", retentionCount: 5 })],
     ]);
-    assertEquals(await applyRetention(data.store, data.logsDir, definitions, NOW), 445);
+    assertEquals(await applyRetention(data.store, data.logs, definitions, NOW), 445);
     assertEquals(
       (await collect(data.store.list())).map((j) => j.created),
       [449, 448, 447, 446, 445],

@@ -1,0 +1,168 @@
+/**
+ * Task output in PostgreSQL, so that every node reads it. The executor writes a task's output
+ * to a spool file on the node that runs it (`path()`, laid out as `logs.ts` lays out log
+ * files), exactly as with the file log store; `ship()` copies what the spool file holds beyond
+ * what the database has into `prunner_log_chunks`, as chunks of up to
+ * {@linkcode LOG_CHUNK_BYTES} keyed by their byte offset (`start`); the runner has it done for
+ * both streams when an attempt ends (`ended()`). `open()` reads the spool file where there is
+ * one (it is never behind the database) and the chunks elsewhere; `remove()` removes both.
+ *
+ * Ships of the same attempt's stream run one after the other, on any node: each takes a
+ * transaction-scoped advisory lock on the stream's key first, so a chunk is never written
+ * twice nor a range left out.
+ *
+ * @module
+ */
+import type { LogStore, LogStream } from "../types.ts";
+import { logPath, openLog, removeJobLogs } from "../logs.ts";
+import type { Sql } from "./sql.ts";
+
+/** Bytes of output per row of `prunner_log_chunks`. */
+export const LOG_CHUNK_BYTES = 256 * 1024;
+
+const STREAMS: readonly LogStream[] = ["stdout", "stderr"];
+
+/** Chunks read per query when output is read from the database. */
+const READ_CHUNKS = 8;
+
+/** The PostgreSQL log store: a {@linkcode LogStore} that ships spool files to the database. */
+export interface PgLogStore extends LogStore {
+  /**
+   * Copies the output of an attempt's spool file that the database does not have yet; resolves
+   * with the number of bytes copied (0 when there is no spool file or nothing new).
+   */
+  ship(jobId: string, task: string, stream: LogStream, attempt?: number): Promise<number>;
+}
+
+/**
+ * The log store on the database of `sql` (whose schema is up to date, see `migrate`), with the
+ * spool files of this node below `spoolDir`.
+ *
+ * @example
+ * ```ts
+ * const logs = createPgLogStore(sql, "/var/lib/prunner/logs");
+ * await logs.ship(job.id, "build", "stdout");
+ * const stdout = await logs.open(job.id, "build", "stdout");
+ * ```
+ */
+export function createPgLogStore(sql: Sql, spoolDir: string): PgLogStore {
+  const ship = async (
+    jobId: string,
+    task: string,
+    stream: LogStream,
+    attempt = 1,
+  ): Promise<number> => {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(logPath(spoolDir, jobId, task, stream, attempt));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return 0;
+      throw error;
+    }
+    try {
+      return await sql.begin(async (tx) => {
+        const log = logKey(task, stream, attempt);
+        await tx`SELECT pg_advisory_xact_lock(hashtextextended(${jobId} || ${log}, 0))`;
+        const [{ end }] = await tx<{ end: number }[]>`
+          SELECT coalesce(max(start + length(bytes)), 0)::bigint AS "end"
+          FROM prunner_log_chunks WHERE job_id = ${jobId} AND log = ${log}`;
+        await file.seek(end, Deno.SeekMode.Start);
+        let start = end;
+        const buffer = new Uint8Array(LOG_CHUNK_BYTES);
+        while (true) {
+          const filled = await fill(file, buffer);
+          if (filled === 0) break;
+          await tx`
+            INSERT INTO prunner_log_chunks (job_id, log, start, bytes)
+            VALUES (${jobId}, ${log}, ${start}, ${buffer.slice(0, filled)})`;
+          start += filled;
+          if (filled < buffer.length) break;
+        }
+        return start - end;
+      });
+    } finally {
+      file.close();
+    }
+  };
+
+  return {
+    path: (jobId, task, stream, attempt) => logPath(spoolDir, jobId, task, stream, attempt),
+
+    async open(jobId, task, stream, attempt = 1) {
+      const spooled = await openLog(spoolDir, jobId, task, stream, attempt);
+      if (spooled !== null) return spooled;
+      // Text cannot hold a NUL: no stored job id does.
+      if (jobId.includes("\0")) return null;
+      const key = { jobId, log: logKey(task, stream, attempt) };
+      const first = await readChunks(sql, key, 0);
+      if (first.length === 0) return null;
+      return chunkStream(sql, key, first);
+    },
+
+    ship,
+
+    async ended(jobId, task, attempt = 1) {
+      for (const stream of STREAMS) await ship(jobId, task, stream, attempt);
+    },
+
+    async remove(jobId) {
+      if (!jobId.includes("\0")) await sql`DELETE FROM prunner_log_chunks WHERE job_id = ${jobId}`;
+      await removeJobLogs(spoolDir, jobId);
+    },
+  };
+}
+
+interface ChunkKey {
+  jobId: string;
+  /** See {@linkcode logKey}. */
+  log: string;
+}
+
+/** The `log` column of an attempt's stream: JSON, so that any task name fits into text. */
+function logKey(task: string, stream: LogStream, attempt: number): string {
+  return JSON.stringify([task, stream, attempt]);
+}
+
+interface Chunk {
+  start: number;
+  bytes: Uint8Array;
+}
+
+/** Up to {@linkcode READ_CHUNKS} chunks from byte `from` on, in order. */
+async function readChunks(sql: Sql, key: ChunkKey, from: number): Promise<Chunk[]> {
+  const rows = await sql<Chunk[]>`
+    SELECT start, bytes FROM prunner_log_chunks
+    WHERE job_id = ${key.jobId} AND log = ${key.log} AND start >= ${from}
+    ORDER BY start
+    LIMIT ${READ_CHUNKS}`;
+  return rows.map(({ start, bytes }) => ({
+    start,
+    bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+  }));
+}
+
+/** The output from the chunks in `first` on, read from the database as the reader pulls. */
+function chunkStream(sql: Sql, key: ChunkKey, first: Chunk[]): ReadableStream<Uint8Array> {
+  let pending = first;
+  let next = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (pending.length === 0) pending = await readChunks(sql, key, next);
+      const chunk = pending.shift();
+      if (chunk === undefined) return controller.close();
+      next = chunk.start + chunk.bytes.length;
+      controller.enqueue(chunk.bytes);
+    },
+  });
+}
+
+/** Reads into `buffer` until it is full or the file ends; resolves with the bytes read. */
+async function fill(file: Deno.FsFile, buffer: Uint8Array): Promise<number> {
+  let filled = 0;
+  while (filled < buffer.length) {
+    const read = await file.read(buffer.subarray(filled));
+    if (read === null) break;
+    filled += read;
+  }
+  return filled;
+}

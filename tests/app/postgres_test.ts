@@ -1,0 +1,190 @@
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { postgresMissing, startPostgres } from "../postgres.ts";
+import { childEnv } from "../child_env.ts";
+import { connect } from "../../src/store/pg/sql.ts";
+import { createPgLogStore } from "../../src/store/pg/log_store.ts";
+import type { LogStream } from "../../src/store/types.ts";
+import { tempDir } from "../store/support.ts";
+import { DENO_RUN_MAIN, SECRET, startPrunner, waitFor, workspace } from "./support.ts";
+
+const PIPELINES = `
+pipelines:
+  quick:
+    tasks:
+      hello:
+        script:
+          - echo hello {{ .name }}
+      after:
+        depends_on: [hello]
+        script:
+          - echo after >&2
+  flaky:
+    tasks:
+      flaky:
+        retries: 1
+        script:
+          - echo attempt $(ls once 2>/dev/null | wc -l)
+          - test -f once || (touch once && exit 1)
+`;
+
+if (postgresMissing !== null) {
+  console.warn(`PostgreSQL end-to-end tests skipped: ${postgresMissing}`);
+}
+
+Deno.test({
+  name: "with --database-url, jobs run, are kept in PostgreSQL and survive a restart",
+  ignore: postgresMissing !== null,
+  async fn() {
+    await using server = await startPostgres();
+    const url = await server.database();
+    await using ws = await workspace(PIPELINES);
+    let id: string;
+    {
+      await using prunner = await startPrunner(ws, ["--database-url", url]);
+      id = await prunner.schedule("quick", { name: "pg" });
+      const job = await prunner.completed(id);
+      assertEquals([job.errored, job.tasks.map((t) => t.status)], [false, ["done", "done"]]);
+      assertMatch(prunner.stderr(), /Jobs are kept in the PostgreSQL database/);
+      // Another node, with no spool files, reads the output from the database.
+      await using dir = await tempDir();
+      const sql = connect(url, { max: 1 });
+      try {
+        const other = createPgLogStore(sql, dir.path);
+        const read = async (task: string, stream: LogStream) => {
+          const output = await other.open(id, task, stream);
+          return output === null ? null : await new Response(output).text();
+        };
+        await waitFor(
+          "the output to be in the database",
+          async () =>
+            await read("hello", "stdout") === "hello pg\n" &&
+            await read("after", "stderr") === "after\n",
+        );
+        assertEquals(await read("hello", "stderr"), null, "a stream without output has no chunks");
+      } finally {
+        await sql.end();
+      }
+      assertEquals(await prunner.stop("SIGINT"), 0);
+      assert(!prunner.stderr().includes("level=error"), prunner.stderr());
+    }
+    const names: string[] = [];
+    for await (const entry of Deno.readDir(ws.data)) names.push(entry.name);
+    assert(!names.includes("jobs.kv"), `no Deno KV store in the data directory: ${names}`);
+
+    await using prunner = await startPrunner(ws, ["--database-url", url]);
+    const job = await prunner.job(id);
+    assertEquals([job.completed, job.errored], [true, false]);
+    const logs = await prunner.json<{ stdout: string }>("GET", `/job/logs?id=${id}&task=hello`);
+    assertEquals(logs.stdout, "hello pg\n");
+    const listed = await prunner.json<{ jobs: { id: string }[] }>("GET", "/pipelines/jobs");
+    assertEquals(listed.jobs.map((j) => j.id), [id]);
+  },
+});
+
+Deno.test({
+  name: "a second prunner on the same database is refused with a message saying why",
+  ignore: postgresMissing !== null,
+  async fn() {
+    await using server = await startPostgres();
+    const url = await server.database();
+    await using first = await workspace(PIPELINES);
+    await using second = await workspace(PIPELINES);
+    await using running = await startPrunner(first, ["--database-url", url]);
+    const refused = await new Deno.Command(DENO_RUN_MAIN[0], {
+      args: [
+        ...DENO_RUN_MAIN.slice(1),
+        "--data",
+        second.data,
+        "--path",
+        second.pipelines,
+        "--address",
+        "127.0.0.1:0",
+        "--env-files",
+        "",
+        "--database-url",
+        url,
+      ],
+      cwd: second.root,
+      env: childEnv({ PRUNNER_JWT_SECRET: SECRET }),
+      clearEnv: true,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert(!refused.success, "the second prunner exited with an error");
+    assertMatch(new TextDecoder().decode(refused.stderr), /is in use by another prunner/);
+    const answer = await running.request("GET", "/pipelines/");
+    await answer.body?.cancel();
+    assertEquals(answer.status, 200, "the first one goes on");
+  },
+});
+
+Deno.test({
+  name:
+    "while the database is away, jobs are refused and health fails; both recover when it is back",
+  ignore: postgresMissing !== null,
+  async fn() {
+    await using server = await startPostgres();
+    const url = await server.database();
+    await using ws = await workspace(PIPELINES);
+    await using prunner = await startPrunner(ws, ["--database-url", url]);
+    const schedule = async () => {
+      const response = await prunner.request("POST", "/pipelines/schedule", {
+        pipeline: "quick",
+        variables: { name: "again" },
+      });
+      return { status: response.status, body: await response.json() };
+    };
+    const health = async () => {
+      const response = await prunner.request("GET", "/health");
+      return { status: response.status, body: await response.text() };
+    };
+    assertEquals((await health()).status, 200);
+
+    await server.stop();
+    const refused = await schedule();
+    assertEquals(refused.status, 507, JSON.stringify(refused.body));
+    assertMatch(
+      refused.body.error,
+      /^cannot store the job: .*\(PostgreSQL database postgres:\/\/prunner@/,
+    );
+    const failing = await health();
+    assert(failing.status !== 200, failing.body);
+
+    await server.start();
+    const { jobId } = await waitFor("jobs to be accepted again", async () => {
+      const answer = await schedule();
+      return answer.status === 202 ? answer.body as { jobId: string } : null;
+    });
+    assertEquals((await prunner.completed(jobId)).errored, false);
+    await waitFor("health to pass again", async () => (await health()).status === 200);
+  },
+});
+
+Deno.test({
+  name: "with --database-url, the output of every attempt of a retried task reaches the database",
+  ignore: postgresMissing !== null,
+  async fn() {
+    await using server = await startPostgres();
+    const url = await server.database();
+    await using ws = await workspace(PIPELINES);
+    await using prunner = await startPrunner(ws, ["--database-url", url]);
+    const id = await prunner.schedule("flaky");
+    const job = await prunner.completed(id);
+    assertEquals([job.errored, job.tasks[0].status], [false, "done"]);
+    await using dir = await tempDir();
+    const sql = connect(url, { max: 1 });
+    try {
+      const other = createPgLogStore(sql, dir.path);
+      const read = async (attempt: number) => {
+        const output = await other.open(id, "flaky", "stdout", attempt);
+        return output === null ? null : await new Response(output).text();
+      };
+      await waitFor(
+        "both attempts' output in the database",
+        async () => await read(1) === "attempt 0\n" && await read(2) === "attempt 1\n",
+      );
+    } finally {
+      await sql.end();
+    }
+  },
+});

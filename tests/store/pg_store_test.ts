@@ -1,0 +1,244 @@
+import { assert, assertEquals, assertRejects } from "../assert.ts";
+import {
+  DatabaseInUseError,
+  DatabaseOpenError,
+  StoreFormatError,
+  StoreReadError,
+  StoreWriteError,
+} from "../../src/store/errors.ts";
+import { jobLogDir } from "../../src/store/logs.ts";
+import { LOG_CHUNK_BYTES } from "../../src/store/pg/log_store.ts";
+import { openPgStore, type PgStore, type PgStoreOptions } from "../../src/store/pg/open.ts";
+import { SCHEMA_VERSION } from "../../src/store/pg/schema.ts";
+import type { ListingEncoder } from "../../src/store/types.ts";
+import { jobListingEncoder as listing } from "../../src/server/json.ts";
+import { postgresMissing, startPostgres, type TestPostgres } from "../postgres.ts";
+import { collect, job, tempDir } from "./support.ts";
+
+if (postgresMissing !== null) console.warn(`PostgreSQL store tests skipped: ${postgresMissing}`);
+
+/** The tests below, run one after the other on one throwaway server. */
+const cases: [string, (server: TestPostgres, spool: string) => Promise<void>][] = [];
+
+function pgTest(name: string, fn: (server: TestPostgres, spool: string) => Promise<void>): void {
+  cases.push([name, fn]);
+}
+
+function open(url: string, spoolDir: string, options: Partial<PgStoreOptions> = {}) {
+  return openPgStore(url, { listing, spoolDir, ...options });
+}
+
+async function disposable(pg: PgStore): Promise<PgStore & AsyncDisposable> {
+  return await Promise.resolve({ ...pg, [Symbol.asyncDispose]: () => pg.close() });
+}
+
+pgTest(
+  "two stores opening a fresh database at once apply each migration once",
+  async (server, spool) => {
+    const url = await server.database();
+    const opened = await Promise.all(Array.from({ length: 4 }, () => open(url, spool)));
+    try {
+      const rows = await opened[0].sql<{ version: number }[]>`
+      SELECT version FROM prunner_schema ORDER BY version`;
+      assertEquals(
+        rows.map((row) => row.version),
+        Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1),
+      );
+      const saved = job();
+      await opened[1].store.save(saved);
+      assertEquals(await opened[2].store.get(saved.id), saved);
+    } finally {
+      await Promise.all(opened.map((pg) => pg.close()));
+    }
+  },
+);
+
+pgTest("a database of a newer prunner is refused", async (server, spool) => {
+  const url = await server.database();
+  {
+    await using pg = await disposable(await open(url, spool));
+    await pg.sql`INSERT INTO prunner_schema (version) VALUES (${SCHEMA_VERSION + 1})`;
+  }
+  const error = await assertRejects(() => open(url, spool), DatabaseOpenError, "newer prunner");
+  assert(error.cause instanceof StoreFormatError, String(error.cause));
+});
+
+pgTest("an exclusive store holds the database until it closes", async (server, spool) => {
+  const url = await server.database();
+  const first = await open(url, spool, { exclusive: true });
+  await assertRejects(() => open(url, spool, { exclusive: true }), DatabaseInUseError, "in use");
+  const { promise: late, resolve } = Promise.withResolvers<string>();
+  const timer = setTimeout(() => resolve("late"), 5000);
+  assertEquals(await Promise.race([first.close().then(() => "closed"), late]), "closed");
+  clearTimeout(timer);
+  await using second = await disposable(await open(url, spool, { exclusive: true }));
+  await second.store.check();
+});
+
+pgTest(
+  "an exclusive store whose lock was lost says so, and takes it again once free",
+  async (server, spool) => {
+    const url = await server.database();
+    await using first = await disposable(await open(url, spool, { exclusive: true }));
+    await first.check();
+    const holders = () =>
+      first.sql<{ pid: number }[]>`
+      SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1`;
+    const [{ pid }] = await holders();
+    await first.sql`SELECT pg_terminate_backend(${pid})`;
+    const second = await open(url, spool, { exclusive: true });
+    const lost = await assertRejects(() => first.check(), DatabaseInUseError, "lost its hold");
+    assertEquals(lost.lost, true);
+    await second.close();
+    await first.check();
+    assertEquals((await holders()).length, 1, "held once, by one session");
+    await first.check();
+    const [{ count }] = await first.sql<{ count: number }[]>`
+    SELECT count(*)::int AS count FROM pg_locks WHERE locktype = 'advisory' AND granted`;
+    assertEquals(count, 1);
+  },
+);
+
+pgTest(
+  "a database that cannot be reached is a DatabaseOpenError without the password",
+  async (_server, spool) => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = listener.addr as Deno.NetAddr;
+    listener.close();
+    const error = await assertRejects(
+      () => open(`postgres://prunner:secret@127.0.0.1:${port}/prunner`, spool),
+      DatabaseOpenError,
+      `postgres://prunner@127.0.0.1:${port}/prunner`,
+    );
+    assert(!error.message.includes("secret"), error.message);
+    await assertRejects(() => open("nonsense", spool), DatabaseOpenError, "not a valid URL");
+  },
+);
+
+pgTest(
+  "a damaged row is a StoreReadError naming it; listings skip and report it",
+  async (server, spool) => {
+    const damaged: StoreReadError[] = [];
+    await using pg = await disposable(
+      await open(await server.database(), spool, { onDamaged: (e) => damaged.push(e) }),
+    );
+    const good = job();
+    const bad = job();
+    await Promise.all([good, bad].map((j) => pg.store.save(j)));
+    await pg.sql`UPDATE prunner_jobs SET state = '{', listing = NULL WHERE id = ${bad.id}`;
+    await assertRejects(() => pg.store.get(bad.id), StoreReadError, bad.id);
+    assertEquals(await collect(pg.store.list()), [good]);
+    assertEquals(
+      (await collect(pg.store.listJson())).flat().map((item) => "id" in item && item.id),
+      [good.id],
+    );
+    assertEquals(damaged.map((error) => error.jobId), [bad.id, bad.id]);
+  },
+);
+
+pgTest(
+  "a job that cannot be stored fails alone; a failing transaction fails all its saves",
+  async (server, spool) => {
+    await using pg = await disposable(await open(await server.database(), spool));
+    const bad = job({ id: "a\0b" });
+    const good = job();
+    const results = await Promise.allSettled([pg.store.save(bad), pg.store.save(good)]);
+    assert(results[0].status === "rejected" && results[0].reason instanceof StoreWriteError);
+    assertEquals(results[1].status, "fulfilled");
+    assertEquals(await pg.store.get(good.id), good);
+
+    await pg.sql`ALTER TABLE prunner_jobs ADD CONSTRAINT test_positive CHECK (created > 0)`;
+    const jobs = [job(), job({ created: -1 })];
+    for (const result of await Promise.allSettled(jobs.map((j) => pg.store.save(j)))) {
+      assert(
+        result.status === "rejected" && result.reason instanceof StoreWriteError,
+        String(result.status),
+      );
+      assert(result.reason.message.includes("test_positive"), result.reason.message);
+    }
+    assertEquals(await pg.store.get(jobs[0].id), null);
+  },
+);
+
+pgTest("listing bytes that are not UTF-8 text are listed as built", async (server, spool) => {
+  const odd = [new Uint8Array([0xff, 0x22]), new TextEncoder().encode('"a\0b"')];
+  let next = 0;
+  const encoder: ListingEncoder = { version: "odd", encode: () => odd[next++ % 2] };
+  await using pg = await disposable(
+    await open(await server.database(), spool, { listing: encoder }),
+  );
+  await Promise.all([job({ created: 2 }), job({ created: 1 })].map((j) => pg.store.save(j)));
+  const [{ stored }] = await pg.sql<{ stored: number }[]>`
+    SELECT count(listing)::int AS stored FROM prunner_jobs`;
+  assertEquals(stored, 0, "neither is kept as text");
+  next = 0;
+  const listed = (await collect(pg.store.listJson())).flat().map((item) => item.json);
+  assertEquals(listed, odd);
+});
+
+pgTest("listings stored by another encoder version are built again", async (server, spool) => {
+  const url = await server.database();
+  const encoder = (version: string): ListingEncoder => ({
+    version,
+    encode: (j) => new TextEncoder().encode(JSON.stringify({ id: j.id, version })),
+  });
+  const saved = job();
+  {
+    await using first = await disposable(await open(url, spool, { listing: encoder("1") }));
+    await first.store.save(saved);
+  }
+  await using second = await disposable(await open(url, spool, { listing: encoder("2") }));
+  const [[item]] = await collect(second.store.listJson());
+  assertEquals(JSON.parse(new TextDecoder().decode(item.json)), { id: saved.id, version: "2" });
+});
+
+pgTest(
+  "ship copies only what is new; another node reads it, the writer its spool",
+  async (server, spool) => {
+    const url = await server.database();
+    await using writer = await disposable(await open(url, `${spool}/a`));
+    await using reader = await disposable(await open(url, `${spool}/b`));
+    const id = job().id;
+    const path = writer.logs.path(id, "build", "stdout");
+    assertEquals(await writer.logs.ship(id, "build", "stdout"), 0, "no spool file yet");
+    await Deno.mkdir(jobLogDir(`${spool}/a`, id), { recursive: true });
+    const first = new Uint8Array(100).fill(1);
+    await Deno.writeFile(path, first);
+    assertEquals(await writer.logs.ship(id, "build", "stdout"), 100);
+    assertEquals(await writer.logs.ship(id, "build", "stdout"), 0);
+    const more = new Uint8Array(LOG_CHUNK_BYTES * 2 + 10).map((_, i) => i % 253);
+    await Deno.writeFile(path, more, { append: true });
+    const [a, b] = await Promise.all([
+      writer.logs.ship(id, "build", "stdout"),
+      reader.logs.ship(id, "build", "stdout"),
+    ]);
+    assertEquals(a, more.length, "the other node has no spool file");
+    assertEquals(b, 0);
+    const all = new Uint8Array([...first, ...more]);
+    const read = async (pg: PgStore) =>
+      new Uint8Array(await new Response(await pg.logs.open(id, "build", "stdout")).arrayBuffer());
+    assertEquals(await read(reader), all);
+    const [{ chunks }] = await reader.sql<{ chunks: number }[]>`
+    SELECT count(*)::int AS chunks FROM prunner_log_chunks WHERE job_id = ${id}`;
+    assertEquals(chunks, 4);
+    await Deno.writeFile(path, new Uint8Array([7]), { append: true });
+    assertEquals((await read(writer)).length, all.length + 1, "the writer reads its spool file");
+    await writer.logs.remove(id);
+    assertEquals(await reader.logs.open(id, "build", "stdout"), null);
+    assertEquals(await writer.logs.open(id, "build", "stdout"), null);
+  },
+);
+
+Deno.test({
+  name: "PostgreSQL store",
+  ignore: postgresMissing !== null,
+  async fn(t) {
+    await using server = await startPostgres();
+    for (const [name, fn] of cases) {
+      await t.step(name, async () => {
+        await using dir = await tempDir();
+        await fn(server, dir.path);
+      });
+    }
+  },
+});
