@@ -181,6 +181,26 @@ Deno.test("store faults: the held shell of a job that cannot be stored ends with
   assertEquals(t.store.saved.size, 0);
 });
 
+Deno.test("store faults: a job stored after shutdown began stays waiting, its held shell unrun", async () => {
+  await using t = await faultyRunner([SHELL]);
+  const disk = Promise.withResolvers<void>();
+  t.store.slowStarts = disk;
+  const scheduling = t.runner.schedule(request("shell", { name: "late" }));
+  const shell = await heldShell("late");
+  // A job whose first commit is in flight does not keep the stop waiting.
+  await t.runner.shutdown("cancel");
+  disk.resolve();
+  const job = await scheduling;
+  await waitFor("the held shell to end", () => !processAlive(shell));
+  const stored = await waitFor("the job stored as waiting", () => {
+    const saved = t.store.saved.get(job.id);
+    return saved?.start === null ? saved : null;
+  });
+  assertEquals(stored.tasks[0].status, "waiting");
+  assertEquals(stored.completed, false);
+  assertEquals(await exists(`${t.dir}/late`), false, "the line ran after shutdown began");
+});
+
 Deno.test("store faults: a plain command of a job that cannot be stored is never started", async () => {
   await using t = await faultyRunner([MARK]);
   const disk = Promise.withResolvers<void>();
