@@ -90,7 +90,7 @@ export async function openDataDir(dir: string, options: DataDirOptions): Promise
       dataDir: dir,
       // A database file removed or replaced under prunner would take writes that no restart
       // finds again: refuse them instead.
-      beforeCommit: async () => {
+      checkTarget: async () => {
         const now = await identity(kvPath).catch(() => null);
         if (now !== opened) {
           throw new Error(

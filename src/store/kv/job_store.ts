@@ -73,8 +73,12 @@ export interface KvJobStoreOptions {
   dataDir?: string;
   /** Called for each damaged record that `list()` skips (e.g. to log it). */
   onDamaged?: (error: StoreReadError) => void;
-  /** Called before each commit of jobs; a rejection fails the commit's saves with its cause. */
-  beforeCommit?: () => Promise<void>;
+  /**
+   * Called with each commit of jobs, while it runs: a rejection fails the commit's saves with
+   * its cause, also when the commit has landed (e.g. in a database file replaced meanwhile,
+   * which no restart would find). Running beside the commit keeps it off the commit's latency.
+   */
+  checkTarget?: () => Promise<void>;
   /**
    * Called each time `listJson()` has read another `releaseListedBytes`. A listing reads tens
    * of MB into short-lived buffers whose memory V8 frees only at its next collection: given a
@@ -132,7 +136,14 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
   const { listing } = options;
   const dataDir = options.dataDir ?? null;
   const onDamaged = options.onDamaged ?? (() => {});
-  const beforeCommit = options.beforeCommit ?? (() => Promise.resolve());
+  const checkTarget = options.checkTarget ?? (() => Promise.resolve());
+
+  /** Runs `write` and the target check side by side; rejects with the first failure. */
+  async function checked(write: Promise<unknown>): Promise<void> {
+    const [written, target] = await Promise.allSettled([write, checkTarget()]);
+    if (target.status === "rejected") throw target.reason;
+    if (written.status === "rejected") throw written.reason;
+  }
   const releaseListed = options.releaseListed ?? (() => {});
   const releaseListedBytes = options.releaseListedBytes ?? LISTING_RELEASE_BYTES;
   const now = options.now ?? Date.now;
@@ -166,8 +177,7 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
     const commits = groupCommits(units);
     for (let i = 0; i < commits.length; i++) {
       try {
-        await beforeCommit();
-        await commit(kv, commits[i]);
+        await checked(commit(kv, commits[i]));
       } catch (error) {
         for (const { owner } of commits.slice(i).flat()) {
           if (owner) owner.reject(new StoreWriteError(owner.value.id, error, dataDir));
@@ -279,10 +289,9 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
     async saveTick(tick) {
       ensureOpen();
       await queue.run(async () => {
-        await beforeCommit();
-        await commit(kv, [
+        await checked(commit(kv, [
           unitOf([max(triggerTickKey(tick.pipeline, tick.trigger), tick.planned)]),
-        ]);
+        ]));
       });
     },
 
