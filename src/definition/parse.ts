@@ -7,15 +7,7 @@
  *
  * @module
  */
-import {
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node,
-  parseDocument,
-  type YAMLError,
-} from "yaml";
+import { isMap, isSeq, LineCounter, type Node, parseDocument, type YAMLError } from "yaml";
 import { DefinitionError, type DefinitionIssue } from "./error.ts";
 import {
   checkKeys,
@@ -26,18 +18,12 @@ import {
   readEnv,
   readInteger,
   readStringList,
+  readText,
+  readVariables,
   report,
   type Scope,
 } from "./fields.ts";
-import {
-  deref,
-  describe,
-  type Entry,
-  isNull,
-  lineOf,
-  scalarText,
-  type SourceFile,
-} from "./nodes.ts";
+import { deref, describe, type Entry, isNull, lineOf, type SourceFile } from "./nodes.ts";
 import { checkPipelineRules, type RuleViolation } from "./rules.ts";
 import { isTimeZone, scheduleProblem } from "../engine/triggers.ts";
 import { triggerId } from "../engine/job.ts";
@@ -330,16 +316,6 @@ function parseTrigger(
   return { cron, timezone, variables, catchUp };
 }
 
-/** A non-empty string scalar. */
-function readText(scope: Scope, entry: Entry): string | null {
-  const node = entry.value;
-  if (isScalar(node) && typeof node.value === "string" && node.value.trim() !== "") {
-    return node.value.trim();
-  }
-  report(scope, entry.name, entry.key, `must be a non-empty string, got ${describe(node)}`);
-  return null;
-}
-
 function readTimeZone(scope: Scope, entry: Entry): string | null {
   const name = readText(scope, entry);
   if (name === null || isTimeZone(name)) return name;
@@ -350,61 +326,6 @@ function readTimeZone(scope: Scope, entry: Entry): string | null {
     `unknown time zone "${name}"; use an IANA name such as "Europe/Berlin" or "UTC"`,
   );
   return null;
-}
-
-function readVariables(scope: Scope, entry: Entry): Record<string, unknown> | null {
-  if (isNull(entry.value)) return null;
-  if (!isMap(entry.value)) {
-    report(
-      scope,
-      entry.name,
-      entry.key,
-      `must be a mapping of variable names to values, got ${describe(entry.value)}`,
-    );
-    return null;
-  }
-  const data = toData(scope, entry.value, 1);
-  if (data === TOO_DEEP) {
-    report(scope, entry.name, entry.key, `must not be nested more than ${MAX_DEPTH} levels deep`);
-    return null;
-  }
-  return data as Record<string, unknown>;
-}
-
-/** How deep trigger variables may nest (the variables themselves are 1), as a request's may. */
-const MAX_DEPTH = 64;
-const TOO_DEEP = Symbol("too deep");
-
-/**
- * A YAML value as JSON data: keys as written (`on`, `n` and `123` stay text, as in every other
- * mapping of a definition file), numbers, booleans and null as YAML 1.1 reads them, other
- * scalars (dates) as their source text.
- */
-function toData(scope: Scope, node: Node | null, depth: number): unknown {
-  if ((isMap(node) || isSeq(node)) && depth > MAX_DEPTH) return TOO_DEEP;
-  if (isMap(node)) {
-    const result: Record<string, unknown> = {};
-    for (const field of mapEntries(scope, node)) {
-      const value = toData(scope, field.value, depth + 1);
-      if (value === TOO_DEEP) return TOO_DEEP;
-      result[field.name] = value;
-    }
-    return result;
-  }
-  if (isSeq(node)) {
-    const result: unknown[] = [];
-    for (const item of node.items) {
-      const value = toData(scope, deref(scope.file, item), depth + 1);
-      if (value === TOO_DEEP) return TOO_DEEP;
-      result.push(value);
-    }
-    return result;
-  }
-  if (!isScalar(node) || node.value === null) return null;
-  const { value } = node;
-  if (typeof value === "string" || typeof value === "boolean") return value;
-  if (typeof value === "number" && Number.isFinite(value)) return value;
-  return scalarText(node);
 }
 
 /** Reports a rule violation at the most precise node: list item, field, task or pipeline. */

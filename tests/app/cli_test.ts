@@ -6,8 +6,10 @@ import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { childEnv } from "../child_env.ts";
 import {
   type ApiJob,
+  cliCommand,
+  clientEnv,
   DENO_RUN_MAIN,
-  type PrunnerProcess,
+  runCli,
   SECRET,
   startPrunner,
   waitFor,
@@ -66,49 +68,6 @@ const GREET_VARIABLES = { list: ["x"], name: "a", n: 1, from_file: "b" };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of a client talking to `prunner` with the shared secret. */
-function clientEnv(prunner: PrunnerProcess, extra: Record<string, string> = {}) {
-  return { PRUNNER_SERVER: prunner.url, PRUNNER_JWT_SECRET: SECRET, USER: "alice", ...extra };
-}
-
-function command(args: string[], env: Record<string, string>, cwd?: string, stdin = false) {
-  return new Deno.Command(DENO_RUN_MAIN[0], {
-    args: [...DENO_RUN_MAIN.slice(1), ...args],
-    env: childEnv({ NO_COLOR: "1", ...env }),
-    clearEnv: true,
-    cwd,
-    stdin: stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
-async function run(
-  args: string[],
-  env: Record<string, string>,
-  options: { cwd?: string; stdin?: string } = {},
-): Promise<Result> {
-  const child = command(args, env, options.cwd, options.stdin !== undefined).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
-  }
-  const output = await child.output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
-
 function oneLine(text: string): string {
   const lines = text.trimEnd().split("\n");
   assertEquals(lines.length, 1, `one line: ${JSON.stringify(text)}`);
@@ -119,7 +78,7 @@ Deno.test("schedule passes --var and --vars as job variables and prints the job 
   await using ws = await workspace(PIPELINES);
   await using prunner = await startPrunner(ws);
   await Deno.writeTextFile(`${ws.root}/vars.json`, '{"from_file": "yes", "n": 1}');
-  const result = await run(
+  const result = await runCli(
     [
       "schedule",
       "greet",
@@ -144,9 +103,13 @@ Deno.test("schedule passes --var and --vars as job variables and prints the job 
   const logs = await prunner.json<{ stdout: string }>("GET", `/job/logs?id=${id}&task=hello`);
   assertEquals(logs.stdout, "name=Ann Lee n=3 first=a from_file=yes\n");
 
-  const fromStdin = await run(["schedule", "greet", "--vars", "-", "--wait"], clientEnv(prunner), {
-    stdin: '{"name": "stdin", "n": 0, "list": ["z"], "from_file": "no"}',
-  });
+  const fromStdin = await runCli(
+    ["schedule", "greet", "--vars", "-", "--wait"],
+    clientEnv(prunner),
+    {
+      stdin: '{"name": "stdin", "n": 0, "list": ["z"], "from_file": "no"}',
+    },
+  );
   assertEquals(fromStdin.code, 0, fromStdin.stderr);
   const stdinJob = await prunner.job(oneLine(fromStdin.stdout)) as ApiJob & { variables: unknown };
   assertEquals(stdinJob.variables, { name: "stdin", n: 0, list: ["z"], from_file: "no" });
@@ -155,13 +118,13 @@ Deno.test("schedule passes --var and --vars as job variables and prints the job 
 Deno.test("schedule --wait exits 0 on success and 1 on failure, with a summary line", async () => {
   await using ws = await workspace(PIPELINES);
   await using prunner = await startPrunner(ws);
-  const ok = await run(["schedule", "ordered", "--wait"], clientEnv(prunner));
+  const ok = await runCli(["schedule", "ordered", "--wait"], clientEnv(prunner));
   assertEquals(ok.code, 0, ok.stderr);
   const id = oneLine(ok.stdout);
   assertEquals((await prunner.job(id)).completed, true, "the job had ended when the CLI returned");
   assertMatch(oneLine(ok.stderr), new RegExp(`^job ${id} \\(ordered\\) succeeded in `));
 
-  const failed = await run(["schedule", "broken", "--wait"], clientEnv(prunner));
+  const failed = await runCli(["schedule", "broken", "--wait"], clientEnv(prunner));
   assertEquals(failed.code, 1, failed.stderr);
   const failedId = oneLine(failed.stdout);
   assertMatch(
@@ -174,14 +137,14 @@ Deno.test("schedule --wait exits 0 on success and 1 on failure, with a summary l
 Deno.test("schedule --wait exits 3 when the job is canceled with prunner cancel", async () => {
   await using ws = await workspace(PIPELINES);
   await using prunner = await startPrunner(ws);
-  const waiting = command(["schedule", "sleepy", "--wait"], clientEnv(prunner)).spawn();
+  const waiting = cliCommand(["schedule", "sleepy", "--wait"], clientEnv(prunner)).spawn();
   const output = waiting.output();
   const jobs = () => prunner.json<{ jobs: ApiJob[] }>("GET", "/pipelines/jobs");
   const job = await waitFor("the job to run", async () => {
     const found = (await jobs()).jobs.find((j) => j.pipeline === "sleepy");
     return found?.tasks[0].status === "running" ? found : null;
   }, 60_000);
-  const cancel = await run(["cancel", job.id], clientEnv(prunner));
+  const cancel = await runCli(["cancel", job.id], clientEnv(prunner));
   assertEquals(cancel.code, 0, cancel.stderr);
   assertEquals(oneLine(cancel.stdout), `job ${job.id} is being canceled`);
   const result = await output;
@@ -194,7 +157,7 @@ Deno.test("schedule --wait exits 3 when the job is canceled with prunner cancel"
 Deno.test("schedule --follow prints each task's lines in order, led by the task name", async () => {
   await using ws = await workspace(PIPELINES);
   await using prunner = await startPrunner(ws);
-  const result = await run(["schedule", "ordered", "--follow"], clientEnv(prunner));
+  const result = await runCli(["schedule", "ordered", "--follow"], clientEnv(prunner));
   assertEquals(result.code, 0, result.stderr);
   const [id, ...lines] = result.stdout.trimEnd().split("\n");
   assertMatch(id, UUID);
@@ -204,7 +167,7 @@ Deno.test("schedule --follow prints each task's lines in order, led by the task 
   assertMatch(stderr[1], new RegExp(`^job ${id} \\(ordered\\) succeeded in `));
   assertEquals(stderr.length, 2);
 
-  const failed = await run(["schedule", "broken", "--follow"], clientEnv(prunner));
+  const failed = await runCli(["schedule", "broken", "--follow"], clientEnv(prunner));
   assertEquals(failed.code, 1, failed.stderr);
   assertEquals(failed.stdout.trimEnd().split("\n").slice(1), ["fails | before"]);
 });
@@ -252,7 +215,7 @@ Deno.test("logs --follow streams a running job's output until it ends", async ()
   await using ws = await workspace(PIPELINES);
   await using prunner = await startPrunner(ws);
   const id = await prunner.schedule("sleepy");
-  const following = command(["logs", id, "--follow"], clientEnv(prunner)).spawn();
+  const following = cliCommand(["logs", id, "--follow"], clientEnv(prunner)).spawn();
   let shown = "";
   const reading = (async () => {
     const decoder = new TextDecoder();
@@ -280,7 +243,7 @@ Deno.test("listing commands print tables, and JSON that parses with --json", asy
     ids.push(id);
   }
 
-  const pipelines = await run(["pipelines", "--json"], env);
+  const pipelines = await runCli(["pipelines", "--json"], env);
   assertEquals(pipelines.code, 0, pipelines.stderr);
   const parsed = JSON.parse(pipelines.stdout) as { pipeline: string; schedulable: boolean }[];
   assertEquals(parsed.map((p) => p.pipeline), [
@@ -292,7 +255,7 @@ Deno.test("listing commands print tables, and JSON that parses with --json", asy
     "sleepy",
   ]);
   assert(parsed.every((p) => p.schedulable), pipelines.stdout);
-  const table = (await run(["pipelines"], env)).stdout.split("\n");
+  const table = (await runCli(["pipelines"], env)).stdout.split("\n");
   assertMatch(table[0], /^PIPELINE +SCHEDULABLE +RUNNING +WAITING +NEXT RUN$/);
   assertMatch(table[1], /^broken +yes +0 +0 +\d{4}-01-01 00:00:00$/);
   assertMatch(table[2], /^gated +yes +0 +0$/);
@@ -302,12 +265,12 @@ Deno.test("listing commands print tables, and JSON that parses with --json", asy
     "counts from /pipelines/status",
   );
 
-  const jobs = await run(["jobs", "--pipeline", "ordered", "--limit", "1", "--json"], env);
+  const jobs = await runCli(["jobs", "--pipeline", "ordered", "--limit", "1", "--json"], env);
   assertEquals(jobs.code, 0, jobs.stderr);
   assertEquals((JSON.parse(jobs.stdout) as ApiJob[]).map((j) => j.id), [ids[2]]);
-  const all = JSON.parse((await run(["jobs", "--json"], env)).stdout) as ApiJob[];
+  const all = JSON.parse((await runCli(["jobs", "--json"], env)).stdout) as ApiJob[];
   assertEquals(all.map((j) => j.id), [...ids].reverse());
-  const jobsTable = (await run(["jobs"], env)).stdout.trimEnd().split("\n");
+  const jobsTable = (await runCli(["jobs"], env)).stdout.trimEnd().split("\n");
   assertMatch(jobsTable[0], /^ID +PIPELINE +STATE +CREATED +DURATION +USER$/);
   assertEquals(jobsTable.length, 4);
   assertMatch(jobsTable[1], new RegExp(`^${ids[2]} +ordered +succeeded +\\d{4}-\\d\\d-\\d\\d `));
@@ -318,35 +281,35 @@ Deno.test("listing commands print tables, and JSON that parses with --json", asy
     jobsTable.join("\n"),
   );
 
-  const job = JSON.parse((await run(["job", ids[0], "--json"], env)).stdout) as ApiJob;
+  const job = JSON.parse((await runCli(["job", ids[0], "--json"], env)).stdout) as ApiJob;
   assertEquals([job.id, job.pipeline, job.tasks.map((t) => t.name)], [
     ids[0],
     "ordered",
     ["first", "second"],
   ]);
-  const detail = (await run(["job", ids[0]], env)).stdout;
+  const detail = (await runCli(["job", ids[0]], env)).stdout;
   assertMatch(detail, new RegExp(`^Job: +${ids[0]}$`, "m"));
   assertMatch(detail, /^State: +succeeded$/m);
   assertMatch(detail, /^Variables: +\{"list":\["x"\],"name":"a","n":1,"from_file":"b"\}$/m);
   assertMatch(detail, /^second +done +0 +/m);
 
-  const logs = JSON.parse((await run(["logs", ids[0], "--json"], env)).stdout);
+  const logs = JSON.parse((await runCli(["logs", ids[0], "--json"], env)).stdout);
   assertEquals(logs, [
     { task: "first", stdout: "one\ntwo\n", stderr: "" },
     { task: "second", stdout: "four\nfive", stderr: "three\n" },
   ]);
-  const one = await run(["logs", ids[0], "second"], env);
+  const one = await runCli(["logs", ids[0], "second"], env);
   assertEquals([one.stdout, one.stderr], ["four\nfive", "three\n"]);
-  const prefixed = await run(["logs", ids[0]], env);
+  const prefixed = await runCli(["logs", ids[0]], env);
   assertEquals(prefixed.stdout, "first  | one\nfirst  | two\nsecond | four\nsecond | five\n");
   assertEquals(prefixed.stderr, "second | three\n");
 
-  const scheduled = await run(["schedule", "greet", "--vars", "-", "--json"], env, {
+  const scheduled = await runCli(["schedule", "greet", "--vars", "-", "--json"], env, {
     stdin: JSON.stringify(GREET_VARIABLES),
   });
   const { jobId } = JSON.parse(scheduled.stdout) as { jobId: string };
   assertMatch(jobId, UUID);
-  const waited = await run(["schedule", "greet", "--vars", "-", "--wait", "--json"], env, {
+  const waited = await runCli(["schedule", "greet", "--vars", "-", "--wait", "--json"], env, {
     stdin: JSON.stringify(GREET_VARIABLES),
   });
   const ended = JSON.parse(waited.stdout) as ApiJob;
@@ -357,7 +320,7 @@ Deno.test("errors are one line: unknown pipeline, queue full, unknown job", asyn
   await using ws = await workspace(PIPELINES);
   await using prunner = await startPrunner(ws);
   const env = clientEnv(prunner);
-  const unknown = await run(["schedule", "greeet"], env);
+  const unknown = await runCli(["schedule", "greeet"], env);
   assertEquals(unknown.code, 1);
   assertEquals(
     oneLine(unknown.stderr),
@@ -365,19 +328,19 @@ Deno.test("errors are one line: unknown pipeline, queue full, unknown job", asyn
   );
   assertEquals(unknown.stdout, "");
 
-  assertEquals((await run(["schedule", "narrow"], env)).code, 0);
-  assertEquals((await run(["schedule", "narrow"], env)).code, 0);
-  const full = await run(["schedule", "narrow"], env);
+  assertEquals((await runCli(["schedule", "narrow"], env)).code, 0);
+  assertEquals((await runCli(["schedule", "narrow"], env)).code, 0);
+  const full = await runCli(["schedule", "narrow"], env);
   assertEquals(full.code, 1);
   assertMatch(oneLine(full.stderr), /^prunner: queue full: pipeline "narrow" .*\(HTTP 400\)$/);
 
   const done = await prunner.schedule("greet", GREET_VARIABLES);
   await prunner.completed(done);
-  const again = await run(["cancel", done], env);
+  const again = await runCli(["cancel", done], env);
   assertEquals(again.code, 1);
   assertMatch(oneLine(again.stderr), /^prunner: job is already completed: .* \(HTTP 409\)$/);
 
-  const missing = await run(["job", "52a5cb79-7556-4c52-8e6f-dd6aaf1bc4c8"], env);
+  const missing = await runCli(["job", "52a5cb79-7556-4c52-8e6f-dd6aaf1bc4c8"], env);
   assertEquals(missing.code, 1);
   assertMatch(oneLine(missing.stderr), /^prunner: job not found: 52a5cb79.* \(HTTP 404\)$/);
 });
@@ -386,7 +349,7 @@ Deno.test("a refused token names where its secret came from", async () => {
   await using ws = await workspace(PIPELINES);
   await using prunner = await startPrunner(ws);
   const server = { PRUNNER_SERVER: prunner.url };
-  const wrongEnv = await run(["jobs"], {
+  const wrongEnv = await runCli(["jobs"], {
     ...server,
     PRUNNER_JWT_SECRET: "wrong-secret-0123456789",
   });
@@ -396,20 +359,20 @@ Deno.test("a refused token names where its secret came from", async () => {
     /^prunner: the server refused the token: token signature does not match the secret \(HTTP 401\); the token was signed with the secret from \$PRUNNER_JWT_SECRET$/,
   );
   await Deno.writeTextFile(`${ws.root}/client.yml`, "jwt_secret: another-wrong-secret-0123\n");
-  const wrongFile = await run(["pipelines", "--config", "client.yml"], server, { cwd: ws.root });
+  const wrongFile = await runCli(["pipelines", "--config", "client.yml"], server, { cwd: ws.root });
   assertEquals(wrongFile.code, 1);
   assertMatch(
     oneLine(wrongFile.stderr),
     new RegExp(`signed with jwt_secret from ${ws.root}/client.yml$`),
   );
-  const wrongToken = await run(["pipelines"], { ...server, PRUNNER_TOKEN: "not.a.token" });
+  const wrongToken = await runCli(["pipelines"], { ...server, PRUNNER_TOKEN: "not.a.token" });
   assertMatch(oneLine(wrongToken.stderr), /; the token came from \$PRUNNER_TOKEN$/);
 
   await Deno.writeTextFile(`${ws.root}/right.yml`, `jwt_secret: ${SECRET}\n`);
-  const right = await run(["pipelines", "--config", "right.yml"], server, { cwd: ws.root });
+  const right = await runCli(["pipelines", "--config", "right.yml"], server, { cwd: ws.root });
   assertEquals(right.code, 0, right.stderr);
 
-  const none = await run(["pipelines", "--config", "absent.yml"], server, { cwd: ws.root });
+  const none = await runCli(["pipelines", "--config", "absent.yml"], server, { cwd: ws.root });
   assertEquals(none.code, 1);
   assertMatch(oneLine(none.stderr), /^prunner: no token: set \$PRUNNER_TOKEN/);
   assert(!(await exists(`${ws.root}/absent.yml`)), "the client creates no config file");
@@ -420,13 +383,13 @@ Deno.test("an unreachable server is named with its URL", async () => {
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   const env = { PRUNNER_JWT_SECRET: SECRET };
-  const result = await run(["jobs", "--server", `127.0.0.1:${port}`], env);
+  const result = await runCli(["jobs", "--server", `127.0.0.1:${port}`], env);
   assertEquals(result.code, 1);
   assertMatch(
     oneLine(result.stderr),
     new RegExp(`^prunner: cannot reach prunner at http://127\\.0\\.0\\.1:${port}: .*refused`, "i"),
   );
-  const fromAddress = await run(["pipelines", "--address", `127.0.0.1:${port}`], env);
+  const fromAddress = await runCli(["pipelines", "--address", `127.0.0.1:${port}`], env);
   assertMatch(oneLine(fromAddress.stderr), new RegExp(`at http://127\\.0\\.0\\.1:${port}: `));
 });
 
@@ -445,19 +408,19 @@ Deno.test("bad command lines exit 2 with one line and leave the server alone", a
       ],
     ] as const
   ) {
-    const result = await run([...args], env);
+    const result = await runCli([...args], env);
     assertEquals(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
     assertMatch(oneLine(result.stderr), pattern);
   }
 });
 
 Deno.test("help describes every command", async () => {
-  const result = await run(["help"], {});
+  const result = await runCli(["help"], {});
   assertEquals(result.code, 0);
   for (const name of ["schedule", "pipelines", "jobs", "job", "logs", "cancel", "debug"]) {
     assertMatch(result.stdout, new RegExp(`^ {3}${name}\\b`, "m"));
   }
-  const schedule = await run(["help", "schedule"], {});
+  const schedule = await runCli(["help", "schedule"], {});
   assertMatch(schedule.stdout, /--var KEY=VALUE/);
   assertMatch(schedule.stdout, /--server URL .*\[\$PRUNNER_SERVER\]/);
 });

@@ -5,7 +5,6 @@
  * through an injected failing store), log files that never finish a write, a killed executor
  * process and hostile input.
  */
-import { signToken } from "../../scripts/bench/jwt.ts";
 import { openDataDir } from "../../src/store/data_dir.ts";
 import { jobListingEncoder } from "../../src/server/json.ts";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
@@ -13,8 +12,8 @@ import { ext4Image, smallFileSystem } from "../fault_fs.ts";
 import { processAlive } from "../runner/support.ts";
 import {
   type ApiJob,
+  bearer,
   type PrunnerProcess,
-  SECRET,
   startPrunner,
   waitFor,
   workspace,
@@ -337,10 +336,9 @@ Deno.test({
     assertMatch((await broken.json()).error, /is not valid JSON/);
 
     // 20,000 nested arrays: refused up front, naming the limit; nothing is stored.
-    const token = await signToken({ sub: "e2e" }, SECRET);
     const hostile = await fetch(`${prunner.url}/pipelines/schedule`, {
       method: "POST",
-      headers: { authorization: `Bearer ${token}` },
+      headers: { authorization: await bearer() },
       body: `{"pipeline":"mark","variables":{"deep":${"[".repeat(20_000)}${"]".repeat(20_000)}}}`,
     });
     assertEquals(hostile.status, 400);

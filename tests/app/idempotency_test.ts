@@ -3,13 +3,12 @@
  * same `Idempotency-Key` get one job, also when sent at the same time, after a restart and after
  * prunner was killed right after it answered; the CLI's `schedule` sends a key.
  */
-import { signToken } from "../../scripts/bench/jwt.ts";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { childEnv } from "../child_env.ts";
 import {
-  DENO_RUN_MAIN,
+  bearer,
+  clientEnv,
   type PrunnerProcess,
-  SECRET,
+  runCli,
   startPrunner,
   waitFor,
   workspace,
@@ -44,7 +43,7 @@ async function schedule(
   user = "ann",
 ): Promise<Answer> {
   const headers: Record<string, string> = {
-    authorization: `Bearer ${await signToken({ sub: user }, SECRET)}`,
+    authorization: await bearer(user),
   };
   if (key !== null) headers["idempotency-key"] = key;
   const response = await fetch(`${prunner.url}/pipelines/schedule`, {
@@ -161,15 +160,12 @@ Deno.test("prunner schedule sends an idempotency key: --idempotency-key gets the
   await using ws = await workspace(PIPELINES);
   await using prunner = await startPrunner(ws);
   const run = async (args: string[]) => {
-    const output = await new Deno.Command(DENO_RUN_MAIN[0], {
-      args: [...DENO_RUN_MAIN.slice(1), "schedule", "deploy", ...args],
-      env: childEnv({ PRUNNER_SERVER: prunner.url, PRUNNER_JWT_SECRET: SECRET, USER: "ann" }),
-      clearEnv: true,
-      stdin: "null",
-    }).output();
-    const stderr = new TextDecoder().decode(output.stderr);
-    assertEquals(output.code, 0, stderr);
-    return new TextDecoder().decode(output.stdout).trim();
+    const result = await runCli(
+      ["schedule", "deploy", ...args],
+      clientEnv(prunner, { USER: "ann" }),
+    );
+    assertEquals(result.code, 0, result.stderr);
+    return result.stdout.trim();
   };
   const first = await run(["--idempotency-key", "ci-run-7"]);
   assertEquals(await run(["--idempotency-key", "ci-run-7"]), first);

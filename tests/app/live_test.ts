@@ -3,9 +3,8 @@
  * output, reconnecting, retention, paging and shutting down with streams open.
  */
 import { assert, assertEquals } from "../assert.ts";
-import { signToken } from "../../scripts/bench/jwt.ts";
 import { readSse, type SseMessage, type SseReader } from "../server/sse.ts";
-import { type PrunnerProcess, SECRET, startPrunner, workspace } from "./support.ts";
+import { bearer, type PrunnerProcess, startPrunner, workspace } from "./support.ts";
 
 const PIPELINES = `
 pipelines:
@@ -55,9 +54,8 @@ async function open(
   path: string,
   headers: Record<string, string> = {},
 ): Promise<SseReader> {
-  const token = await signToken({ sub: "e2e" }, SECRET);
   const response = await fetch(prunner.url + path, {
-    headers: { authorization: `Bearer ${token}`, ...headers },
+    headers: { authorization: await bearer(), ...headers },
   });
   assertEquals(response.status, 200, path);
   return readSse(response);

@@ -1,11 +1,10 @@
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { postgresMissing, startPostgres } from "../postgres.ts";
-import { childEnv } from "../child_env.ts";
+import { postgresMissing, startPostgres, type TestPostgres } from "../postgres.ts";
 import { connect } from "../../src/store/pg/sql.ts";
 import { createPgLogStore } from "../../src/store/pg/log_store.ts";
 import type { LogStream } from "../../src/store/types.ts";
 import { tempDir } from "../store/support.ts";
-import { DENO_RUN_MAIN, SECRET, startPrunner, waitFor, workspace } from "./support.ts";
+import { runCli, SECRET, startPrunner, waitFor, workspace } from "./support.ts";
 
 const PIPELINES = `
 pipelines:
@@ -31,12 +30,44 @@ if (postgresMissing !== null) {
   console.warn(`PostgreSQL end-to-end tests skipped: ${postgresMissing}`);
 }
 
-Deno.test({
-  name: "with --database-url, jobs run, are kept in PostgreSQL and survive a restart",
-  ignore: postgresMissing !== null,
-  async fn() {
-    await using server = await startPostgres();
-    const url = await server.database();
+/** A test with its own PostgreSQL server and database (`url`); skipped where there is none. */
+function pgTest(name: string, fn: (url: string, server: TestPostgres) => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: postgresMissing !== null,
+    async fn() {
+      await using server = await startPostgres();
+      await fn(await server.database(), server);
+    },
+  });
+}
+
+/** Reads a task attempt's output from the database, or `null` when it has none there. */
+type OutputReader = (
+  id: string,
+  task: string,
+  stream: LogStream,
+  attempt?: number,
+) => Promise<string | null>;
+
+/** Calls `fn` with a reader of task output at `url` that has no spool files, as another node. */
+async function withDatabaseOutput(url: string, fn: (read: OutputReader) => Promise<void>) {
+  await using dir = await tempDir();
+  const sql = connect(url, { max: 1 });
+  try {
+    const logs = createPgLogStore(sql, dir.path);
+    await fn(async (id, task, stream, attempt) => {
+      const output = await logs.open(id, task, stream, attempt);
+      return output === null ? null : await new Response(output).text();
+    });
+  } finally {
+    await sql.end();
+  }
+}
+
+pgTest(
+  "with --database-url, jobs run, are kept in PostgreSQL and survive a restart",
+  async (url) => {
     await using ws = await workspace(PIPELINES);
     let id: string;
     {
@@ -46,24 +77,19 @@ Deno.test({
       assertEquals([job.errored, job.tasks.map((t) => t.status)], [false, ["done", "done"]]);
       assertMatch(prunner.stderr(), /Jobs are kept in the PostgreSQL database/);
       // Another node, with no spool files, reads the output from the database.
-      await using dir = await tempDir();
-      const sql = connect(url, { max: 1 });
-      try {
-        const other = createPgLogStore(sql, dir.path);
-        const read = async (task: string, stream: LogStream) => {
-          const output = await other.open(id, task, stream);
-          return output === null ? null : await new Response(output).text();
-        };
+      await withDatabaseOutput(url, async (read) => {
         await waitFor(
           "the output to be in the database",
           async () =>
-            await read("hello", "stdout") === "hello pg\n" &&
-            await read("after", "stderr") === "after\n",
+            await read(id, "hello", "stdout") === "hello pg\n" &&
+            await read(id, "after", "stderr") === "after\n",
         );
-        assertEquals(await read("hello", "stderr"), null, "a stream without output has no chunks");
-      } finally {
-        await sql.end();
-      }
+        assertEquals(
+          await read(id, "hello", "stderr"),
+          null,
+          "a stream without output has no chunks",
+        );
+      });
       assertEquals(await prunner.stop("SIGINT"), 0);
       assert(!prunner.stderr().includes("level=error"), prunner.stderr());
     }
@@ -79,20 +105,16 @@ Deno.test({
     const listed = await prunner.json<{ jobs: { id: string }[] }>("GET", "/pipelines/jobs");
     assertEquals(listed.jobs.map((j) => j.id), [id]);
   },
-});
+);
 
-Deno.test({
-  name: "a second prunner on the same database is refused with a message saying why",
-  ignore: postgresMissing !== null,
-  async fn() {
-    await using server = await startPostgres();
-    const url = await server.database();
+pgTest(
+  "a second prunner on the same database is refused with a message saying why",
+  async (url) => {
     await using first = await workspace(PIPELINES);
     await using second = await workspace(PIPELINES);
     await using running = await startPrunner(first, ["--database-url", url]);
-    const refused = await new Deno.Command(DENO_RUN_MAIN[0], {
-      args: [
-        ...DENO_RUN_MAIN.slice(1),
+    const refused = await runCli(
+      [
         "--data",
         second.data,
         "--path",
@@ -104,27 +126,20 @@ Deno.test({
         "--database-url",
         url,
       ],
-      cwd: second.root,
-      env: childEnv({ PRUNNER_JWT_SECRET: SECRET }),
-      clearEnv: true,
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    assert(!refused.success, "the second prunner exited with an error");
-    assertMatch(new TextDecoder().decode(refused.stderr), /is in use by another prunner/);
+      { PRUNNER_JWT_SECRET: SECRET },
+      { cwd: second.root },
+    );
+    assert(refused.code !== 0, "the second prunner exited with an error");
+    assertMatch(refused.stderr, /is in use by another prunner/);
     const answer = await running.request("GET", "/pipelines/");
     await answer.body?.cancel();
     assertEquals(answer.status, 200, "the first one goes on");
   },
-});
+);
 
-Deno.test({
-  name:
-    "while the database is away, jobs are refused and health fails; both recover when it is back",
-  ignore: postgresMissing !== null,
-  async fn() {
-    await using server = await startPostgres();
-    const url = await server.database();
+pgTest(
+  "while the database is away, jobs are refused and health fails; both recover when it is back",
+  async (url, server) => {
     await using ws = await workspace(PIPELINES);
     await using prunner = await startPrunner(ws, ["--database-url", url]);
     const schedule = async () => {
@@ -158,33 +173,23 @@ Deno.test({
     assertEquals((await prunner.completed(jobId)).errored, false);
     await waitFor("health to pass again", async () => (await health()).status === 200);
   },
-});
+);
 
-Deno.test({
-  name: "with --database-url, the output of every attempt of a retried task reaches the database",
-  ignore: postgresMissing !== null,
-  async fn() {
-    await using server = await startPostgres();
-    const url = await server.database();
+pgTest(
+  "with --database-url, the output of every attempt of a retried task reaches the database",
+  async (url) => {
     await using ws = await workspace(PIPELINES);
     await using prunner = await startPrunner(ws, ["--database-url", url]);
     const id = await prunner.schedule("flaky");
     const job = await prunner.completed(id);
     assertEquals([job.errored, job.tasks[0].status], [false, "done"]);
-    await using dir = await tempDir();
-    const sql = connect(url, { max: 1 });
-    try {
-      const other = createPgLogStore(sql, dir.path);
-      const read = async (attempt: number) => {
-        const output = await other.open(id, "flaky", "stdout", attempt);
-        return output === null ? null : await new Response(output).text();
-      };
+    await withDatabaseOutput(url, async (read) => {
       await waitFor(
         "both attempts' output in the database",
-        async () => await read(1) === "attempt 0\n" && await read(2) === "attempt 1\n",
+        async () =>
+          await read(id, "flaky", "stdout", 1) === "attempt 0\n" &&
+          await read(id, "flaky", "stdout", 2) === "attempt 1\n",
       );
-    } finally {
-      await sql.end();
-    }
+    });
   },
-});
+);

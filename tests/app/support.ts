@@ -172,3 +172,62 @@ export async function startPrunner(
   }, 60_000);
   return process;
 }
+
+/** How a run of the command-line client ended, its output decoded. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** An `authorization` header value for `user`, signed with the shared secret. */
+export async function bearer(user = "e2e"): Promise<string> {
+  return `Bearer ${await signToken({ sub: user }, SECRET)}`;
+}
+
+/** The environment of a client talking to `prunner` with the shared secret, as user alice. */
+export function clientEnv(prunner: PrunnerProcess, extra: Record<string, string> = {}) {
+  return { PRUNNER_SERVER: prunner.url, PRUNNER_JWT_SECRET: SECRET, USER: "alice", ...extra };
+}
+
+/**
+ * `deno run main.ts` with `args`, only `env` (and NO_COLOR) in its environment, its output
+ * piped; its stdin is piped when `stdin` is true.
+ */
+export function cliCommand(
+  args: string[],
+  env: Record<string, string>,
+  cwd?: string,
+  stdin = false,
+): Deno.Command {
+  return new Deno.Command(DENO_RUN_MAIN[0], {
+    args: [...DENO_RUN_MAIN.slice(1), ...args],
+    env: childEnv({ NO_COLOR: "1", ...env }),
+    clearEnv: true,
+    cwd,
+    stdin: stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+/** Runs `cliCommand` to its end, writing `options.stdin` to its input when given. */
+export async function runCli(
+  args: string[],
+  env: Record<string, string>,
+  options: { cwd?: string; stdin?: string } = {},
+): Promise<CliResult> {
+  const child = cliCommand(args, env, options.cwd, options.stdin !== undefined).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const output = await child.output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}

@@ -3,7 +3,14 @@
  * every second, and catch up after a stop and after SIGKILL without running a tick twice.
  */
 import { assert, assertEquals } from "../assert.ts";
-import { type ApiJob, type PrunnerProcess, startPrunner, waitFor, workspace } from "./support.ts";
+import {
+  type ApiJob,
+  type PrunnerProcess,
+  startPrunner,
+  waitFor,
+  type Workspace,
+  workspace,
+} from "./support.ts";
 
 /** A job as the API shows it, with the fields of triggered jobs. */
 interface TriggeredJob extends ApiJob {
@@ -32,6 +39,33 @@ function clockPast(ms: number): Promise<boolean> {
 
 function assertUnique(planned: number[]): void {
   assertEquals(new Set(planned).size, planned.length, `a tick ran twice: ${planned}`);
+}
+
+/** A pipeline `ticking` with a trigger every second that catches up as `catchUp` says. */
+function ticking(catchUp: "all" | "latest"): string {
+  return `
+pipelines:
+  ticking:
+    schedule:
+      - cron: "@every 1s"
+        catch_up: ${catchUp}
+    tasks:
+      tick:
+        script: ["true"]
+`;
+}
+
+/**
+ * Runs prunner in `ws` until pipeline `ticking` has `count` triggered jobs, then stops it with
+ * `signal`: the planned times of those jobs and prunner's exit code.
+ */
+async function ticksThenStop(ws: Workspace, count: number, signal: Deno.Signal) {
+  await using prunner = await startPrunner(ws);
+  const planned = await waitFor(`${count} ticks`, async () => {
+    const planned = await plannedTimes(prunner, "ticking");
+    return planned.length >= count ? planned : null;
+  });
+  return { planned, code: await prunner.stop(signal) };
 }
 
 Deno.test("a five-field cron trigger ticks at the minute boundary and shows its next run", async () => {
@@ -75,25 +109,8 @@ pipelines:
 });
 
 Deno.test("after SIGKILL, catch_up: all runs every missed tick once and none twice", async () => {
-  await using ws = await workspace(`
-pipelines:
-  ticking:
-    schedule:
-      - cron: "@every 1s"
-        catch_up: all
-    tasks:
-      tick:
-        script: ["true"]
-`);
-  let before: number[];
-  {
-    await using prunner = await startPrunner(ws);
-    before = await waitFor("three ticks", async () => {
-      const planned = await plannedTimes(prunner, "ticking");
-      return planned.length >= 3 ? planned : null;
-    });
-    await prunner.stop("SIGKILL");
-  }
+  await using ws = await workspace(ticking("all"));
+  const before = (await ticksThenStop(ws, 3, "SIGKILL")).planned;
   // At least two ticks are missed by 2 s or more (created is shown in whole seconds).
   await clockPast(before.at(-1)! + 5500);
   await using prunner = await startPrunner(ws);
@@ -113,25 +130,10 @@ pipelines:
 });
 
 Deno.test("after a stop, catch_up: latest skips older missed ticks and never repeats one", async () => {
-  await using ws = await workspace(`
-pipelines:
-  ticking:
-    schedule:
-      - cron: "@every 1s"
-        catch_up: latest
-    tasks:
-      tick:
-        script: ["true"]
-`);
-  let before: number[];
-  {
-    await using prunner = await startPrunner(ws);
-    before = await waitFor("two ticks", async () => {
-      const planned = await plannedTimes(prunner, "ticking");
-      return planned.length >= 2 ? planned : null;
-    });
-    assertEquals(await prunner.stop("SIGINT"), 0);
-  }
+  await using ws = await workspace(ticking("latest"));
+  const stopped = await ticksThenStop(ws, 2, "SIGINT");
+  assertEquals(stopped.code, 0);
+  const before = stopped.planned;
   await clockPast(before.at(-1)! + 4000);
   await using prunner = await startPrunner(ws);
   const restarted = Date.now();

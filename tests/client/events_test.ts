@@ -1,20 +1,7 @@
 import { MalformedEventError } from "../../src/client/errors.ts";
 import { concernsJob, decodeEvent, decodeLogEvent } from "../../src/client/events.ts";
-import type { JobJson } from "../../src/client/json.ts";
+import { jobJson } from "./support.ts";
 import { assertEquals, assertThrows } from "../assert.ts";
-
-function job(id: string): JobJson {
-  return {
-    id,
-    pipeline: "build",
-    tasks: [],
-    completed: false,
-    canceled: false,
-    errored: false,
-    created: "2026-11-30T10:00:00Z",
-    user: "j.doe",
-  };
-}
 
 const message = (event: string | undefined, data: unknown) => ({
   event,
@@ -22,7 +9,7 @@ const message = (event: string | undefined, data: unknown) => ({
 });
 
 Deno.test("decodeEvent: known events become typed; malformed and unknown ones null", () => {
-  const a = job("a");
+  const a = jobJson("a");
   assertEquals(decodeEvent(message("job_started", { job: a })), { type: "job_started", job: a });
   assertEquals(decodeEvent(message("task_finished", { job: a, task: "t" })), {
     type: "task_finished",
@@ -43,7 +30,7 @@ Deno.test("decodeEvent: known events become typed; malformed and unknown ones nu
 });
 
 Deno.test("concernsJob: events naming the job, and reload, concern it", () => {
-  const a = job("a");
+  const a = jobJson("a");
   const concerned = [
     { type: "job_completed" as const, job: a },
     { type: "task_started" as const, job: a, task: "t" },
@@ -52,7 +39,7 @@ Deno.test("concernsJob: events naming the job, and reload, concern it", () => {
   ];
   for (const event of concerned) assertEquals(concernsJob(event, "a"), true, event.type);
   const others = [
-    { type: "job_completed" as const, job: job("b") },
+    { type: "job_completed" as const, job: jobJson("b") },
     { type: "jobs_removed" as const, ids: ["ab"] },
     { type: "pipelines_reloaded" as const },
   ];

@@ -166,21 +166,39 @@ Deno.test("protocol: lineWriter writes a burst of messages at once, then closes"
   assertEquals(writes, ['{"id":1}\n{"id":2}\n']);
 });
 
+/** An executor served in this process: requests are written as lines, its output is kept. */
+function startExecutor() {
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  const input = new TransformStream<Uint8Array, Uint8Array>();
+  const requests = input.writable.getWriter();
+  const output: string[] = [];
+  const served = serveExecutor(
+    input.readable,
+    new WritableStream({ write: (chunk) => void output.push(decoder.decode(chunk)) }),
+  );
+  return {
+    /** Writes `lines` in one write, each ended by a line break. */
+    send: (...lines: string[]) => requests.write(encoder.encode(lines.join("\n") + "\n")),
+    /** All output so far as one text. */
+    text: () => output.join(""),
+    /** The messages written so far, parsed. */
+    messages: () =>
+      output.join("").split("\n").filter((line) => line !== "").map((line) => JSON.parse(line)),
+    /** Ends the input and waits until the executor has finished. */
+    async close() {
+      await requests.close();
+      await served;
+    },
+  };
+}
+
 Deno.test({
   name: "executor process: when its input ends it kills running tasks and reports them",
   ignore: Deno.build.os === "windows",
-  async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "prunner-executor-" });
-    try {
-      const encoder = new TextEncoder();
-      const input = new TransformStream<Uint8Array, Uint8Array>();
-      const requests = input.writable.getWriter();
-      const output: string[] = [];
-      const decoder = new TextDecoder();
-      const served = serveExecutor(
-        input.readable,
-        new WritableStream({ write: (chunk) => void output.push(decoder.decode(chunk)) }),
-      );
+  fn: () =>
+    withTempDir("prunner-executor-", async (dir) => {
+      const executor = startExecutor();
       const spec = (id: number, line: string) => ({
         type: "run",
         id,
@@ -195,16 +213,15 @@ Deno.test({
           killTimeoutMs: 2000,
         },
       });
-      await requests.write(encoder.encode(JSON.stringify(spec(1, "exit 4")) + "\n"));
-      await requests.write(encoder.encode(JSON.stringify(spec(2, "sleep 60")) + "\n"));
+      await executor.send(JSON.stringify(spec(1, "exit 4")));
+      await executor.send(JSON.stringify(spec(2, "sleep 60")));
       await waitFor("task 1 done and task 2 started", () => {
-        const text = output.join("");
+        const text = executor.text();
         return text.includes('"type":"done","id":1') &&
           text.includes('"type":"started","id":2');
       });
-      await requests.close();
-      await served;
-      const messages = output.join("").trim().split("\n").map((line) => JSON.parse(line));
+      await executor.close();
+      const messages = executor.messages();
       const started = messages.filter((message) => message.type === "started");
       assertEquals(started.map((message) => message.id), [1, 2]);
       assertEquals(started.every((message) => Number.isInteger(message.pid)), true);
@@ -213,10 +230,7 @@ Deno.test({
         { type: "done", id: 1, outcome: { exitCode: 4, error: "exit status 4", killed: false } },
         { type: "done", id: 2, outcome: { exitCode: -1, error: null, killed: true } },
       ]);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
@@ -224,30 +238,18 @@ Deno.test({
   ignore: Deno.build.os === "windows",
   fn: () =>
     withTempDir("prunner-executor-", async (dir) => {
-      const encoder = new TextEncoder();
-      const input = new TransformStream<Uint8Array, Uint8Array>();
-      const requests = input.writable.getWriter();
-      const output: string[] = [];
-      const decoder = new TextDecoder();
-      const served = serveExecutor(
-        input.readable,
-        new WritableStream({ write: (chunk) => void output.push(decoder.decode(chunk)) }),
-      );
+      const executor = startExecutor();
       const spec = { ...SPEC, lines: ["exit 0"], cwd: dir, stdoutPath: `${dir}/out.log` };
-      const lines = [
+      await executor.send(
         "not json",
         JSON.stringify({ type: "run", id: 3, spec: { ...spec, lines: "exit 0" } }),
         JSON.stringify({ type: "go" }),
         JSON.stringify({ type: "run", id: 4, spec }),
         JSON.stringify({ type: "ping", id: 5 }),
-      ];
-      await requests.write(encoder.encode(lines.join("\n") + "\n"));
-      const results = () =>
-        output.join("").split("\n").filter((line) => line !== "").map((line) => JSON.parse(line))
-          .filter((result) => result.type !== "started");
+      );
+      const results = () => executor.messages().filter((result) => result.type !== "started");
       await waitFor("task 4 done", () => results().some((result) => result.type === "done"));
-      await requests.close();
-      await served;
+      await executor.close();
       const [notJson, badRun, badGo, ...rest] = results();
       assertEquals([notJson.type, notJson.id], ["rejected", null]);
       assertMatch(notJson.error, /^a message is not JSON .*"not json"$/);

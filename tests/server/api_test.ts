@@ -304,32 +304,24 @@ Deno.test("POST /pipelines/schedule with an Idempotency-Key answers a retry with
 
 Deno.test("POST /pipelines/schedule refuses an empty, too long or non-ASCII Idempotency-Key", async () => {
   await using server = await startTestServer();
-  const cases: [string, RegExp][] = [
-    ["", /Idempotency-Key must not be empty/],
-    ["k".repeat(256), /at most 255 characters/],
+  // Each key with the status it gets and, for a refusal, what the error says.
+  const cases: [string, number, RegExp | null][] = [
+    ["", 400, /Idempotency-Key must not be empty/],
+    ["k".repeat(256), 400, /at most 255 characters/],
+    ["k".repeat(255), 202, null],
+    ["caf\u00e9", 400, /printable ASCII/],
   ];
-  for (const [key, message] of cases) {
+  for (const [key, status, message] of cases) {
     const response = await server.request("/pipelines/schedule", {
       method: "POST",
       headers: { "Idempotency-Key": key },
       body: '{"pipeline":"build"}',
     });
-    assertEquals(response.status, 400, JSON.stringify(key));
-    assertMatch((await readJson(response) as { error: string }).error, message);
+    assertEquals(response.status, status, JSON.stringify(key));
+    if (message !== null) {
+      assertMatch((await readJson(response) as { error: string }).error, message);
+    }
   }
-  const longest = await server.request("/pipelines/schedule", {
-    method: "POST",
-    headers: { "Idempotency-Key": "k".repeat(255) },
-    body: '{"pipeline":"build"}',
-  });
-  assertEquals(longest.status, 202);
-  const latin1 = await server.request("/pipelines/schedule", {
-    method: "POST",
-    headers: { "Idempotency-Key": "caf\u00e9" },
-    body: '{"pipeline":"build"}',
-  });
-  assertEquals(latin1.status, 400);
-  assertMatch((await readJson(latin1) as { error: string }).error, /printable ASCII/);
   assertEquals(server.runner.scheduled.length, 1);
 });
 

@@ -11,8 +11,7 @@ import type { Job } from "../../src/engine/job.ts";
 import { StoreWriteError } from "../../src/store/errors.ts";
 import type { StoreReadError } from "../../src/store/errors.ts";
 import type { JobStore, LogStore, LogStream } from "../../src/store/types.ts";
-import { jobToJson } from "../../src/server/json.ts";
-import { collect, job, task } from "./support.ts";
+import { apiJson, bigVariables, collect, job, listed, task } from "./support.ts";
 
 /** Stores of one backend on storage of their own. */
 export interface StoresUnderTest extends AsyncDisposable {
@@ -73,26 +72,6 @@ export function storeContract(
       }
     },
   });
-}
-
-function bigVariables(bytes: number): Record<string, unknown> {
-  const list = Array.from({ length: 64 }, (_, i) => ({ i, text: "ü€𝄞".repeat(8) }));
-  return { list, blob: "x".repeat(bytes - JSON.stringify({ list, blob: "" }).length) };
-}
-
-/** What listJson yields, decoded: ids and API JSON. */
-async function listed(store: JobStore): Promise<{ id: string; json: unknown }[]> {
-  const decoder = new TextDecoder();
-  return (await collect(store.listJson())).flat().flatMap((item) => {
-    const jobs = JSON.parse(`[${decoder.decode(item.json)}]`) as unknown[];
-    if ("id" in item) return [{ id: item.id, json: jobs[0] }];
-    return jobs.map((json) => ({ id: (json as { id: string }).id, json }));
-  });
-}
-
-/** The API JSON of jobs as a listing shows it (through a JSON round trip). */
-function apiJson(...jobs: Job[]): { id: string; json: unknown }[] {
-  return jobs.map((j) => ({ id: j.id, json: JSON.parse(JSON.stringify(jobToJson(j))) }));
 }
 
 function newestFirst(jobs: Job[]): Job[] {

@@ -1,4 +1,6 @@
 import type { Job, Task } from "../../src/engine/job.ts";
+import { jobToJson } from "../../src/server/json.ts";
+import type { JobStore } from "../../src/store/types.ts";
 import { newTask } from "../../src/engine/create_job.ts";
 
 let counter = 0;
@@ -118,4 +120,25 @@ export async function allKeys(kv: Deno.Kv): Promise<Deno.KvKey[]> {
     if (entry.key[0] !== "format" && entry.key[0] !== "listing_version") keys.push(entry.key);
   }
   return keys;
+}
+
+/** Job variables whose JSON text is `bytes` characters long, multi-byte characters among them. */
+export function bigVariables(bytes: number): Record<string, unknown> {
+  const list = Array.from({ length: 64 }, (_, i) => ({ i, text: "ü€𝄞".repeat(8) }));
+  return { list, blob: "x".repeat(bytes - JSON.stringify({ list, blob: "" }).length) };
+}
+
+/** What listJson yields, decoded: ids and API JSON. */
+export async function listed(store: JobStore): Promise<{ id: string; json: unknown }[]> {
+  const decoder = new TextDecoder();
+  return (await collect(store.listJson())).flat().flatMap((item) => {
+    const jobs = JSON.parse(`[${decoder.decode(item.json)}]`) as unknown[];
+    if ("id" in item) return [{ id: item.id, json: jobs[0] }];
+    return jobs.map((json) => ({ id: (json as { id: string }).id, json }));
+  });
+}
+
+/** The API JSON of jobs as a listing shows it (through a JSON round trip). */
+export function apiJson(...jobs: Job[]): { id: string; json: unknown }[] {
+  return jobs.map((j) => ({ id: j.id, json: JSON.parse(JSON.stringify(jobToJson(j))) }));
 }

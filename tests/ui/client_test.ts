@@ -1,30 +1,19 @@
-import type { JobJson } from "../../src/client/json.ts";
+import { jobJson } from "../client/support.ts";
 import { formatDuration, jobStatus, parseVariables } from "../../src/ui/client/format.ts";
 import { layoutTasks } from "../../src/ui/client/graph.ts";
 import { applyEvent } from "../../src/ui/client/live.ts";
 import { parseRoute, type Route, routeHref } from "../../src/ui/client/route.ts";
 import { assert, assertEquals } from "../assert.ts";
 
-function job(id: string, fields: Partial<JobJson> = {}): JobJson {
-  return {
-    id,
-    pipeline: "build",
-    tasks: [],
-    completed: false,
-    canceled: false,
-    errored: false,
-    created: "2026-11-30T10:00:00Z",
-    user: "j.doe",
-    ...fields,
-  };
-}
-
 Deno.test("jobStatus: waiting, running and the three ends", () => {
-  assertEquals(jobStatus(job("a")), "waiting");
-  assertEquals(jobStatus(job("a", { start: "2026-11-30T10:00:01Z" })), "running");
-  assertEquals(jobStatus(job("a", { completed: true })), "done");
-  assertEquals(jobStatus(job("a", { completed: true, errored: true })), "error");
-  assertEquals(jobStatus(job("a", { completed: true, canceled: true, errored: true })), "canceled");
+  assertEquals(jobStatus(jobJson("a")), "waiting");
+  assertEquals(jobStatus(jobJson("a", { start: "2026-11-30T10:00:01Z" })), "running");
+  assertEquals(jobStatus(jobJson("a", { completed: true })), "done");
+  assertEquals(jobStatus(jobJson("a", { completed: true, errored: true })), "error");
+  assertEquals(
+    jobStatus(jobJson("a", { completed: true, canceled: true, errored: true })),
+    "canceled",
+  );
 });
 
 Deno.test("formatDuration: milliseconds to hours", () => {
@@ -82,13 +71,16 @@ Deno.test("layoutTasks: dependencies go left to right and arrows join the boxes"
 });
 
 Deno.test("applyEvent: updates, adds scheduled jobs of the shown pipeline on top, removes", () => {
-  const list = [job("b"), job("a")];
-  const started = job("a", { start: "2026-11-30T10:00:05Z" });
-  assertEquals(applyEvent(list, { type: "job_started", job: started }, ""), [job("b"), started]);
-  const c = job("c");
+  const list = [jobJson("b"), jobJson("a")];
+  const started = jobJson("a", { start: "2026-11-30T10:00:05Z" });
+  assertEquals(applyEvent(list, { type: "job_started", job: started }, ""), [
+    jobJson("b"),
+    started,
+  ]);
+  const c = jobJson("c");
   assertEquals(applyEvent(list, { type: "job_scheduled", job: c }, ""), [c, ...list]);
   assertEquals(applyEvent(list, { type: "job_scheduled", job: c }, "build"), [c, ...list]);
   assertEquals(applyEvent(list, { type: "job_scheduled", job: c }, "deploy"), list);
-  assertEquals(applyEvent(list, { type: "job_completed", job: job("zzz") }, ""), list);
-  assertEquals(applyEvent(list, { type: "jobs_removed", ids: ["a", "x"] }, ""), [job("b")]);
+  assertEquals(applyEvent(list, { type: "job_completed", job: jobJson("zzz") }, ""), list);
+  assertEquals(applyEvent(list, { type: "jobs_removed", ids: ["a", "x"] }, ""), [jobJson("b")]);
 });

@@ -43,8 +43,9 @@
 import { holdsKey } from "../../engine/idempotency.ts";
 import type { Job } from "../../engine/job.ts";
 import type { JobStore, ListingEncoder } from "../types.ts";
-import { StoreReadError, StoreWriteError } from "../errors.ts";
+import { type StoreReadError, StoreWriteError } from "../errors.ts";
 import { commit, groupCommits, max, type Unit, unitOf } from "./commits.ts";
+import { listingOrReport } from "../listing.ts";
 import { writeHealth } from "./health.ts";
 import {
   listedEntry,
@@ -201,18 +202,6 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
     );
   }
 
-  /** A job's listing bytes, or `null` (reported to `onDamaged`) when they cannot be built. */
-  function listingOrSkip(job: Job): Uint8Array | null {
-    try {
-      return listing.encode(job);
-    } catch (error) {
-      onDamaged(
-        new StoreReadError(job.id, `its API JSON cannot be built (${(error as Error).message})`),
-      );
-      return null;
-    }
-  }
-
   function ensureOpen(): void {
     if (closed) throw new Error("the job store is closed");
   }
@@ -254,7 +243,7 @@ function createKvJobStore(kv: Deno.Kv, options: KvJobStoreOptions): JobStore {
       yield* listJson(kv, {
         async build(created, id) {
           const job = await reads.at(created, id);
-          return job === null ? null : listingOrSkip(job);
+          return job === null ? null : listingOrReport(listing, job, onDamaged);
         },
         release: releaseListed,
         releaseBytes: releaseListedBytes,

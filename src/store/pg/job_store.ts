@@ -34,6 +34,7 @@ import type {
 } from "../types.ts";
 import { errorMessage } from "../../errors.ts";
 import { StoreReadError, StoreWriteError } from "../errors.ts";
+import { listingOrReport } from "../listing.ts";
 import { createWriteQueue, type Waiting } from "../kv/write_queue.ts";
 import type { Sql, TransactionSql } from "./sql.ts";
 
@@ -418,14 +419,7 @@ export function createPgJobStore(sql: Sql, options: PgJobStoreOptions): JobStore
   function buildListing(row: ReadRow): Uint8Array | null {
     const job = decode(row, true);
     if (job === null) return null;
-    try {
-      return listing.encode(job);
-    } catch (error) {
-      onDamaged(
-        new StoreReadError(job.id, `its API JSON cannot be built (${(error as Error).message})`),
-      );
-      return null;
-    }
+    return listingOrReport(listing, job, onDamaged);
   }
 }
 
