@@ -94,17 +94,18 @@ export function createPgLogStore(
   let failing = false;
   let stopped = false;
 
-  const ship = async (
+  /** Like `ship()`, but resolves with `null` when there is no spool file (nothing was asked). */
+  const shipStream = async (
     jobId: string,
     task: string,
     stream: LogStream,
-    attempt = 1,
-  ): Promise<number> => {
+    attempt: number,
+  ): Promise<number | null> => {
     let file: Deno.FsFile;
     try {
       file = await Deno.open(logPath(spoolDir, jobId, task, stream, attempt));
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return 0;
+      if (error instanceof Deno.errors.NotFound) return null;
       throw error;
     }
     try {
@@ -136,17 +137,22 @@ export function createPgLogStore(
 
   /** Ships both streams of the shipper's attempt; resolves with whether that worked. */
   const shipBoth = async (shipper: Shipper): Promise<boolean> => {
+    let asked = false;
     try {
       for (const stream of STREAMS) {
-        await ship(shipper.jobId, shipper.task, stream, shipper.attempt);
+        const shipped = await shipStream(shipper.jobId, shipper.task, stream, shipper.attempt);
+        if (shipped !== null) asked = true;
       }
     } catch (error) {
       if (!failing) onShipFailure(error);
       failing = true;
       return false;
     }
-    if (failing) onShipFailure(null);
-    failing = false;
+    // Only an answer of the database ends an episode.
+    if (failing && asked) {
+      failing = false;
+      onShipFailure(null);
+    }
     return true;
   };
 
@@ -212,14 +218,18 @@ export function createPgLogStore(
       return chunkStream(sql, key, first);
     },
 
-    ship,
+    ship: async (jobId, task, stream, attempt = 1) =>
+      await shipStream(jobId, task, stream, attempt) ?? 0,
 
     async ended(jobId, task, attempt = 1) {
       if (stopped) {
-        for (const stream of STREAMS) await ship(jobId, task, stream, attempt);
+        for (const stream of STREAMS) await shipStream(jobId, task, stream, attempt);
         return;
       }
       const shipper = shipperOf(jobId, task, attempt);
+      // Marked ended only now, so that a ship under way (which may miss the last output) does
+      // not end the shipper.
+      while (shipper.current !== null) await shipper.current;
       shipper.ended = true;
       // A failure is reported through `onShipFailure` and shipped again later.
       await shipNow(shipper);
