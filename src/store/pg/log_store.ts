@@ -51,8 +51,9 @@ export interface PgLogStore extends LogStore {
    */
   ship(jobId: string, task: string, stream: LogStream, attempt?: number): Promise<number>;
   /**
-   * Stops the shippers: waits for the ships under way, then tries once more to copy what the
-   * attempts they ship have written. Later `started()` calls start none.
+   * Stops the shippers: waits for the ships under way, then, unless ships are failing, tries
+   * once more to copy what the attempts they ship have written. Later `started()` calls start
+   * none.
    */
   stop(): Promise<void>;
 }
@@ -239,7 +240,9 @@ export function createPgLogStore(
       stopped = true;
       const all = [...shippers.values()];
       await withdraw(all);
-      for (const shipper of all) await shipBoth(shipper);
+      // With the database away, another try would only hold up the stop; the output stays in
+      // the spool files, which this node reads (and a restart ships for interrupted jobs).
+      if (!failing) await Promise.all(all.map(shipBoth));
     },
 
     async remove(jobId) {
