@@ -77,7 +77,7 @@ export async function restoreJobs(
         persister.persist(job);
     }
   }
-  // Before the jobs go on: a resumed task's next attempt is not shipped meanwhile.
+  // Before the resumed jobs go on, while their tasks still name the attempts that ran.
   const shipped = unfinished.flatMap((job) =>
     job.start === null
       ? []
