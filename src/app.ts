@@ -81,6 +81,10 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
     databaseUrl: options.databaseUrl,
     listing: jobListingEncoder,
     onDamaged: (error) => log.warn("The job list skips a damaged record: {error}", { error }),
+    onShipFailure: (error) => {
+      if (error === null) log.info("Task output is copied into the database again");
+      else log.warn("Task output cannot be copied into the database, retrying: {error}", { error });
+    },
     releaseListed: v8YoungCollection() ?? undefined,
   });
   if (options.databaseUrl !== null) {

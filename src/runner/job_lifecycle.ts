@@ -305,6 +305,7 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
           stderrPath: logs.path(job.id, task.name, "stderr", task.attempt),
           killTimeoutMs: options.killTimeoutMs,
         }, ready);
+        logs.started(job.id, task.name, task.attempt);
         pending.kill = run.kill;
         return run.done;
       }).catch((error): TaskOutcome => ({ exitCode: -1, error: String(error), killed: false })),

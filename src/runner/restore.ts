@@ -11,6 +11,7 @@ import { markJobInterrupted } from "../engine/task_graph.ts";
 import type { Admission } from "./admission.ts";
 import type { JobLifecycle } from "./job_lifecycle.ts";
 import type { Persister } from "./persistence.ts";
+import type { LogStore } from "../store/types.ts";
 import { type ActiveJob, requeued, resumed, type RunnerState } from "./state.ts";
 
 /** What restoring acts through. */
@@ -19,6 +20,7 @@ export interface RestoreOptions {
   readonly admission: Admission;
   readonly lifecycle: JobLifecycle;
   readonly persister: Persister;
+  readonly logs: Pick<LogStore, "ended">;
   readonly now: () => number;
 }
 
@@ -28,15 +30,22 @@ const log = getLogger(["prunner", "runner"]);
  * Takes over `unfinished` jobs, oldest first: started jobs that ran nothing while they waited
  * out a retry delay go on (when their pipeline still has their tasks), other started jobs are
  * recorded as interrupted, and jobs that never started go back on their wait lists with the
- * tasks of today's definition. Jobs of pipelines that are gone are canceled.
+ * tasks of today's definition. Jobs of pipelines that are gone are canceled. Then the output of
+ * every attempt that started jobs had when prunner stopped is handed to `logs.ended` (a stop may
+ * have cut off its copying); resolves once that is done, so that retention comes after it.
  *
  * @example
  * ```ts
- * restoreJobs(await store.listUnfinished(), { state, admission, lifecycle, persister, now });
+ * await restoreJobs(await store.listUnfinished(), {
+ *   state, admission, lifecycle, persister, logs, now,
+ * });
  * ```
  */
-export function restoreJobs(unfinished: readonly Job[], options: RestoreOptions): void {
-  const { state, admission, lifecycle, persister } = options;
+export async function restoreJobs(
+  unfinished: readonly Job[],
+  options: RestoreOptions,
+): Promise<void> {
+  const { state, admission, lifecycle, persister, logs } = options;
   const at = options.now();
   const resumedJobs: ActiveJob[] = [];
   for (const job of unfinished) {
@@ -68,6 +77,21 @@ export function restoreJobs(unfinished: readonly Job[], options: RestoreOptions)
         persister.persist(job);
     }
   }
+  // Before the resumed jobs go on, while their tasks still name the attempts that ran.
+  const shipped = unfinished.flatMap((job) =>
+    job.start === null
+      ? []
+      : job.tasks.filter((task) => task.start !== null).map((task) =>
+        logs.ended(job.id, task.name, task.attempt).catch((error) =>
+          log.warn("The output of task {task} of job {jobId} could not be stored: {error}", {
+            task: task.name,
+            jobId: job.id,
+            error,
+          })
+        )
+      )
+  );
   for (const entry of resumedJobs) lifecycle.resume(entry);
   for (const pipeline of state.queues.keys()) admission.startDue(pipeline);
+  await Promise.all(shipped);
 }

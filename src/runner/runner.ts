@@ -346,8 +346,7 @@ export function createRunner(options: RunnerOptions): Runner {
     logPath: (jobId, task, stream, attempt) => logs.path(jobId, task, stream, attempt),
 
     restore(unfinished: Job[]): Promise<void> {
-      restoreJobs(unfinished, { state, admission, lifecycle, persister, now });
-      return Promise.resolve();
+      return restoreJobs(unfinished, { state, admission, lifecycle, persister, logs, now });
     },
 
     startTriggers(stored) {

@@ -57,6 +57,11 @@ export interface StorageOptions extends DataDirOptions {
    * `exclusive` in `pg/open.ts`); `null` keeps them in the data directory's Deno KV.
    */
   databaseUrl: string | null;
+  /**
+   * With a database: called with the error when copying task output into it starts to fail,
+   * and with `null` once it works again (see `onShipFailure` in `pg/log_store.ts`).
+   */
+  onShipFailure?: (error: unknown) => void;
 }
 
 /** File name of the write check in the data directory. */
@@ -148,6 +153,7 @@ export async function openStorage(dir: string, options: StorageOptions): Promise
     pg = await openPgStore(databaseUrl, {
       listing: options.listing,
       onDamaged: options.onDamaged,
+      onShipFailure: options.onShipFailure,
       spoolDir: logsDir,
       exclusive: true,
     });

@@ -32,7 +32,8 @@ export function createLogStore(logsDir: string): LogStore {
   return {
     path: (jobId, task, stream, attempt) => logPath(logsDir, jobId, task, stream, attempt),
     open: (jobId, task, stream, attempt) => openLog(logsDir, jobId, task, stream, attempt),
-    // The files are all there is: nothing to copy when an attempt ends.
+    // The files are all there is: nothing to copy while an attempt runs nor when it ends.
+    started: () => {},
     ended: () => Promise.resolve(),
     remove: (jobId) => removeJobLogs(logsDir, jobId),
   };

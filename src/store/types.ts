@@ -25,8 +25,16 @@ export interface LogStore {
     attempt?: number,
   ): Promise<ReadableStream<Uint8Array> | null>;
   /**
-   * Called once an attempt of a task has ended, its output complete: a store that keeps output
-   * beyond the files (PostgreSQL's) copies what is new. Rejects with the cause.
+   * Called once the process of a task's attempt has been started, its output going to
+   * `path()`: a store that keeps output beyond the files (PostgreSQL's) copies it while the
+   * attempt runs, until `ended()`.
+   */
+  started(jobId: string, task: string, attempt?: number): void;
+  /**
+   * Called once an attempt of a task has ended, its output complete (also at startup for the
+   * attempts a stop cut off): a store that keeps output beyond the files (PostgreSQL's) copies
+   * what is new, and on failure tries again later by itself. Rejects only on a fault that
+   * trying again cannot mend.
    */
   ended(jobId: string, task: string, attempt?: number): Promise<void>;
   /** Removes a job's output; nothing happens when it has none. */

@@ -3,6 +3,7 @@ import { postgresMissing, startPostgres, type TestPostgres } from "../postgres.t
 import { connect } from "../../src/store/pg/sql.ts";
 import { createPgLogStore } from "../../src/store/pg/log_store.ts";
 import type { LogStream } from "../../src/store/types.ts";
+import { logPath } from "../../src/store/logs.ts";
 import { tempDir } from "../store/support.ts";
 import { runCli, SECRET, startPrunner, waitFor, workspace } from "./support.ts";
 
@@ -25,6 +26,45 @@ pipelines:
           - echo attempt $(ls once 2>/dev/null | wc -l)
           - test -f once || (touch once && exit 1)
 `;
+
+/** Waits (at most 30 s) for the file `name` in the task's directory. */
+const waitForFile = (name: string) =>
+  `for i in $(seq 600); do [ -f ${name} ] && break; sleep 0.05; done`;
+
+/** Tasks that write a line, wait for a file, write another, wait again. */
+const STEPS = `
+pipelines:
+  steps:
+    tasks:
+      steps:
+        script:
+          - echo before
+          - ${waitForFile("go")}
+          - echo after
+          - ${waitForFile("end")}
+`;
+
+/** Reads task output from the database as another node does, with a spool directory of its own. */
+async function databaseReader(url: string) {
+  const dir = await tempDir();
+  const sql = connect(url, { max: 1 });
+  const other = createPgLogStore(sql, dir.path);
+  return {
+    /** The task's stdout in the database; `null` while it cannot be read. */
+    async stdout(id: string, task: string): Promise<string | null> {
+      try {
+        const output = await other.open(id, task, "stdout");
+        return output === null ? "" : await new Response(output).text();
+      } catch {
+        return null;
+      }
+    },
+    async [Symbol.asyncDispose]() {
+      await sql.end();
+      await dir[Symbol.asyncDispose]();
+    },
+  };
+}
 
 if (postgresMissing !== null) {
   console.warn(`PostgreSQL end-to-end tests skipped: ${postgresMissing}`);
@@ -193,3 +233,97 @@ pgTest(
     });
   },
 );
+
+Deno.test({
+  name: "with --database-url, a running task's output reaches the database, also across an outage",
+  ignore: postgresMissing !== null,
+  async fn() {
+    await using server = await startPostgres();
+    const url = await server.database();
+    await using ws = await workspace(STEPS);
+    await using prunner = await startPrunner(ws, ["--database-url", url]);
+    await using reader = await databaseReader(url);
+    const id = await prunner.schedule("steps");
+    await waitFor(
+      "the first line in the database",
+      async () => await reader.stdout(id, "steps") === "before\n",
+    );
+    assertEquals((await prunner.job(id)).tasks[0].status, "running", "the task still runs");
+
+    await server.stop();
+    try {
+      await Deno.writeTextFile(`${ws.root}/go`, "");
+      await waitFor(
+        "the task to write its second line",
+        async () =>
+          await Deno.readTextFile(logPath(`${ws.data}/logs`, id, "steps", "stdout"))
+            .catch(() => "") === "before\nafter\n",
+      );
+      await waitFor(
+        "the failed copy to be logged",
+        () => prunner.stderr().includes("Task output cannot be copied into the database"),
+      );
+      // The task ends while the database is away: its last copy is retried later.
+      await Deno.writeTextFile(`${ws.root}/end`, "");
+    } finally {
+      await server.start();
+    }
+    const job = await prunner.completed(id);
+    assertEquals(job.tasks[0].status, "done");
+    await waitFor(
+      "all of the output in the database",
+      async () => await reader.stdout(id, "steps") === "before\nafter\n",
+    );
+    await waitFor(
+      "the recovery to be logged",
+      () => prunner.stderr().includes("Task output is copied into the database again"),
+    );
+    const failures = prunner.stderr().split("Task output cannot be copied").length - 1;
+    assertEquals(failures, 1, `one warning for the outage:\n${prunner.stderr()}`);
+  },
+});
+
+Deno.test({
+  name: "with --database-url, output a SIGKILL cut off is copied into the database on restart",
+  ignore: postgresMissing !== null,
+  async fn() {
+    await using server = await startPostgres();
+    const url = await server.database();
+    await using ws = await workspace(STEPS);
+    await using reader = await databaseReader(url);
+    let id: string;
+    {
+      await using prunner = await startPrunner(ws, ["--database-url", url]);
+      id = await prunner.schedule("steps");
+      await waitFor(
+        "the first line in the database",
+        async () => await reader.stdout(id, "steps") === "before\n",
+      );
+      // With the database away, the second line is in the spool file only when prunner dies.
+      await server.stop();
+      await Deno.writeTextFile(`${ws.root}/go`, "");
+      await waitFor(
+        "the task to write its second line",
+        async () =>
+          await Deno.readTextFile(logPath(`${ws.data}/logs`, id, "steps", "stdout"))
+            .catch(() => "") === "before\nafter\n",
+      );
+      await prunner.stop("SIGKILL");
+      await Deno.writeTextFile(`${ws.root}/end`, "");
+      await server.start();
+    }
+    assertEquals(
+      await waitFor("the database to answer", () => reader.stdout(id, "steps")),
+      "before\n",
+      "the second line is not in the database yet",
+    );
+
+    await using prunner = await startPrunner(ws, ["--database-url", url]);
+    const job = await prunner.job(id);
+    assertEquals([job.completed, job.canceled], [true, true]);
+    await waitFor(
+      "all of the output in the database",
+      async () => await reader.stdout(id, "steps") === "before\nafter\n",
+    );
+  },
+});

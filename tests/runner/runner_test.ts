@@ -2,7 +2,17 @@ import { createJob } from "../../src/engine/create_job.ts";
 import { JobCompletedError, JobNotFoundError, QueueFullError } from "../../src/errors.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { pipeline } from "../engine/fixtures.ts";
-import { completed, logText, processAlive, testRunner, waitFor } from "./support.ts";
+import { inProcessExecutor } from "../../src/executor/task_executor.ts";
+import { createRunner } from "../../src/runner/runner.ts";
+import {
+  completed,
+  dirLogs,
+  logText,
+  memoryStore,
+  processAlive,
+  testRunner,
+  waitFor,
+} from "./support.ts";
 
 const schedule = (pipeline: string, variables: Record<string, unknown> | null = null) => ({
   pipeline,
@@ -370,4 +380,38 @@ Deno.test("restore: waiting jobs run with today's tasks, running ones are cancel
   const done = await completed(t.runner, waiting.id);
   assertEquals(done.tasks.map((x) => [x.name, x.status]), [["renamed", "done"]]);
   assertEquals(await logText(t.runner, waiting.id, "renamed"), "new\n");
+});
+
+Deno.test("restore: the attempts a stop cut off go to the log store before restore resolves", async () => {
+  const definition = pipeline({ name: "cut", tasks: { a: { script: ["true"] } } });
+  const options = { now: Date.now(), variables: null, user: "", queuePartition: null };
+  const wasRunning = createJob(definition, { ...options, id: crypto.randomUUID() });
+  wasRunning.start = wasRunning.created;
+  Object.assign(wasRunning.tasks[0], { status: "running", start: wasRunning.created, attempt: 2 });
+  const waiting = createJob(definition, { ...options, id: crypto.randomUUID() });
+  const dir = await Deno.makeTempDir({ prefix: "prunner-runner-" });
+  const shipped: [string, string, number | undefined][] = [];
+  const logs = {
+    ...dirLogs(dir),
+    async ended(jobId: string, task: string, attempt?: number) {
+      // Later than any microtask: restore resolving first would show here.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      shipped.push([jobId, task, attempt]);
+    },
+  };
+  const runner = createRunner({
+    definitions: new Map([["cut", definition]]),
+    store: memoryStore(),
+    logs,
+    executor: inProcessExecutor,
+    cwd: dir,
+  });
+  try {
+    await runner.restore([wasRunning, waiting]);
+    assertEquals(shipped, [[wasRunning.id, "a", 2]], "only the started job's attempt");
+    assertEquals((await completed(runner, waiting.id)).tasks[0].status, "done");
+  } finally {
+    await runner.shutdown("cancel");
+    await Deno.remove(dir, { recursive: true });
+  }
 });

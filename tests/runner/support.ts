@@ -76,6 +76,7 @@ export function dirLogs(dir: string): RunnerLogs {
         return null;
       }
     },
+    started: () => {},
     ended: () => Promise.resolve(),
     remove: (jobId) => Deno.remove(`${dir}/${jobId}`, { recursive: true }).catch(() => {}),
   };

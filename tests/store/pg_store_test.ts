@@ -13,6 +13,7 @@ import { SCHEMA_VERSION } from "../../src/store/pg/schema.ts";
 import type { ListingEncoder } from "../../src/store/types.ts";
 import { jobListingEncoder as listing } from "../../src/server/json.ts";
 import { postgresMissing, startPostgres, type TestPostgres } from "../postgres.ts";
+import { waitFor } from "../runner/support.ts";
 import { collect, job, tempDir } from "./support.ts";
 
 if (postgresMissing !== null) console.warn(`PostgreSQL store tests skipped: ${postgresMissing}`);
@@ -228,6 +229,100 @@ pgTest(
     assertEquals(await writer.logs.open(id, "build", "stdout"), null);
   },
 );
+
+/** The text another node (no spool files) reads for `task`'s stdout; `null` while it cannot. */
+async function readElsewhere(reader: PgStore, id: string, task: string): Promise<string | null> {
+  try {
+    const output = await reader.logs.open(id, task, "stdout");
+    return output === null ? "" : await new Response(output).text();
+  } catch {
+    return null;
+  }
+}
+
+pgTest(
+  "a running attempt's output is shipped while it runs, the rest once it ends",
+  async (server, spool) => {
+    const url = await server.database();
+    await using writer = await disposable(await open(url, `${spool}/a`, { shipEveryMs: 50 }));
+    await using reader = await disposable(await open(url, `${spool}/b`));
+    const id = job().id;
+    writer.logs.started(id, "build");
+    await Deno.mkdir(jobLogDir(`${spool}/a`, id), { recursive: true });
+    const path = writer.logs.path(id, "build", "stdout");
+    await Deno.writeTextFile(path, "one\n");
+    await waitFor(
+      "the first line in the database",
+      async () => await readElsewhere(reader, id, "build") === "one\n",
+      10_000,
+    );
+    await Deno.writeTextFile(path, "two\n", { append: true });
+    await waitFor(
+      "the second line in the database",
+      async () => await readElsewhere(reader, id, "build") === "one\ntwo\n",
+      10_000,
+    );
+    await Deno.writeTextFile(path, "three\n", { append: true });
+    await writer.logs.ended(id, "build");
+    assertEquals(await readElsewhere(reader, id, "build"), "one\ntwo\nthree\n");
+  },
+);
+
+pgTest(
+  "ships that fail while the database is away are retried, after the end too, reported once",
+  async (server, spool) => {
+    const url = await server.database();
+    const reports: unknown[] = [];
+    await using writer = await disposable(
+      await open(url, `${spool}/a`, {
+        shipEveryMs: 50,
+        onShipFailure: (error) => reports.push(error),
+      }),
+    );
+    await using reader = await disposable(await open(url, `${spool}/b`));
+    const id = job().id;
+    writer.logs.started(id, "build");
+    await Deno.mkdir(jobLogDir(`${spool}/a`, id), { recursive: true });
+    const path = writer.logs.path(id, "build", "stdout");
+    await Deno.writeTextFile(path, "before\n");
+    await waitFor(
+      "the output in the database",
+      async () => await readElsewhere(reader, id, "build") === "before\n",
+      10_000,
+    );
+    await server.stop();
+    try {
+      await Deno.writeTextFile(path, "while away\n", { append: true });
+      await waitFor("the failure to be reported", () => reports.length > 0, 10_000);
+      await Deno.writeTextFile(path, "last\n", { append: true });
+      await writer.logs.ended(id, "build");
+    } finally {
+      await server.start();
+    }
+    await waitFor(
+      "all of the output in the database",
+      async () => await readElsewhere(reader, id, "build") === "before\nwhile away\nlast\n",
+      10_000,
+    );
+    await waitFor("the recovery to be reported", () => reports.at(-1) === null, 10_000);
+    assertEquals(reports.length, 2, `one failure, one recovery: ${reports}`);
+    assert(reports[0] instanceof Error, String(reports[0]));
+  },
+);
+
+pgTest("stop ships what running attempts wrote, and ends their shippers", async (server, spool) => {
+  const url = await server.database();
+  await using reader = await disposable(await open(url, `${spool}/b`));
+  const writer = await open(url, `${spool}/a`, { shipEveryMs: 60_000 });
+  const id = job().id;
+  writer.logs.started(id, "build");
+  await Deno.mkdir(jobLogDir(`${spool}/a`, id), { recursive: true });
+  await Deno.writeTextFile(writer.logs.path(id, "build", "stdout"), "cut off\n");
+  // No ship is due for a minute: only the close copies it (and the test's timer check fails
+  // should a shipper's timer outlive the store).
+  await writer.close();
+  assertEquals(await readElsewhere(reader, id, "build"), "cut off\n");
+});
 
 Deno.test({
   name: "PostgreSQL store",

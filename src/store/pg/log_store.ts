@@ -3,9 +3,13 @@
  * to a spool file on the node that runs it (`path()`, laid out as `logs.ts` lays out log
  * files), exactly as with the file log store; `ship()` copies what the spool file holds beyond
  * what the database has into `prunner_log_chunks`, as chunks of up to
- * {@linkcode LOG_CHUNK_BYTES} keyed by their byte offset (`start`); the runner has it done for
- * both streams when an attempt ends (`ended()`). `open()` reads the spool file where there is
- * one (it is never behind the database) and the chunks elsewhere; `remove()` removes both.
+ * {@linkcode LOG_CHUNK_BYTES} keyed by their byte offset (`start`). While an attempt runs
+ * (from `started()` on) a shipper copies both of its streams every `shipEveryMs`, so that what
+ * a task wrote is in the database even if this node dies; `ended()` has the rest copied. A ship
+ * that fails (the database is away) is tried again a period later, also after the attempt
+ * ended, until it succeeds, the job's output is removed or the store closes; the task and the
+ * reading of its output never wait for it. `open()` reads the spool file where there is one (it
+ * is never behind the database) and the chunks elsewhere; `remove()` removes both.
  *
  * Ships of the same attempt's stream run one after the other, on any node: each takes a
  * transaction-scoped advisory lock on the stream's key first, so a chunk is never written
@@ -25,6 +29,20 @@ const STREAMS: readonly LogStream[] = ["stdout", "stderr"];
 /** Chunks read per query when output is read from the database. */
 const READ_CHUNKS = 8;
 
+/** Default time between two ships of a running attempt's output, in ms. */
+export const SHIP_EVERY_MS = 1000;
+
+/** Settings of {@linkcode createPgLogStore}. */
+export interface PgLogStoreOptions {
+  /** Time between two ships of an attempt's output while it runs or a ship failed, in ms. */
+  shipEveryMs?: number;
+  /**
+   * Called with the error when shipping starts to fail, and with `null` once a ship works
+   * again: once per episode, however many attempts are shipped meanwhile.
+   */
+  onShipFailure?: (error: unknown) => void;
+}
+
 /** The PostgreSQL log store: a {@linkcode LogStore} that ships spool files to the database. */
 export interface PgLogStore extends LogStore {
   /**
@@ -32,6 +50,26 @@ export interface PgLogStore extends LogStore {
    * with the number of bytes copied (0 when there is no spool file or nothing new).
    */
   ship(jobId: string, task: string, stream: LogStream, attempt?: number): Promise<number>;
+  /**
+   * Stops the shippers: waits for the ships under way, then, unless ships are failing, tries
+   * once more to copy what the attempts they ship have written. Later `started()` calls start
+   * none.
+   */
+  stop(): Promise<void>;
+}
+
+/** Copies one attempt's output while it runs and, after its end, until a ship succeeds. */
+interface Shipper {
+  readonly key: string;
+  readonly jobId: string;
+  readonly task: string;
+  readonly attempt: number;
+  /** The next ship, while one is planned. */
+  timer: ReturnType<typeof setTimeout> | null;
+  /** The ship under way; resolves with whether it succeeded. */
+  current: Promise<boolean> | null;
+  /** Set once the attempt ended: the shipper is done after its next successful ship. */
+  ended: boolean;
 }
 
 /**
@@ -45,18 +83,30 @@ export interface PgLogStore extends LogStore {
  * const stdout = await logs.open(job.id, "build", "stdout");
  * ```
  */
-export function createPgLogStore(sql: Sql, spoolDir: string): PgLogStore {
-  const ship = async (
+export function createPgLogStore(
+  sql: Sql,
+  spoolDir: string,
+  options: PgLogStoreOptions = {},
+): PgLogStore {
+  const shipEveryMs = options.shipEveryMs ?? SHIP_EVERY_MS;
+  const onShipFailure = options.onShipFailure ?? (() => {});
+  const shippers = new Map<string, Shipper>();
+  /** Whether the last ship of a shipper failed: a failure episode is under way. */
+  let failing = false;
+  let stopped = false;
+
+  /** Like `ship()`, but resolves with `null` when there is no spool file (nothing was asked). */
+  const shipStream = async (
     jobId: string,
     task: string,
     stream: LogStream,
-    attempt = 1,
-  ): Promise<number> => {
+    attempt: number,
+  ): Promise<number | null> => {
     let file: Deno.FsFile;
     try {
       file = await Deno.open(logPath(spoolDir, jobId, task, stream, attempt));
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return 0;
+      if (error instanceof Deno.errors.NotFound) return null;
       throw error;
     }
     try {
@@ -74,7 +124,8 @@ export function createPgLogStore(sql: Sql, spoolDir: string): PgLogStore {
           if (filled === 0) break;
           await tx`
             INSERT INTO prunner_log_chunks (job_id, log, start, bytes)
-            VALUES (${jobId}, ${log}, ${start}, ${buffer.slice(0, filled)})`;
+            VALUES (${jobId}, ${log}, ${start}, ${buffer.slice(0, filled)})
+            ON CONFLICT DO NOTHING`;
           start += filled;
           if (filled < buffer.length) break;
         }
@@ -85,8 +136,77 @@ export function createPgLogStore(sql: Sql, spoolDir: string): PgLogStore {
     }
   };
 
+  /** Ships both streams of the shipper's attempt; resolves with whether that worked. */
+  const shipBoth = async (shipper: Shipper): Promise<boolean> => {
+    let asked = false;
+    try {
+      for (const stream of STREAMS) {
+        const shipped = await shipStream(shipper.jobId, shipper.task, stream, shipper.attempt);
+        if (shipped !== null) asked = true;
+      }
+    } catch (error) {
+      if (!failing) onShipFailure(error);
+      failing = true;
+      return false;
+    }
+    // Only an answer of the database ends an episode.
+    if (failing && asked) {
+      failing = false;
+      onShipFailure(null);
+    }
+    return true;
+  };
+
+  /** Ships now (after the ship under way, if any), then plans the next ship as needed. */
+  const shipNow = async (shipper: Shipper): Promise<boolean> => {
+    while (shipper.current !== null) await shipper.current;
+    if (shipper.timer !== null) clearTimeout(shipper.timer);
+    shipper.timer = null;
+    const current = shipBoth(shipper).then((ok) => {
+      shipper.current = null;
+      // A shipper taken out of the map (its job's output removed, the store stopped) is done.
+      if (shippers.get(shipper.key) !== shipper) return ok;
+      if (ok && shipper.ended) {
+        shippers.delete(shipper.key);
+      } else {
+        shipper.timer = setTimeout(() => shipNow(shipper), shipEveryMs);
+      }
+      return ok;
+    });
+    shipper.current = current;
+    return await current;
+  };
+
+  const shipperOf = (jobId: string, task: string, attempt: number): Shipper => {
+    const key = JSON.stringify([jobId, task, attempt]);
+    let shipper = shippers.get(key);
+    if (shipper === undefined) {
+      shipper = { key, jobId, task, attempt, timer: null, current: null, ended: false };
+      shippers.set(key, shipper);
+    }
+    return shipper;
+  };
+
+  /** Takes the shippers out of the map, stops their plans and waits for their ships. */
+  const withdraw = async (selected: Shipper[]): Promise<void> => {
+    for (const shipper of selected) {
+      shippers.delete(shipper.key);
+      if (shipper.timer !== null) clearTimeout(shipper.timer);
+      shipper.timer = null;
+    }
+    for (const shipper of selected) await shipper.current;
+  };
+
   return {
     path: (jobId, task, stream, attempt) => logPath(spoolDir, jobId, task, stream, attempt),
+
+    started(jobId, task, attempt = 1) {
+      if (stopped) return;
+      const shipper = shipperOf(jobId, task, attempt);
+      if (shipper.timer === null && shipper.current === null) {
+        shipper.timer = setTimeout(() => shipNow(shipper), shipEveryMs);
+      }
+    },
 
     async open(jobId, task, stream, attempt = 1) {
       const spooled = await openLog(spoolDir, jobId, task, stream, attempt);
@@ -99,13 +219,34 @@ export function createPgLogStore(sql: Sql, spoolDir: string): PgLogStore {
       return chunkStream(sql, key, first);
     },
 
-    ship,
+    ship: async (jobId, task, stream, attempt = 1) =>
+      await shipStream(jobId, task, stream, attempt) ?? 0,
 
     async ended(jobId, task, attempt = 1) {
-      for (const stream of STREAMS) await ship(jobId, task, stream, attempt);
+      if (stopped) {
+        for (const stream of STREAMS) await shipStream(jobId, task, stream, attempt);
+        return;
+      }
+      const shipper = shipperOf(jobId, task, attempt);
+      // Marked ended only now, so that a ship under way (which may miss the last output) does
+      // not end the shipper.
+      while (shipper.current !== null) await shipper.current;
+      shipper.ended = true;
+      // A failure is reported through `onShipFailure` and shipped again later.
+      await shipNow(shipper);
+    },
+
+    async stop() {
+      stopped = true;
+      const all = [...shippers.values()];
+      await withdraw(all);
+      // With the database away, another try would only hold up the stop; the output stays in
+      // the spool files, which this node reads (and a restart ships for interrupted jobs).
+      if (!failing) await Promise.all(all.map(shipBoth));
     },
 
     async remove(jobId) {
+      await withdraw([...shippers.values()].filter((shipper) => shipper.jobId === jobId));
       if (!jobId.includes("\0")) await sql`DELETE FROM prunner_log_chunks WHERE job_id = ${jobId}`;
       await removeJobLogs(spoolDir, jobId);
     },

@@ -7,13 +7,13 @@
 import { DatabaseInUseError, DatabaseOpenError } from "../errors.ts";
 import type { JobStore } from "../types.ts";
 import { createPgJobStore, type PgJobStoreOptions } from "./job_store.ts";
-import { createPgLogStore, type PgLogStore } from "./log_store.ts";
+import { createPgLogStore, type PgLogStore, type PgLogStoreOptions } from "./log_store.ts";
 import { migrate, NODE_LOCK } from "./schema.ts";
 import { connect, type Sql } from "./sql.ts";
 import { redactUrl } from "./url.ts";
 
 /** Settings of {@linkcode openPgStore}. */
-export interface PgStoreOptions extends Omit<PgJobStoreOptions, "database"> {
+export interface PgStoreOptions extends Omit<PgJobStoreOptions, "database">, PgLogStoreOptions {
   /** Where this node spools task output before it is shipped (see `log_store.ts`). */
   spoolDir: string;
   /**
@@ -37,7 +37,10 @@ export interface PgStore {
    * @throws {DatabaseInUseError} when another store took the database meanwhile.
    */
   check(): Promise<void>;
-  /** Flushes and closes the job store, then ends the pool's connections. */
+  /**
+   * Stops the log store's shippers, flushes and closes the job store, then ends the pool's
+   * connections.
+   */
   close(): Promise<void>;
 }
 
@@ -80,10 +83,11 @@ export async function openPgStore(url: string, options: PgStoreOptions): Promise
     throw new DatabaseOpenError(database, error);
   }
   const store = createPgJobStore(sql, { ...options, database });
+  const logs = createPgLogStore(sql, options.spoolDir, options);
   let closing: Promise<void> | null = null;
   return {
     store,
-    logs: createPgLogStore(sql, options.spoolDir),
+    logs,
     sql,
     async check() {
       await store.check();
@@ -92,7 +96,8 @@ export async function openPgStore(url: string, options: PgStoreOptions): Promise
       }
     },
     close() {
-      closing ??= store.close().finally(() => Promise.all([sql.end(), node?.end()]));
+      closing ??= Promise.all([logs.stop(), store.close()])
+        .finally(() => Promise.all([sql.end(), node?.end()])).then(() => {});
       return closing;
     },
   };
