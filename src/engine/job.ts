@@ -110,6 +110,11 @@ export interface Job {
   idempotency?: JobIdempotency;
   /** Set on a job a trigger of the pipeline's `schedule` started: which, and for which tick. */
   trigger?: JobTrigger;
+  /**
+   * In a cluster (`--database-url`): the name of the node that started the job and runs its
+   * tasks; absent on a job that has not started, and on every job of a single prunner.
+   */
+  node?: string;
 }
 
 /** The idempotency key a job was scheduled with: retries with it answer with this job. */

@@ -72,6 +72,7 @@ export function jobToJson(job: Job): JobJson {
         },
       }
       : {}),
+    ...(job.node !== undefined ? { node: job.node } : {}),
   };
 }
 
@@ -142,6 +143,7 @@ const SAMPLE_JOB: Job = {
   user: "sample",
   queuePartition: "partition",
   trigger: { cron: "@daily", timezone: "UTC", planned: 400 },
+  node: "web-1:9009",
 };
 
 function encodeJob(job: Job): Uint8Array {

@@ -109,6 +109,11 @@ export const JobSchema = z.object({
     description: "Which trigger of the pipeline's `schedule` started the job (its user is " +
       "`schedule`), and for which tick; omitted for jobs scheduled through the API",
   }),
+  node: z.string().optional().openapi({
+    description: "In a cluster (`--database-url`): the node that started the job and runs its " +
+      "tasks; omitted before the job starts and on a single prunner",
+    example: "web-1:9009",
+  }),
 }).openapi("Job");
 
 /** A pipeline with its job counts, in `GET /pipelines/status`. */
