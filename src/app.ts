@@ -21,6 +21,7 @@ import { redactUrl } from "./store/pg/url.ts";
 import { applyRetention } from "./store/retention.ts";
 import type { TriggerTick } from "./store/types.ts";
 import { backgroundTask } from "./app/background.ts";
+import { type ClusterMember, startNode } from "./cluster/mod.ts";
 import { reloadDefinitions, watchDefinitions } from "./app/reload.ts";
 import { VERSION } from "./version.ts";
 import { checkHealth, settlesWithin } from "./app/health.ts";
@@ -77,8 +78,10 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
     });
   }
 
+  const nodeName = options.databaseUrl === null ? undefined : defaultNodeName(options);
   const dataDir = await openStorage(options.data, {
     databaseUrl: options.databaseUrl,
+    node: nodeName,
     listing: jobListingEncoder,
     onDamaged: (error) => log.warn("The job list skips a damaged record: {error}", { error }),
     onShipFailure: (error) => {
@@ -88,7 +91,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
     releaseListed: v8YoungCollection() ?? undefined,
   });
   if (options.databaseUrl !== null) {
-    log.info("Jobs are kept in the PostgreSQL database {database} (experimental)", {
+    log.info("Jobs are kept in the PostgreSQL database {database}, shared by its cluster", {
       database: redactUrl(options.databaseUrl),
     });
   }
@@ -126,6 +129,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
     cwd: Deno.cwd(),
     idempotencyTtlMs: options.idempotencyTtlMs,
     onJobCompleted: () => retention.request(),
+    ...(dataDir.cluster ? { cluster: { store: dataDir.cluster, node: nodeName! } } : {}),
   });
   observeRunner(metrics, runner.events);
   const idle = idleRelease(IDLE_RELEASE_MS, releaseMemory(v8Collection(), mallocTrim()));
@@ -135,7 +139,18 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
   const closeStreams = new AbortController();
   let server: RunningServer;
   let ticks: TriggerTick[];
+  let node: ClusterMember | null = null;
   try {
+    if (dataDir.cluster) {
+      node = await startNode({
+        store: dataDir.cluster,
+        jobs: dataDir.store,
+        runner,
+        name: nodeName!,
+        address: `http://${options.address}`,
+        heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+      });
+    }
     await runner.restore(await dataDir.store.listUnfinished());
     ticks = await dataDir.store.triggerTicks();
     retention.request();
@@ -157,6 +172,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
   } catch (error) {
     await executor.close();
     await retention.stop();
+    await node?.stop();
     await dataDir.close();
     throw error;
   }
@@ -193,6 +209,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
         await server.shutdown();
         await retention.stop();
         const notStored = await runner.flush(STOP_FLUSH_MS);
+        await node?.stop();
         if (notStored.length > 0) {
           log.error(
             "The latest state of {count} job(s) could not be stored before the stop and is " +
@@ -209,6 +226,13 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
       return stopping;
     },
   };
+}
+
+/** This node's name in a cluster: `--node-name`, else the host's name and the port served. */
+function defaultNodeName(options: ServeOptions): string {
+  if (options.nodeName !== null) return options.nodeName;
+  const port = options.address.slice(options.address.lastIndexOf(":") + 1);
+  return `${Deno.hostname()}:${port}`;
 }
 
 /**

@@ -110,3 +110,16 @@ export class ShuttingDownError extends PrunnerError {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * A trigger's tick whose job another node of the cluster started already: the tick is done,
+ * so this node starts nothing for it.
+ */
+export class TickTakenError extends PrunnerError {
+  constructor(readonly pipeline: string, readonly planned: number) {
+    super(
+      `Another node of the cluster already started the job of pipeline "${pipeline}" for ` +
+        `${new Date(planned).toISOString()}`,
+    );
+  }
+}

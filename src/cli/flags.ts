@@ -33,6 +33,10 @@ export interface ServeOptions {
   data: string;
   /** The PostgreSQL database that holds the jobs (`--database-url`); `null` for Deno KV. */
   databaseUrl: string | null;
+  /** This node's name in a cluster (`--node-name`); `null` for `hostname:port`. */
+  nodeName: string | null;
+  /** How long a silent node counts as alive, in milliseconds (`--heartbeat-timeout`, 15s). */
+  heartbeatTimeoutMs: number;
   /** Glob for definition files (`--pattern`), `**\/pipelines.{yml,yaml}` by default. */
   pattern: string;
   /** Base directory of the definition scan (`--path`), `.` by default. */
@@ -382,6 +386,8 @@ function resolveOptions(
     jwtSecret: resolveSecret(option("jwt-secret"), flags, env),
     data: text("data"),
     databaseUrl: resolveDatabaseUrl(option("database-url"), flags, env),
+    nodeName: resolveNodeName(option("node-name"), flags, env),
+    heartbeatTimeoutMs: resolveHeartbeatTimeout(option("heartbeat-timeout"), flags, env),
     pattern: text("pattern"),
     path: text("path"),
     address: text("address"),
@@ -465,6 +471,35 @@ function resolveDatabaseUrl(
   const protocol = URL.canParse(text) ? new URL(text).protocol : null;
   if (protocol !== "postgres:" && protocol !== "postgresql:") {
     throw invalid(spec, source, "not a PostgreSQL URL (postgres://user:password@host:port/name)");
+  }
+  return text;
+}
+
+/** Heartbeats go out ten times per timeout: under a second apart would load the database. */
+const MIN_HEARTBEAT_TIMEOUT_MS = 3000;
+
+function resolveHeartbeatTimeout(
+  spec: OptionSpec,
+  flags: Record<string, unknown>,
+  env: Env,
+): number {
+  const ms = resolveDuration(spec, flags, env);
+  if (ms < MIN_HEARTBEAT_TIMEOUT_MS) {
+    throw invalid(spec, raw(spec, flags, env).source, "must be at least 3s");
+  }
+  return ms;
+}
+
+function resolveNodeName(
+  spec: OptionSpec,
+  flags: Record<string, unknown>,
+  env: Env,
+): string | null {
+  const { value, source } = raw(spec, flags, env);
+  if (value === null || value === "") return null;
+  const text = String(value);
+  if (text.length > 200 || [...text].some((char) => char.charCodeAt(0) < 0x20)) {
+    throw invalid(spec, source, "must be at most 200 characters, without control characters");
   }
   return text;
 }

@@ -71,7 +71,24 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: "string",
     defaultValue: null,
     usage: "Keep jobs in this PostgreSQL database (postgres://user:password@host:port/name) " +
-      "instead of --data, experimental; task output stays in --data",
+      "instead of --data; every prunner started with the same database is a node of one " +
+      "cluster. Task output is spooled in --data and copied into the database",
+  },
+  {
+    name: "node-name",
+    env: "PRUNNER_NODE_NAME",
+    kind: "string",
+    defaultValue: null,
+    usage: "This node's name in a cluster (--database-url); unique per node, the same after a " +
+      "restart. Default: hostname:port",
+  },
+  {
+    name: "heartbeat-timeout",
+    env: "PRUNNER_HEARTBEAT_TIMEOUT",
+    kind: "duration",
+    defaultValue: "15s",
+    usage: "In a cluster: how long a node may miss heartbeats before the others take it for " +
+      "dead and cancel its jobs; a node cut off from the database stops its tasks before that",
   },
   {
     name: "pattern",

@@ -55,6 +55,8 @@ export interface JobJson {
   user: string;
   /** Set on a job a trigger of the pipeline's `schedule` started (its user is `schedule`). */
   trigger?: JobTriggerJson;
+  /** In a cluster: the node that started the job and runs its tasks. */
+  node?: string;
 }
 
 /** Which trigger of a pipeline's `schedule` started a job, and for which tick. */

@@ -7,7 +7,8 @@ import type { EventHub, RunnerEvent } from "../runner/events.ts";
 import type { Metrics } from "./metrics.ts";
 
 /**
- * Subscribes the metrics to the runner's events; returns the function that unsubscribes.
+ * Subscribes the metrics to the runner's events (this node's own, not those of other nodes in a
+ * cluster); returns the function that unsubscribes.
  *
  * @example
  * ```ts
@@ -16,6 +17,8 @@ import type { Metrics } from "./metrics.ts";
  */
 export function observeRunner(metrics: Metrics, events: EventHub): () => void {
   return events.subscribe((event: RunnerEvent) => {
+    // Each node counts what it did itself.
+    if (event.remote) return;
     switch (event.type) {
       case "job_scheduled":
         return metrics.jobScheduled(event.job);

@@ -15,8 +15,17 @@ import type { Job, Task } from "../engine/job.ts";
  * back to `waiting` with `retryAt` set. `task_timed_out` is published when a task's time is up
  * and it is being stopped; its `task_finished` follows once it has stopped. `job_refused` is
  * a schedule request the pipeline's wait list turned down.
+ *
+ * In a cluster, job and task events of the jobs other nodes run are published too, marked
+ * `remote` (what this node itself did, e.g. for its metrics, is the events without it).
  */
-export type RunnerEvent =
+export type RunnerEvent = RunnerChange & {
+  /** Set on a change another node of the cluster made. */
+  readonly remote?: true;
+};
+
+/** What a {@linkcode RunnerEvent} says happened. */
+export type RunnerChange =
   | { readonly type: "job_scheduled"; readonly job: Job }
   | { readonly type: "job_started"; readonly job: Job }
   | { readonly type: "task_started"; readonly job: Job; readonly task: Task }

@@ -10,14 +10,14 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { Definitions } from "../definition/types.ts";
+import type { Definitions, PipelineDefinition } from "../definition/types.ts";
 import {
   decideReplay,
   DEFAULT_IDEMPOTENCY_TTL_MS,
   requestFingerprint,
 } from "../engine/idempotency.ts";
 import type { Job, JobIdempotency } from "../engine/job.ts";
-import { isSchedulable } from "../engine/wait_list.ts";
+import { isSchedulable, type PipelineQueue } from "../engine/wait_list.ts";
 import {
   errorMessage,
   IdempotencyKeyReusedError,
@@ -25,11 +25,14 @@ import {
   JobNotFoundError,
   JobNotStoredError,
   PipelineNotFoundError,
+  PrunnerError,
   ShuttingDownError,
 } from "../errors.ts";
 import { StoreWriteError } from "../store/errors.ts";
 import type { TaskExecutor } from "../executor/task_executor.ts";
 import { createAdmission } from "./admission.ts";
+import { createClusterRunner } from "./cluster.ts";
+import type { ClusterStore } from "../store/cluster.ts";
 import type {
   LogStream,
   PipelineInfo,
@@ -77,6 +80,11 @@ export interface RunnerOptions {
   idempotencyTtlMs?: number;
   /** Called after a job ended, e.g. to apply retention. */
   onJobCompleted?: (job: Job) => void;
+  /**
+   * Run as a node of a cluster: wait lists, limits and starts are decided across the cluster
+   * through its store, and `node` names this node (see `cluster.ts`).
+   */
+  cluster?: { store: ClusterStore; node: string };
   /** Clock, epoch ms (tests). */
   now?: () => number;
 }
@@ -131,6 +139,17 @@ export interface Runner extends RunnerApi {
   flush(timeoutMs: number): Promise<string[]>;
   /** Why job changes cannot be stored right now (they are kept and retried), or `null`. */
   storeFailure(): string | null;
+  /**
+   * In a cluster: cancels every job this node runs, giving `reason` as their error (this node
+   * lost the cluster, which may have given its jobs up).
+   */
+  stopLocalJobs(reason: string): void;
+  /** In a cluster: another node took the job of `node` over, or one changed the cluster's load. */
+  clusterChanged(): void;
+  /** In a cluster: takes over the jobs of `node`, which is gone (see `ClusterRunner.takeOver`). */
+  takeOver(node: string, reason: string): Promise<void>;
+  /** In a cluster: another node left due work in `pipeline`. */
+  startDue(pipeline: string): void;
 }
 
 const log = getLogger(["prunner", "runner"]);
@@ -183,13 +202,29 @@ export function createRunner(options: RunnerOptions): Runner {
     killTimeoutMs: options.killTimeoutMs ?? 2000,
     now,
     onCompleted: ({ job }) => {
-      admission.startDue(job.pipeline);
-      options.onJobCompleted?.(job);
+      if (cluster) {
+        cluster.completed(job);
+      } else {
+        admission.startDue(job.pipeline);
+        options.onJobCompleted?.(job);
+      }
       notifyIdle();
     },
     onParked: notifyIdle,
   });
   const admission = createAdmission({ state, lifecycle, events, now, released: notifyIdle });
+  const cluster = options.cluster
+    ? createClusterRunner({
+      store: options.cluster.store,
+      node: options.cluster.node,
+      state,
+      lifecycle,
+      events,
+      logs,
+      now,
+      onCompleted: (job) => options.onJobCompleted?.(job),
+    })
+    : null;
   const triggers = createTriggers({
     schedule: (request) => runner.schedule(request),
     now,
@@ -207,6 +242,18 @@ export function createRunner(options: RunnerOptions): Runner {
   const current = (id: string): Job | undefined =>
     state.active.get(id)?.job ?? persister.unsaved(id);
 
+  /** A pipeline's running and waiting jobs across the cluster, as last read. */
+  const clusterQueue = (pipeline: string): PipelineQueue => {
+    const load = cluster!.load(pipeline);
+    const waiting = Array.from({ length: load?.waiting ?? 0 }, (_, i) => ({
+      id: String(i),
+      created: 0,
+      startDelayMs: 0,
+      partition: null,
+    }));
+    return { running: load?.running ?? 0, waiting };
+  };
+
   const cancelStored = async (id: string): Promise<void> => {
     const job = current(id) ?? await store.get(id);
     if (!job) throw new JobNotFoundError(id);
@@ -222,6 +269,7 @@ export function createRunner(options: RunnerOptions): Runner {
     if (state.shuttingDown) throw new ShuttingDownError();
     const definition = state.definitions.get(request.pipeline);
     if (!definition) throw new PipelineNotFoundError(request.pipeline);
+    if (cluster) return (await admitInCluster(definition, request, idempotency)).job;
     const entry = admission.accept(definition, request, idempotency);
     try {
       await store.save(entry.job);
@@ -243,12 +291,46 @@ export function createRunner(options: RunnerOptions): Runner {
     return entry.job;
   };
 
+  /**
+   * Admits a job across the cluster; a database that fails refuses it with the reason. With
+   * `idempotency`, the job already holding the key is found in the same transaction.
+   */
+  const admitInCluster = async (
+    definition: PipelineDefinition,
+    request: ScheduleRequest,
+    idempotency: JobIdempotency | null,
+  ): Promise<{ job: Job; created: boolean }> => {
+    try {
+      const admitted = await cluster!.admit(definition, request, idempotency);
+      if (refusing) {
+        refusing = false;
+        log.info("New jobs are stored and accepted again");
+      }
+      return admitted;
+    } catch (error) {
+      if (error instanceof PrunnerError) throw error;
+      if (!refusing) {
+        refusing = true;
+        log.error("New jobs are refused: the database cannot store them: {error}", { error });
+      }
+      throw new JobNotStoredError(errorMessage(error), null);
+    }
+  };
+
   /** The stored job holding the key, or else a new job that holds it. */
   const findOrSchedule = async (
     request: ScheduleRequest,
     key: string,
     fingerprint: string,
   ): Promise<{ job: Job; created: boolean }> => {
+    if (cluster) {
+      const definition = state.definitions.get(request.pipeline);
+      if (state.shuttingDown) throw new ShuttingDownError();
+      if (!definition) throw new PipelineNotFoundError(request.pipeline);
+      const expires = now() + idempotencyTtlMs;
+      const outcome = await admitInCluster(definition, request, { key, fingerprint, expires });
+      return { job: current(outcome.job.id) ?? outcome.job, created: outcome.created };
+    }
     const found = await store.findIdempotent(request.user, key);
     if (found !== null) return { job: current(found.id) ?? found, created: false };
     const expires = now() + idempotencyTtlMs;
@@ -270,7 +352,7 @@ export function createRunner(options: RunnerOptions): Runner {
       return [...state.definitions.values()]
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
         .map((definition) => {
-          const queue = queueOf(state, definition.name);
+          const queue = cluster ? clusterQueue(definition.name) : queueOf(state, definition.name);
           return {
             pipeline: definition.name,
             schedulable: !state.shuttingDown && isSchedulable(definition, queue),
@@ -326,7 +408,7 @@ export function createRunner(options: RunnerOptions): Runner {
         persister.persist(entry.job);
         return Promise.resolve();
       }
-      return cancelStored(id);
+      return cluster && !persister.unsaved(id) ? cluster.cancel(id) : cancelStored(id);
     },
 
     async openLog(jobId: string, task: string, stream: LogStream) {
@@ -346,6 +428,7 @@ export function createRunner(options: RunnerOptions): Runner {
     logPath: (jobId, task, stream, attempt) => logs.path(jobId, task, stream, attempt),
 
     restore(unfinished: Job[]): Promise<void> {
+      if (cluster) return cluster.restore(unfinished);
       return restoreJobs(unfinished, { state, admission, lifecycle, persister, logs, now });
     },
 
@@ -357,7 +440,11 @@ export function createRunner(options: RunnerOptions): Runner {
       definitionsReplaced(state, next);
       triggers.update(state.definitions);
       events.emit({ type: "pipelines_reloaded" });
-      for (const pipeline of state.queues.keys()) admission.startDue(pipeline);
+      if (cluster) {
+        for (const pipeline of state.definitions.keys()) cluster.startDue(pipeline);
+      } else {
+        for (const pipeline of state.queues.keys()) admission.startDue(pipeline);
+      }
     },
 
     definitions: () => state.definitions,
@@ -368,6 +455,7 @@ export function createRunner(options: RunnerOptions): Runner {
       shutdownBegun(state);
       triggers.stop();
       admission.stopTimers();
+      cluster?.stopTimers();
       lifecycle.parkRetryWaits();
       if (mode === "cancel") {
         for (const entry of [...state.active.values()]) {
@@ -392,6 +480,25 @@ export function createRunner(options: RunnerOptions): Runner {
     storeFailure(): string | null {
       const error = persister.failure();
       return error === null ? null : errorMessage(error);
+    },
+
+    stopLocalJobs(reason: string): void {
+      for (const entry of [...state.active.values()]) {
+        if (entry.job.canceled || isReserved(state, entry)) continue;
+        entry.job.lastError = reason;
+        lifecycle.cancel(entry);
+        persister.persist(entry.job);
+      }
+    },
+
+    clusterChanged(): void {
+      cluster?.refreshLoad();
+    },
+
+    takeOver: (node, reason) => cluster ? cluster.takeOver(node, reason) : Promise.resolve(),
+
+    startDue(pipeline: string): void {
+      cluster?.startDue(pipeline);
     },
   };
   return runner;

@@ -17,7 +17,7 @@ import {
   VariablesTooDeepError,
   VariablesTooLargeError,
 } from "../errors.ts";
-import { StoreReadError } from "../store/errors.ts";
+import { DatabaseUnavailableError, StoreReadError } from "../store/errors.ts";
 
 /** A job's record cannot be turned into JSON (e.g. one written by an older version). */
 export class JobNotShowableError extends PrunnerError {
@@ -61,6 +61,7 @@ const STATUS_BY_CLASS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]
   [JobCompletedError, 409],
   [IdempotencyKeyReusedError, 422],
   [ShuttingDownError, 503],
+  [DatabaseUnavailableError, 503],
   [JobNotStoredError, 507],
   // Server-side, but with a message that says what is wrong with which job.
   [StoreReadError, 500],

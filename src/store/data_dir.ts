@@ -16,6 +16,7 @@ import { type KvJobStoreOptions, openKvJobStore } from "./kv/job_store.ts";
 import { createLogStore } from "./logs.ts";
 import type { PgStore } from "./pg/open.ts";
 import type { JobStore, LogStore } from "./types.ts";
+import type { ClusterStore } from "./cluster.ts";
 
 /** File name of the lock in the data directory. */
 export const LOCK_FILE = "prunner.lock";
@@ -31,6 +32,8 @@ export interface Storage {
   readonly logsDir: string;
   readonly store: JobStore;
   readonly logs: LogStore;
+  /** With a database: what the nodes of the cluster share (see `pg/cluster.ts`). */
+  readonly cluster?: ClusterStore;
   /**
    * Whether the directory takes writes: writes and removes a file of
    * {@linkcode CHECK_FILE_BYTES} (a full disk fails it) and a small record in the job store.
@@ -53,10 +56,12 @@ export type DataDirOptions = Pick<KvJobStoreOptions, "listing" | "onDamaged" | "
 /** Settings of {@linkcode openStorage}. */
 export interface StorageOptions extends DataDirOptions {
   /**
-   * The PostgreSQL database for the jobs, which this process then holds for itself (see
-   * `exclusive` in `pg/open.ts`); `null` keeps them in the data directory's Deno KV.
+   * The PostgreSQL database for the jobs, shared by the nodes of a cluster; `null` keeps them in
+   * the data directory's Deno KV.
    */
   databaseUrl: string | null;
+  /** With a database: this node's name in the cluster (see `node` in `pg/open.ts`). */
+  node?: string;
   /**
    * With a database: called with the error when copying task output into it starts to fail,
    * and with `null` once it works again (see `onShipFailure` in `pg/log_store.ts`).
@@ -131,7 +136,6 @@ export async function openDataDir(dir: string, options: DataDirOptions): Promise
  * `logs/`, and no `jobs.kv` is created.
  *
  * @throws {DataDirLockedError} when another process holds the directory.
- * @throws {DatabaseInUseError} when another prunner holds the database.
  * @throws {DatabaseOpenError} when the database cannot be opened.
  * @throws {StoreOpenError} as {@linkcode openDataDir} does.
  * @example
@@ -155,7 +159,7 @@ export async function openStorage(dir: string, options: StorageOptions): Promise
       onDamaged: options.onDamaged,
       onShipFailure: options.onShipFailure,
       spoolDir: logsDir,
-      exclusive: true,
+      node: options.node,
     });
   } catch (error) {
     lock.close();
@@ -167,6 +171,7 @@ export async function openStorage(dir: string, options: StorageOptions): Promise
     logsDir,
     store: pg.store,
     logs: pg.logs,
+    ...(pg.cluster === null ? {} : { cluster: pg.cluster }),
     check: () => checkDir(dir, pg),
     close() {
       closing ??= pg.close().finally(() => lock.close());

@@ -78,20 +78,16 @@ export class DatabaseOpenError extends PrunnerError {
 }
 
 /**
- * Another prunner holds the PostgreSQL database for itself (single-node mode): at the start, or,
- * with `lost`, since this one lost its hold when its connection ended.
+ * The PostgreSQL database of a cluster did not answer a decision (it restarts, fails over, or
+ * cannot be reached): nothing of the decision was stored, and it can be asked for again once
+ * the database is back.
  */
-export class DatabaseInUseError extends PrunnerError {
+export class DatabaseUnavailableError extends PrunnerError {
   /** `database` names the database (its URL without the password). */
-  constructor(readonly database: string, readonly lost = false) {
+  constructor(readonly database: string, override readonly cause: unknown) {
     super(
-      lost
-        ? `this prunner lost its hold on the PostgreSQL database ${database} when its ` +
-          `connection ended, and the database is in use by another prunner now: stop one of ` +
-          `them, or both may run the same jobs`
-        : `the PostgreSQL database ${database} is in use by another prunner: stop that one or ` +
-          `start this one with a different --database-url (several prunners on one database ` +
-          `are not supported yet)`,
+      `the PostgreSQL database ${database} did not answer: ${errorMessage(cause)} (nothing ` +
+        `was changed; try again once the database is back)`,
     );
   }
 }

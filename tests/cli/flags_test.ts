@@ -11,6 +11,8 @@ const DEFAULTS: ServeOptions = {
   jwtSecret: null,
   data: ".prunner",
   databaseUrl: null,
+  nodeName: null,
+  heartbeatTimeoutMs: 15_000,
   pattern: "**/pipelines.{yml,yaml}",
   path: ".",
   address: "localhost:9009",

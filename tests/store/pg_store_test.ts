@@ -1,6 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import {
-  DatabaseInUseError,
   DatabaseOpenError,
   StoreFormatError,
   StoreReadError,
@@ -63,42 +62,6 @@ pgTest("a database of a newer prunner is refused", async (server, spool) => {
   const error = await assertRejects(() => open(url, spool), DatabaseOpenError, "newer prunner");
   assert(error.cause instanceof StoreFormatError, String(error.cause));
 });
-
-pgTest("an exclusive store holds the database until it closes", async (server, spool) => {
-  const url = await server.database();
-  const first = await open(url, spool, { exclusive: true });
-  await assertRejects(() => open(url, spool, { exclusive: true }), DatabaseInUseError, "in use");
-  const { promise: late, resolve } = Promise.withResolvers<string>();
-  const timer = setTimeout(() => resolve("late"), 5000);
-  assertEquals(await Promise.race([first.close().then(() => "closed"), late]), "closed");
-  clearTimeout(timer);
-  await using second = await disposable(await open(url, spool, { exclusive: true }));
-  await second.store.check();
-});
-
-pgTest(
-  "an exclusive store whose lock was lost says so, and takes it again once free",
-  async (server, spool) => {
-    const url = await server.database();
-    await using first = await disposable(await open(url, spool, { exclusive: true }));
-    await first.check();
-    const holders = () =>
-      first.sql<{ pid: number }[]>`
-      SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1`;
-    const [{ pid }] = await holders();
-    await first.sql`SELECT pg_terminate_backend(${pid})`;
-    const second = await open(url, spool, { exclusive: true });
-    const lost = await assertRejects(() => first.check(), DatabaseInUseError, "lost its hold");
-    assertEquals(lost.lost, true);
-    await second.close();
-    await first.check();
-    assertEquals((await holders()).length, 1, "held once, by one session");
-    await first.check();
-    const [{ count }] = await first.sql<{ count: number }[]>`
-    SELECT count(*)::int AS count FROM pg_locks WHERE locktype = 'advisory' AND granted`;
-    assertEquals(count, 1);
-  },
-);
 
 pgTest(
   "a database that cannot be reached is a DatabaseOpenError without the password",

@@ -45,7 +45,7 @@ const utf8 = new TextEncoder();
 const decoder = new TextDecoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-/** Rows written per statement (each row is 9 parameters; a statement takes 65,535). */
+/** Rows written per statement (each row is 13 parameters; a statement takes 65,535). */
 export const WRITE_BATCH = 1000;
 /** The columns of a row, in the order they are written. */
 const COLUMNS = [
@@ -59,6 +59,9 @@ const COLUMNS = [
   "listing",
   "listing_version",
   "idempotency",
+  "started",
+  "queue_partition",
+  "node",
 ] as const;
 
 /** Rows read per query by the listings. */
@@ -76,10 +79,23 @@ export interface PgJobStoreOptions {
   now?: () => number;
   /** The database in messages of failed writes (without its password). */
   database?: string;
+  /**
+   * In a cluster: this node's name. Each write then notifies the other nodes of the jobs it
+   * changed (see {@linkcode JOBS_CHANNEL}).
+   */
+  origin?: string;
 }
 
+/**
+ * The channel on which a write tells the cluster which jobs it changed, delivered once it is
+ * committed: `{"o": node, "ids": [...]}` (JSON, at most {@linkcode NOTIFY_IDS} ids each).
+ */
+export const JOBS_CHANNEL = "prunner_jobs";
+/** Ids per notification: a payload stays far below PostgreSQL's 8000 bytes. */
+const NOTIFY_IDS = 100;
+
 /** A job's row as written. */
-interface Row {
+export interface Row {
   id: string;
   pipeline: Uint8Array;
   created: number;
@@ -91,10 +107,13 @@ interface Row {
   listing_version: string;
   /** See `idempotencyDigest`; `null` without a key, or with one expired when first saved. */
   idempotency: string | null;
+  started: boolean;
+  queue_partition: Uint8Array | null;
+  node: string | null;
 }
 
 /** A row as read: `state` and `variables` are absent when not selected. */
-interface ReadRow {
+export interface ReadRow {
   id: string;
   created: number;
   state?: string | null;
@@ -118,6 +137,7 @@ export function createPgJobStore(sql: Sql, options: PgJobStoreOptions): JobStore
   const onDamaged = options.onDamaged ?? (() => {});
   const now = options.now ?? Date.now;
   const database = options.database ?? null;
+  const origin = options.origin ?? null;
   let closed = false;
   const queue = createWriteQueue<Job>(writeBatch);
 
@@ -132,25 +152,9 @@ export function createPgJobStore(sql: Sql, options: PgJobStoreOptions): JobStore
     }
     if (rows.length === 0) return;
     try {
-      await sql.begin(async (tx) => {
-        for (let i = 0; i < rows.length; i += WRITE_BATCH) {
-          const values = rows.slice(i, i + WRITE_BATCH).map(({ row }) => row);
-          await tx`
-            INSERT INTO prunner_jobs ${tx(values, [...COLUMNS])}
-            ON CONFLICT (id) DO UPDATE SET completed = excluded.completed, "end" = excluded."end",
-              state = excluded.state, listing = excluded.listing,
-              listing_version = excluded.listing_version`;
-        }
-        // A triggered job's tick, in the same transaction: a restart never runs it again.
-        const ticks = rows.flatMap(({ entry: { value: job } }) =>
-          job.trigger === undefined ? [] : [{
-            pipeline: job.pipeline,
-            trigger: triggerId(job.trigger),
-            planned: job.trigger.planned,
-          }]
-        );
-        for (const tick of ticks) await raiseTick(tx, tick);
-      });
+      await sql.begin((tx) =>
+        writeRows(tx, rows.map(({ entry, row }) => ({ job: entry.value, row })), origin)
+      );
     } catch (error) {
       for (const { entry } of rows) {
         entry.reject(new StoreWriteError(entry.value.id, failure(error)));
@@ -158,15 +162,6 @@ export function createPgJobStore(sql: Sql, options: PgJobStoreOptions): JobStore
       return;
     }
     for (const { entry } of rows) entry.resolve();
-  }
-
-  /** Raises the stored tick of `tick`'s trigger to its planned time, keeping a newer one. */
-  async function raiseTick(tx: Sql | TransactionSql, tick: TriggerTick): Promise<void> {
-    await tx`
-      INSERT INTO prunner_trigger_ticks (pipeline, trigger, planned)
-      VALUES (${utf8.encode(tick.pipeline)}, ${utf8.encode(tick.trigger)}, ${tick.planned})
-      ON CONFLICT (pipeline, trigger)
-      DO UPDATE SET planned = GREATEST(prunner_trigger_ticks.planned, excluded.planned)`;
   }
 
   /** Why a write failed, naming the database (the messages' data directory does not apply). */
@@ -423,8 +418,77 @@ export function createPgJobStore(sql: Sql, options: PgJobStoreOptions): JobStore
   }
 }
 
-/** The row that stores `job`. */
-function toRow(job: Job, listing: ListingEncoder, now: number): Row {
+/** A job and the row that stores it. */
+export interface JobRow {
+  readonly job: Job;
+  readonly row: Row;
+}
+
+/**
+ * Writes `rows` in the transaction `tx`: upserts (a job's variables are kept from its first
+ * write), the ticks of triggered jobs (so a restart never runs a tick twice) and, with `origin`,
+ * the notification of the changed jobs on {@linkcode JOBS_CHANNEL}.
+ *
+ * @example
+ * ```ts
+ * await sql.begin((tx) => writeRows(tx, [{ job, row: toRow(job, listing, Date.now()) }], null));
+ * ```
+ */
+export async function writeRows(
+  tx: TransactionSql,
+  rows: readonly JobRow[],
+  origin: string | null,
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += WRITE_BATCH) {
+    const values = rows.slice(i, i + WRITE_BATCH).map(({ row }) => row);
+    await tx`
+      INSERT INTO prunner_jobs ${tx(values, [...COLUMNS])}
+      ON CONFLICT (id) DO UPDATE SET completed = excluded.completed, "end" = excluded."end",
+        state = excluded.state, listing = excluded.listing,
+        listing_version = excluded.listing_version, started = excluded.started,
+        node = excluded.node`;
+  }
+  for (const { job } of rows) {
+    if (job.trigger === undefined) continue;
+    await raiseTick(tx, {
+      pipeline: job.pipeline,
+      trigger: triggerId(job.trigger),
+      planned: job.trigger.planned,
+    });
+  }
+  if (origin === null) return;
+  for (let i = 0; i < rows.length; i += NOTIFY_IDS) {
+    const ids = rows.slice(i, i + NOTIFY_IDS).map(({ job }) => job.id);
+    await tx`SELECT pg_notify(${JOBS_CHANNEL}, ${JSON.stringify({ o: origin, ids })})`;
+  }
+}
+
+/**
+ * Raises the stored tick of `tick`'s trigger to its planned time, keeping a newer one.
+ *
+ * @example
+ * ```ts
+ * await raiseTick(sql, { pipeline: "backup", trigger: "@daily UTC", planned: Date.now() });
+ * ```
+ */
+export async function raiseTick(tx: Sql | TransactionSql, tick: TriggerTick): Promise<void> {
+  await tx`
+    INSERT INTO prunner_trigger_ticks (pipeline, trigger, planned)
+    VALUES (${utf8.encode(tick.pipeline)}, ${utf8.encode(tick.trigger)}, ${tick.planned})
+    ON CONFLICT (pipeline, trigger)
+    DO UPDATE SET planned = GREATEST(prunner_trigger_ticks.planned, excluded.planned)`;
+}
+
+/**
+ * The row that stores `job`.
+ *
+ * @throws {Error} when its id holds a NUL character.
+ * @example
+ * ```ts
+ * const row = toRow(job, jobListingEncoder, Date.now());
+ * ```
+ */
+export function toRow(job: Job, listing: ListingEncoder, now: number): Row {
   if (job.id.includes("\0")) {
     throw new Error("its id holds a NUL character, which PostgreSQL text cannot hold");
   }
@@ -450,6 +514,9 @@ function toRow(job: Job, listing: ListingEncoder, now: number): Row {
     idempotency: job.idempotency && job.idempotency.expires > now
       ? idempotencyDigest(job.user, job.idempotency.key)
       : null,
+    started: job.start !== null,
+    queue_partition: job.queuePartition === null ? null : utf8.encode(job.queuePartition),
+    node: job.node ?? null,
   };
 }
 
@@ -457,8 +524,13 @@ function toRow(job: Job, listing: ListingEncoder, now: number): Row {
  * The job of a row.
  *
  * @throws {StoreReadError} when its state or variables are not valid JSON.
+ * @example
+ * ```ts
+ * const [row] = await sql<ReadRow[]>`SELECT id, created, state, variables FROM prunner_jobs`;
+ * const job = fromRow(row);
+ * ```
  */
-function fromRow(row: ReadRow): Job {
+export function fromRow(row: ReadRow): Job {
   const state = parseJson<Omit<Job, "variables">>(row.id, "state", row.state ?? "");
   const variables = row.variables == null
     ? null

@@ -4,11 +4,13 @@
  *
  * @module
  */
-import { DatabaseInUseError, DatabaseOpenError } from "../errors.ts";
+import { DatabaseOpenError } from "../errors.ts";
+import type { ClusterStore } from "../cluster.ts";
 import type { JobStore } from "../types.ts";
+import { createPgClusterStore } from "./cluster.ts";
 import { createPgJobStore, type PgJobStoreOptions } from "./job_store.ts";
 import { createPgLogStore, type PgLogStore, type PgLogStoreOptions } from "./log_store.ts";
-import { migrate, NODE_LOCK } from "./schema.ts";
+import { migrate } from "./schema.ts";
 import { connect, type Sql } from "./sql.ts";
 import { redactUrl } from "./url.ts";
 
@@ -17,25 +19,21 @@ export interface PgStoreOptions extends Omit<PgJobStoreOptions, "database">, PgL
   /** Where this node spools task output before it is shipped (see `log_store.ts`). */
   spoolDir: string;
   /**
-   * Hold the database for this store alone: a session advisory lock ({@linkcode NODE_LOCK}) on
-   * a connection kept for it, released when the store closes or the process ends; `check()`
-   * makes sure it is still held.
+   * This node's name in a cluster on the database: the store then also offers the cluster's
+   * shared state (`cluster`), and its writes notify the other nodes.
    */
-  exclusive?: boolean;
+  node?: string;
 }
 
 /** An opened PostgreSQL store. */
 export interface PgStore {
   readonly store: JobStore;
   readonly logs: PgLogStore;
+  /** With `node`: what the nodes of the cluster share; else `null`. */
+  readonly cluster: ClusterStore | null;
   /** The connection pool, for what the stores do not cover. */
   readonly sql: Sql;
-  /**
-   * Writes the job store's check record; with `exclusive`, also makes sure this store still
-   * holds the database (taking the lock again if its connection was lost and nobody took it).
-   *
-   * @throws {DatabaseInUseError} when another store took the database meanwhile.
-   */
+  /** Writes the job store's check record. */
   check(): Promise<void>;
   /**
    * Stops the log store's shippers, flushes and closes the job store, then ends the pool's
@@ -49,7 +47,6 @@ export interface PgStore {
  *
  * @throws {DatabaseOpenError} when the database cannot be reached or its schema is newer than
  * this prunner's.
- * @throws {DatabaseInUseError} with `exclusive`, when another store holds the database.
  * @example
  * ```ts
  * const pg = await openPgStore("postgres://prunner@db/prunner", {
@@ -68,54 +65,31 @@ export async function openPgStore(url: string, options: PgStoreOptions): Promise
   } catch (error) {
     throw new DatabaseOpenError(database, error);
   }
-  // The node lock lives on a pool of one connection of its own that the driver keeps for good
-  // (a reserved connection of the main pool would be replaced after its lifetime, losing the
-  // lock, and the driver fails on a reserved connection whose server process ended).
-  const node = options.exclusive ? connect(url, { max: 1, keep: true }) : null;
-  const end = () =>
-    Promise.all([sql.end({ timeout: 0 }), node?.end({ timeout: 0 })]).catch(() => {});
   try {
-    if (node !== null && !(await holdNodeLock(node))) throw new DatabaseInUseError(database);
     await migrate(sql);
   } catch (error) {
-    await end();
-    if (error instanceof DatabaseInUseError) throw error;
+    await sql.end({ timeout: 0 }).catch(() => {});
     throw new DatabaseOpenError(database, error);
   }
-  const store = createPgJobStore(sql, { ...options, database });
+  const store = createPgJobStore(sql, { ...options, database, origin: options.node });
+  const cluster = options.node === undefined ? null : createPgClusterStore(sql, {
+    node: options.node,
+    listing: options.listing,
+    now: options.now,
+    database,
+  });
   const logs = createPgLogStore(sql, options.spoolDir, options);
   let closing: Promise<void> | null = null;
   return {
     store,
     logs,
+    cluster,
     sql,
-    async check() {
-      await store.check();
-      if (node !== null && !(await holdNodeLock(node))) {
-        throw new DatabaseInUseError(database, true);
-      }
-    },
+    check: () => store.check(),
     close() {
       closing ??= Promise.all([logs.stop(), store.close()])
-        .finally(() => Promise.all([sql.end(), node?.end()])).then(() => {});
+        .finally(() => sql.end()).then(() => {});
       return closing;
     },
   };
-}
-
-/**
- * Whether the session of `node`'s connection holds {@linkcode NODE_LOCK}, taking it when free:
- * a new session (the connection was lost and opened again) takes it again. Session locks count
- * up, so it is only tried when not held.
- */
-async function holdNodeLock(node: Sql): Promise<boolean> {
-  const high = Number(BigInt.asUintN(64, NODE_LOCK) >> 32n);
-  const low = Number(BigInt.asUintN(64, NODE_LOCK) & 0xffff_ffffn);
-  const [{ held }] = await node<{ held: boolean }[]>`
-    SELECT CASE WHEN EXISTS (
-      SELECT 1 FROM pg_locks
-      WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
-        AND classid = ${high}::oid AND objid = ${low}::oid AND objsubid = 1
-    ) THEN true ELSE pg_try_advisory_lock(${NODE_LOCK.toString()}::bigint) END AS held`;
-  return held;
 }

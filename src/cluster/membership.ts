@@ -1,0 +1,189 @@
+/**
+ * A node's membership of the cluster: its heartbeat, what it does when it loses the database,
+ * and how it notices that another node is gone.
+ *
+ * - Heartbeats go out {@linkcode HEARTBEATS_PER_TIMEOUT} times per `timeoutMs`, written with
+ *   the database's clock.
+ * - A node whose heartbeats have failed for `timeoutMs` less two heartbeats stops its tasks
+ *   (fencing): by the time the others may take it for dead, it runs nothing they could start
+ *   again. A node that finds its row gone (the others took it for dead) stops its tasks at once
+ *   and joins again with a new session.
+ * - A node whose heartbeats have gone through for a whole `timeoutMs` looks for nodes silent
+ *   longer than `timeoutMs`; the one that removes a silent node's row takes its jobs over.
+ *   After an outage of the database every node's heartbeat is old: waiting a whole timeout of
+ *   good heartbeats first lets the live ones renew theirs before anyone is taken for dead.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { formatDuration } from "../definition/duration.ts";
+import type { ClusterStore } from "../store/cluster.ts";
+
+/** Heartbeats per timeout. */
+export const HEARTBEATS_PER_TIMEOUT = 10;
+
+/** What membership acts on. */
+export interface MembershipOptions {
+  readonly store: ClusterStore;
+  /** This node's name and address. */
+  readonly name: string;
+  readonly address: string;
+  /** How long a node may be silent before the others take it for dead, in ms. */
+  readonly timeoutMs: number;
+  /** Stops every task of this node, giving `reason` as the jobs' error. */
+  readonly stopLocalJobs: (reason: string) => void;
+  /** Whether this node runs any job. */
+  readonly runsJobs: () => boolean;
+  /** Takes over the jobs of a node that is gone. */
+  readonly takeOver: (node: string, reason: string) => Promise<void>;
+  /** Called when the database answers again after it did not. */
+  readonly reconnected: () => void;
+  /** Monotonic clock in ms (tests). */
+  readonly clock?: () => number;
+}
+
+/** A running membership. */
+export interface Membership {
+  /** This node's current session. */
+  session(): string;
+  /** Whether the last heartbeat went through. */
+  connected(): boolean;
+  /** Stops heartbeats; leaves the cluster when no started job names this node any more. */
+  stop(): Promise<void>;
+}
+
+const log = getLogger(["prunner", "cluster"]);
+
+/**
+ * Joins the cluster and keeps the node's heartbeat.
+ *
+ * @example
+ * ```ts
+ * const membership = await joinCluster({
+ *   store, name: "web-1:9009", address: "http://web-1:9009", timeoutMs: 15_000,
+ *   stopLocalJobs: runner.stopLocalJobs, runsJobs: () => runner.load().length > 0,
+ *   takeOver: runner.takeOver, reconnected: () => {},
+ * });
+ * await membership.stop();
+ * ```
+ */
+export async function joinCluster(options: MembershipOptions): Promise<Membership> {
+  const { store, name, address, timeoutMs } = options;
+  const clock = options.clock ?? (() => performance.now());
+  const intervalMs = Math.max(100, Math.floor(timeoutMs / HEARTBEATS_PER_TIMEOUT));
+  const fenceMs = timeoutMs - 2 * intervalMs;
+  let session = crypto.randomUUID();
+  await store.register({ name, session, address });
+  let lastOk = clock();
+  /** When the current run of good heartbeats began; `null` after a failed one. */
+  let goodSince: number | null = lastOk;
+  let fenced = false;
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let beating: Promise<void> = Promise.resolve();
+  const takingOver = new Set<string>();
+
+  const beat = async (): Promise<void> => {
+    let alive: boolean;
+    try {
+      alive = await store.heartbeat(name, session);
+    } catch (error) {
+      if (goodSince !== null) {
+        log.warn("The heartbeat of node {name} failed: {error}", { name, error });
+      }
+      goodSince = null;
+      if (!fenced && clock() - lastOk >= fenceMs && options.runsJobs()) {
+        fenced = true;
+        const silent = formatDuration(Math.round(clock() - lastOk));
+        log.error(
+          "Node {name} has not reached the database for {silent}: it stops its tasks, since " +
+            "the other nodes may take it for dead",
+          { name, silent },
+        );
+        options.stopLocalJobs(
+          `canceled: node ${name} lost the database for ${silent}, so its tasks were stopped`,
+        );
+      }
+      return;
+    }
+    if (!alive) {
+      log.error(
+        "The cluster took node {name} for dead: it stops its tasks and joins again",
+        { name },
+      );
+      options.stopLocalJobs(
+        `canceled: the cluster took node ${name} for dead (no heartbeat for ${
+          formatDuration(timeoutMs)
+        })`,
+      );
+      session = crypto.randomUUID();
+      try {
+        await store.register({ name, session, address });
+      } catch {
+        goodSince = null;
+        return;
+      }
+    }
+    const now = clock();
+    if (goodSince === null) {
+      log.info("Node {name} reaches the database again", { name });
+      goodSince = now;
+      options.reconnected();
+    }
+    lastOk = now;
+    fenced = false;
+    if (now - goodSince >= timeoutMs) await lookForSilent();
+  };
+
+  const lookForSilent = async (): Promise<void> => {
+    const nodes = await store.nodes().catch(() => []);
+    for (const node of nodes) {
+      if (node.name === name || node.heartbeatAgeMs <= timeoutMs || takingOver.has(node.name)) {
+        continue;
+      }
+      takingOver.add(node.name);
+      try {
+        if (!(await store.removeIfSilent(node.name, node.session, timeoutMs))) continue;
+        const silent = formatDuration(Math.round(node.heartbeatAgeMs / 1000) * 1000);
+        log.warn("Node {node} has been silent for {silent}: node {name} takes its jobs over", {
+          node: node.name,
+          silent,
+          name,
+        });
+        await options.takeOver(
+          node.name,
+          `canceled: node ${node.name} stopped answering (no heartbeat for ${silent})`,
+        );
+      } catch (error) {
+        log.warn("Taking over the jobs of node {node} failed: {error}", { node: node.name, error });
+      } finally {
+        takingOver.delete(node.name);
+      }
+    }
+  };
+
+  const schedule = (): void => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      beating = beat().finally(schedule);
+    }, intervalMs);
+  };
+  schedule();
+
+  return {
+    session: () => session,
+    connected: () => goodSince !== null,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await beating;
+      // A node that still has started jobs (e.g. waiting out a retry delay) stays listed: after
+      // a restart it goes on with them, or the others take them over once it is silent.
+      try {
+        if ((await store.startedOn(name)).length === 0) await store.unregister(name, session);
+      } catch {
+        // Listed until its heartbeat is old: then the others find it has nothing to take over.
+      }
+    },
+  };
+}

@@ -1,0 +1,509 @@
+/**
+ * The runner's part in a cluster: admission, due starts, cancels of jobs other nodes hold and
+ * the take-over of a dead node's jobs, decided by the engine on the pipeline's state as the
+ * cluster store reads it inside one transaction per decision (see `../store/cluster.ts`). Jobs
+ * that wait live in the database only; a job this node starts becomes one of its active jobs and
+ * runs through the job lifecycle as on a single prunner.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { Definitions, PipelineDefinition } from "../definition/types.ts";
+import { createJob, createTasks } from "../engine/create_job.ts";
+import { type Job, type JobIdempotency, triggerId } from "../engine/job.ts";
+import { decideRestore } from "../engine/restore.ts";
+import {
+  cancelJobTasks,
+  markJobCompleted,
+  markJobInterrupted,
+  markJobStarted,
+} from "../engine/task_graph.ts";
+import {
+  decideAdmission,
+  decideDueStarts,
+  type PipelineQueue,
+  type WaitingJob,
+} from "../engine/wait_list.ts";
+import {
+  JobCompletedError,
+  JobNotFoundError,
+  QueueDisabledError,
+  QueueFullError,
+  TickTakenError,
+} from "../errors.ts";
+import type {
+  ClusterLoad,
+  ClusterStore,
+  PipelineTransaction,
+  QueuedJob,
+} from "../store/cluster.ts";
+import type { LogStore } from "../store/types.ts";
+import type { ScheduleRequest } from "./api.ts";
+import type { EventHub } from "./events.ts";
+import type { JobLifecycle } from "./job_lifecycle.ts";
+import { type ActiveJob, resumed, type RunnerState } from "./state.ts";
+
+/** What the cluster part of a runner acts through. */
+export interface ClusterOptions {
+  readonly store: ClusterStore;
+  /** This node's name. */
+  readonly node: string;
+  readonly state: RunnerState;
+  readonly lifecycle: JobLifecycle;
+  readonly events: EventHub;
+  readonly logs: Pick<LogStore, "ended">;
+  readonly now: () => number;
+  /** Called once a job's end is stored with what it let start (e.g. retention). */
+  readonly onCompleted: (job: Job) => void;
+}
+
+/** What a node does in a cluster. */
+export interface ClusterRunner {
+  /**
+   * Stores a new job as the pipeline's wait list across the cluster decides, in one
+   * transaction: it starts here at once, waits, or is refused. With `idempotency`, a job that
+   * already holds the key is returned instead (`created: false`).
+   *
+   * @throws {QueueFullError | QueueDisabledError} when the pipeline refuses the job.
+   * @throws {TickTakenError} when another node started the job of the request's tick.
+   */
+  admit(
+    definition: PipelineDefinition,
+    request: ScheduleRequest,
+    idempotency: JobIdempotency | null,
+  ): Promise<{ job: Job; created: boolean }>;
+  /** A job this node ran has ended: its end is stored and the due jobs start (retried). */
+  completed(job: Job): void;
+  /** Starts the pipeline's due jobs on this node (retried until the database answers). */
+  startDue(pipeline: string): void;
+  /** Cancels a job this node does not run: a waiting one at once, another node's by request. */
+  cancel(id: string): Promise<void>;
+  /**
+   * Takes over the jobs of `node`, which is gone: its started jobs end as canceled with
+   * `reason`, and what waited behind them starts.
+   */
+  takeOver(node: string, reason: string): Promise<void>;
+  /** At startup: ends (or resumes) what this node ran before it stopped; starts due jobs. */
+  restore(unfinished: readonly Job[]): Promise<void>;
+  /** Running and waiting jobs of a pipeline across the cluster, as last read. */
+  load(pipeline: string): ClusterLoad | undefined;
+  /** Reads the cluster's load again (after other nodes changed it). */
+  refreshLoad(): void;
+  /** Clears the timers of start delays and retries (shutdown). */
+  stopTimers(): void;
+}
+
+/** First wait before a decision the database refused is tried again, in ms; doubled. */
+const FIRST_RETRY_MS = 250;
+/** Longest wait between tries of a decision the database refused. */
+const MAX_RETRY_MS = 5000;
+
+const log = getLogger(["prunner", "cluster"]);
+
+/** The pipeline's queue as the engine sees it, from its unfinished jobs in accepted order. */
+export function queueOf(queued: readonly QueuedJob[], startDelayMs: number): PipelineQueue {
+  let running = 0;
+  const waiting: WaitingJob[] = [];
+  for (const job of queued) {
+    if (job.started) running++;
+    else waiting.push({ id: job.id, created: job.created, startDelayMs, partition: job.partition });
+  }
+  return { running, waiting };
+}
+
+/**
+ * Creates the cluster part of a runner.
+ *
+ * @example
+ * ```ts
+ * const cluster = createClusterRunner({
+ *   store, node: "web-1:9009", state, lifecycle, events, logs, now: Date.now,
+ *   onCompleted: () => retention.request(),
+ * });
+ * const { job } = await cluster.admit(definition, request, null);
+ * ```
+ */
+export function createClusterRunner(options: ClusterOptions): ClusterRunner {
+  const { store, node, state, lifecycle, events, now } = options;
+  const timers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Decisions asked for and not made yet, by pipeline: the ended jobs to store with them. */
+  const pending = new Map<string, Job[]>();
+  /** Pipelines with a decision in flight or waiting to be tried again. */
+  const deciding = new Set<string>();
+  const retryTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  let stopped = false;
+  const loads = new Map<string, ClusterLoad>();
+  let loading: Promise<void> | null = null;
+  let loadAgain = false;
+
+  const refreshLoad = (): void => {
+    if (loading) {
+      loadAgain = true;
+      return;
+    }
+    loading = store.load().then((current) => {
+      loads.clear();
+      for (const load of current) loads.set(load.pipeline, load);
+    }, (error) => log.debug("Reading the cluster's load failed: {error}", { error }))
+      .finally(() => {
+        loading = null;
+        if (loadAgain) {
+          loadAgain = false;
+          refreshLoad();
+        }
+      });
+  };
+
+  const definitions = (): Definitions => state.definitions;
+  const delayOf = (pipeline: string): number => definitions().get(pipeline)?.startDelayMs ?? 0;
+
+  /**
+   * Marks waiting jobs started on this node, with the tasks of today's definition (a job of a
+   * pipeline that is gone ends instead). Returns the jobs to write.
+   */
+  const claim = async (tx: PipelineTransaction, ids: readonly string[], at: number) => {
+    const started: ActiveJob[] = [];
+    const ended: Job[] = [];
+    for (const job of await tx.jobs(ids)) {
+      if (job.completed || job.start !== null) continue;
+      const definition = definitions().get(job.pipeline);
+      if (!definition) {
+        markJobInterrupted(job, `canceled: pipeline "${job.pipeline}" no longer exists`, at);
+        ended.push(job);
+        continue;
+      }
+      job.tasks = createTasks(definition);
+      markJobStarted(job, at);
+      job.node = node;
+      started.push({ job, definition, runs: new Map() });
+    }
+    return { started, ended };
+  };
+
+  /** Runs jobs this node claimed; arms the pipeline's timer for the next due one. */
+  const run = (started: readonly ActiveJob[], at: number): void => {
+    for (const entry of started) {
+      resumed(state, entry);
+      lifecycle.start(entry, at);
+    }
+  };
+
+  const arm = (pipeline: string, wakeAt: number | null): void => {
+    clearTimeout(timers.get(pipeline));
+    timers.delete(pipeline);
+    if (wakeAt === null || state.shuttingDown) return;
+    timers.set(
+      pipeline,
+      setTimeout(() => {
+        timers.delete(pipeline);
+        startDue(pipeline);
+      }, Math.max(0, wakeAt - now())),
+    );
+  };
+
+  /** In `tx`: the due jobs of the pipeline, claimed by this node. */
+  const dueIn = async (tx: PipelineTransaction, pipeline: string, at: number) => {
+    const queue = queueOf(await tx.queued(), delayOf(pipeline));
+    remember(pipeline, queue);
+    if (state.shuttingDown) {
+      // Another node starts them.
+      if (queue.waiting.length > 0) tx.notifyPipeline();
+      return { started: [], ended: [], wakeAt: null };
+    }
+    const concurrency = definitions().get(pipeline)?.concurrency ?? 1;
+    const due = decideDueStarts(queue, concurrency, at);
+    const claimed = await claim(tx, due.start.map((job) => job.id), at);
+    return { ...claimed, wakeAt: due.wakeAt };
+  };
+
+  const remember = (pipeline: string, queue: PipelineQueue): void => {
+    loads.set(pipeline, { pipeline, running: queue.running, waiting: queue.waiting.length });
+  };
+
+  /**
+   * Stores `ended` jobs and starts the pipeline's due ones. Decisions of one pipeline run one
+   * after the other, those asked for meanwhile in one transaction; a failed one is tried again
+   * with backoff until the database answers.
+   */
+  const decide = (pipeline: string, ended: readonly Job[]): void => {
+    pending.set(pipeline, [...(pending.get(pipeline) ?? []), ...ended]);
+    if (!deciding.has(pipeline)) attempt(pipeline, 0);
+  };
+
+  const attempt = (pipeline: string, delayMs: number): void => {
+    deciding.add(pipeline);
+    const jobs = pending.get(pipeline) ?? [];
+    pending.delete(pipeline);
+    const at = now();
+    store.withPipeline(pipeline, async (tx) => {
+      // Ended jobs first: the queue is read without them.
+      if (jobs.length > 0) await tx.save(jobs);
+      const due = await dueIn(tx, pipeline, at);
+      await tx.save([...due.ended, ...due.started.map(({ job }) => job)]);
+      return due;
+    }).then((due) => {
+      deciding.delete(pipeline);
+      if (delayMs > 0) log.info("Decisions for {pipeline} are stored again", { pipeline });
+      for (const job of [...jobs, ...due.ended]) options.onCompleted(job);
+      run(due.started, at);
+      arm(pipeline, due.wakeAt);
+      if (pending.has(pipeline)) attempt(pipeline, 0);
+    }, (error) => {
+      pending.set(pipeline, [...jobs, ...(pending.get(pipeline) ?? [])]);
+      if (stopped) {
+        deciding.delete(pipeline);
+        return;
+      }
+      if (delayMs === 0) {
+        log.warn("Deciding for {pipeline} failed, trying again: {error}", { pipeline, error });
+      }
+      const next = Math.min(Math.max(delayMs * 2, FIRST_RETRY_MS), MAX_RETRY_MS);
+      retryTimers.set(
+        pipeline,
+        setTimeout(() => {
+          retryTimers.delete(pipeline);
+          attempt(pipeline, next);
+        }, next),
+      );
+    });
+  };
+
+  const startDue = (pipeline: string): void => decide(pipeline, []);
+
+  /** Cancels a job that waits in the store: it ends at once. */
+  const endWaiting = (job: Job, at: number): void => {
+    cancelJobTasks(job);
+    markJobCompleted(job, at);
+  };
+
+  return {
+    async admit(definition, request, idempotency) {
+      const at = now();
+      const pipeline = definition.name;
+      const tick = request.trigger === undefined ? null : {
+        pipeline,
+        trigger: triggerId(request.trigger),
+        planned: request.trigger.planned,
+      };
+      const outcome = await store.withPipeline(pipeline, async (tx) => {
+        if (idempotency !== null) {
+          const found = await tx.findIdempotent(request.user, idempotency.key);
+          if (found !== null) return { kind: "found" as const, job: found };
+        }
+        if (tick !== null && await tx.tickTaken(tick)) return { kind: "taken" as const };
+        const id = crypto.randomUUID();
+        const queue = queueOf(await tx.queued(), delayOf(pipeline));
+        const decision = decideAdmission(definition, queue, {
+          id,
+          created: at,
+          startDelayMs: definition.startDelayMs,
+          partition: request.queuePartition,
+        }, at);
+        if (decision.kind === "refuse") {
+          // The refused tick is stored, so that no node takes it for a missed one.
+          if (tick !== null) await tx.saveTick(tick);
+          return { kind: "refused" as const, decision };
+        }
+        const job = createJob(definition, {
+          id,
+          now: at,
+          variables: request.variables,
+          user: request.user,
+          queuePartition: request.queuePartition,
+          idempotency,
+          trigger: request.trigger,
+        });
+        const started: ActiveJob[] = [];
+        const replaced: Job[] = [];
+        const ended: Job[] = [];
+        let waiting = queue.waiting.length + 1;
+        let wakeAt: number | null = null;
+        if (decision.kind === "start") {
+          markJobStarted(job, at);
+          job.node = node;
+          started.push({ job, definition, runs: new Map() });
+          waiting--;
+        } else {
+          if (decision.replaces !== null) {
+            for (const other of await tx.jobs([decision.replaces])) {
+              if (other.completed || other.start !== null) continue;
+              endWaiting(other, at);
+              replaced.push(other);
+              waiting--;
+            }
+          }
+          const claimed = await claim(tx, decision.start.map((due) => due.id), at);
+          started.push(...claimed.started);
+          ended.push(...claimed.ended);
+          waiting -= claimed.started.length + claimed.ended.length;
+          wakeAt = decision.wakeAt;
+        }
+        const others = started.filter((entry) => entry.job !== job).map((entry) => entry.job);
+        await tx.save([job, ...replaced, ...ended, ...others]);
+        loads.set(pipeline, {
+          pipeline,
+          running: queue.running + started.length,
+          waiting,
+        });
+        return { kind: "stored" as const, job, started, replaced, ended, wakeAt };
+      });
+      switch (outcome.kind) {
+        case "found":
+          return { job: outcome.job, created: false };
+        case "taken":
+          throw new TickTakenError(pipeline, request.trigger!.planned);
+        case "refused": {
+          const { decision } = outcome;
+          events.emit({ type: "job_refused", pipeline, reason: decision.reason });
+          throw decision.reason === "queue_full"
+            ? new QueueFullError(pipeline, decision.limit)
+            : new QueueDisabledError(pipeline);
+        }
+      }
+      const { job, started, replaced, ended, wakeAt } = outcome;
+      events.emit({ type: "job_scheduled", job });
+      for (const other of replaced) {
+        log.info("Job {jobId} replaced by {newJobId} on the wait list", {
+          jobId: other.id,
+          newJobId: job.id,
+        });
+      }
+      for (const other of [...replaced, ...ended]) {
+        events.emit({ type: "job_completed", job: other });
+        options.onCompleted(other);
+      }
+      run(started, at);
+      arm(pipeline, wakeAt);
+      return { job, created: true };
+    },
+
+    completed(job) {
+      decide(job.pipeline, [job]);
+    },
+
+    startDue,
+
+    async cancel(id) {
+      const pipeline = await store.pipelineOf(id);
+      if (pipeline === null) throw new JobNotFoundError(id);
+      const found = await store.withPipeline(
+        pipeline,
+        async (tx) => {
+          const [job] = await tx.jobs([id]);
+          if (job === undefined) throw new JobNotFoundError(id);
+          if (job.completed) {
+            if (!job.canceled) throw new JobCompletedError(id);
+            return null;
+          }
+          if (job.start === null || job.node === undefined || job.node === node) {
+            // Waiting, or started by no node that runs it now: it ends here.
+            if (job.start === null) endWaiting(job, now());
+            else markJobInterrupted(job, "canceled: no node of the cluster ran it", now());
+            await tx.save([job]);
+            return job;
+          }
+          tx.requestCancel(job.node, id);
+          return null;
+        },
+      );
+      if (found !== null) {
+        events.emit({ type: "job_completed", job: found });
+        startDue(found.pipeline);
+      }
+    },
+
+    async takeOver(gone, reason) {
+      const at = now();
+      const jobs = await store.startedOn(gone);
+      const pipelines = new Set(jobs.map((job) => job.pipeline));
+      for (const pipeline of pipelines) {
+        const ids = jobs.filter((job) => job.pipeline === pipeline).map((job) => job.id);
+        const ended = await store.withPipeline(pipeline, async (tx) => {
+          const taken = (await tx.jobs(ids)).filter((job) => !job.completed && job.node === gone);
+          for (const job of taken) markJobInterrupted(job, reason, at);
+          await tx.save(taken);
+          return taken;
+        });
+        for (const job of ended) {
+          log.warn("Job {jobId} of {pipeline} ran on node {node}, which is gone; canceled", {
+            jobId: job.id,
+            pipeline,
+            node: gone,
+          });
+          events.emit({ type: "job_completed", job });
+        }
+      }
+      // Also what the gone node had armed timers for.
+      for (const pipeline of await store.pipelinesWaiting()) pipelines.add(pipeline);
+      for (const pipeline of pipelines) startDue(pipeline);
+    },
+
+    async restore(unfinished) {
+      const at = now();
+      const mine = unfinished.filter((job) =>
+        job.start !== null && (job.node === undefined || job.node === node)
+      );
+      const resumedJobs: ActiveJob[] = [];
+      for (const pipeline of new Set(mine.map((job) => job.pipeline))) {
+        const ids = mine.filter((job) => job.pipeline === pipeline).map((job) => job.id);
+        await store.withPipeline(pipeline, async (tx) => {
+          const ended: Job[] = [];
+          for (const job of await tx.jobs(ids)) {
+            if (job.completed || (job.node !== undefined && job.node !== node)) continue;
+            const definition = definitions().get(job.pipeline);
+            const decision = decideRestore(job, definition);
+            if (decision.kind === "resume") {
+              job.node = node;
+              resumedJobs.push({ job, definition: definition!, runs: new Map() });
+              continue;
+            }
+            const running = decision.kind === "end" ? decision.wasRunning : true;
+            markJobInterrupted(
+              job,
+              decision.kind === "end"
+                ? decision.reason
+                : "interrupted: prunner stopped while the job was running",
+              at,
+            );
+            if (running) {
+              log.warn("Job {jobId} was running when this node stopped; marked canceled", {
+                jobId: job.id,
+              });
+            }
+            ended.push(job);
+          }
+          await tx.save([...ended, ...resumedJobs.map(({ job }) => job)]);
+        });
+      }
+      // The output that a stop may have cut off, before resumed jobs start new attempts.
+      const shipped = mine.flatMap((job) =>
+        job.tasks.filter((task) => task.start !== null).map((task) =>
+          options.logs.ended(job.id, task.name, task.attempt).catch((error) =>
+            log.warn("The output of task {task} of job {jobId} could not be stored: {error}", {
+              task: task.name,
+              jobId: job.id,
+              error,
+            })
+          )
+        )
+      );
+      for (const entry of resumedJobs) {
+        resumed(state, entry);
+        lifecycle.resume(entry);
+      }
+      for (const pipeline of await store.pipelinesWaiting()) startDue(pipeline);
+      await Promise.all(shipped);
+    },
+
+    load: (pipeline) => loads.get(pipeline),
+
+    refreshLoad,
+
+    stopTimers() {
+      stopped = true;
+      for (const timer of [...timers.values(), ...retryTimers.values()]) clearTimeout(timer);
+      timers.clear();
+      retryTimers.clear();
+    },
+  };
+}
