@@ -11,7 +11,7 @@ import type { Job } from "../engine/job.ts";
 import type { EventHub, RunnerChange } from "../runner/events.ts";
 
 /** What a job looked like when last seen, to tell what changed. */
-interface Seen {
+export interface Seen {
   readonly start: number | null;
   readonly completed: boolean;
   /** Per task: its status and attempt. */

@@ -17,6 +17,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { formatDuration } from "../definition/duration.ts";
+import { PrunnerError } from "../errors.ts";
 import type { ClusterStore } from "../store/cluster.ts";
 
 /** Heartbeats per timeout. */
@@ -54,6 +55,17 @@ export interface Membership {
 
 const log = getLogger(["prunner", "cluster"]);
 
+/** Another live node of the cluster has this node's name. */
+export class NodeNameInUseError extends PrunnerError {
+  constructor(readonly node: string, timeoutMs: number) {
+    super(
+      `another node of the cluster is named ${node} and kept its heartbeat for ${
+        formatDuration(2 * timeoutMs)
+      }: give each node its own --node-name`,
+    );
+  }
+}
+
 /**
  * Joins the cluster and keeps the node's heartbeat.
  *
@@ -73,7 +85,7 @@ export async function joinCluster(options: MembershipOptions): Promise<Membershi
   const intervalMs = Math.max(100, Math.floor(timeoutMs / HEARTBEATS_PER_TIMEOUT));
   const fenceMs = timeoutMs - 2 * intervalMs;
   let session = crypto.randomUUID();
-  await store.register({ name, session, address });
+  await waitForName();
   let lastOk = clock();
   /** When the current run of good heartbeats began; `null` after a failed one. */
   let goodSince: number | null = lastOk;
@@ -117,9 +129,13 @@ export async function joinCluster(options: MembershipOptions): Promise<Membershi
         })`,
       );
       session = crypto.randomUUID();
+      let joined = false;
       try {
-        await store.register({ name, session, address });
+        joined = await store.register({ name, session, address }, timeoutMs);
       } catch {
+        // Tried again at the next heartbeat.
+      }
+      if (!joined) {
         goodSince = null;
         return;
       }
@@ -134,6 +150,28 @@ export async function joinCluster(options: MembershipOptions): Promise<Membershi
     fenced = false;
     if (now - goodSince >= timeoutMs) await lookForSilent();
   };
+
+  /**
+   * Registers this node. A row of its name whose heartbeat is recent belongs to a live node, or
+   * to this node's run before a crash: it is waited for until it has been silent for the
+   * timeout, at most twice the timeout.
+   */
+  async function waitForName(): Promise<void> {
+    const deadline = clock() + 2 * timeoutMs;
+    let told = false;
+    while (!(await store.register({ name, session, address }, timeoutMs))) {
+      if (clock() > deadline) throw new NodeNameInUseError(name, timeoutMs);
+      if (!told) {
+        told = true;
+        log.info(
+          "A node named {name} had a heartbeat lately: waiting until it has been silent for " +
+            "{timeout} (an earlier run of this node), or giving up if it goes on",
+          { name, timeout: formatDuration(timeoutMs) },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  }
 
   const lookForSilent = async (): Promise<void> => {
     const nodes = await store.nodes().catch(() => []);

@@ -83,8 +83,15 @@ export interface ClusterStore {
    * fails.
    */
   withPipeline<T>(pipeline: string, decide: (tx: PipelineTransaction) => Promise<T>): Promise<T>;
-  /** Adds this node with a new session (replacing an earlier row of its name). */
-  register(node: Omit<NodeRecord, "heartbeatAgeMs" | "started">): Promise<void>;
+  /**
+   * Adds this node with a new session, replacing a row of its name only when that one has been
+   * silent for longer than `silentMs` (an earlier run of the node that ended); `false` when a
+   * live node has the name.
+   */
+  register(
+    node: Omit<NodeRecord, "heartbeatAgeMs" | "started">,
+    silentMs: number,
+  ): Promise<boolean>;
   /** Renews the node's heartbeat; `false` when its row is gone or has another session. */
   heartbeat(name: string, session: string): Promise<boolean>;
   /** Removes the node's row if it still has this session (a clean stop). */

@@ -148,11 +148,12 @@ pgTest(
 );
 
 pgTest(
-  "a second prunner on the same database is refused with a message saying why",
+  "a second prunner with a live node's name is refused with a message saying why",
   async (url) => {
     await using first = await workspace(PIPELINES);
     await using second = await workspace(PIPELINES);
-    await using running = await startPrunner(first, ["--database-url", url]);
+    const args = ["--database-url", url, "--node-name", "web-1", "--heartbeat-timeout", "3s"];
+    await using running = await startPrunner(first, args);
     const refused = await runCli(
       [
         "--data",
@@ -163,14 +164,13 @@ pgTest(
         "127.0.0.1:0",
         "--env-files",
         "",
-        "--database-url",
-        url,
+        ...args,
       ],
       { PRUNNER_JWT_SECRET: SECRET },
       { cwd: second.root },
     );
     assert(refused.code !== 0, "the second prunner exited with an error");
-    assertMatch(refused.stderr, /is in use by another prunner/);
+    assertMatch(refused.stderr, /another node of the cluster is named web-1/);
     const answer = await running.request("GET", "/pipelines/");
     await answer.body?.cancel();
     assertEquals(answer.status, 200, "the first one goes on");
@@ -197,10 +197,10 @@ pgTest(
 
     await server.stop();
     const refused = await schedule();
-    assertEquals(refused.status, 507, JSON.stringify(refused.body));
+    assertEquals(refused.status, 503, JSON.stringify(refused.body));
     assertMatch(
       refused.body.error,
-      /^cannot store the job: .*\(PostgreSQL database postgres:\/\/prunner@/,
+      /^the PostgreSQL database postgres:\/\/prunner@\S+ did not answer: .*try again once/,
     );
     const failing = await health();
     assert(failing.status !== 200, failing.body);
@@ -291,9 +291,11 @@ Deno.test({
     const url = await server.database();
     await using ws = await workspace(STEPS);
     await using reader = await databaseReader(url);
+    // The restarted node has the same name: it takes its earlier run's job over.
+    const node = ["--database-url", url, "--node-name", "n1", "--heartbeat-timeout", "3s"];
     let id: string;
     {
-      await using prunner = await startPrunner(ws, ["--database-url", url]);
+      await using prunner = await startPrunner(ws, node);
       id = await prunner.schedule("steps");
       await waitFor(
         "the first line in the database",
@@ -318,7 +320,7 @@ Deno.test({
       "the second line is not in the database yet",
     );
 
-    await using prunner = await startPrunner(ws, ["--database-url", url]);
+    await using prunner = await startPrunner(ws, node);
     const job = await prunner.job(id);
     assertEquals([job.completed, job.canceled], [true, true]);
     await waitFor(

@@ -152,12 +152,16 @@ export function createPgClusterStore(sql: Sql, options: PgClusterStoreOptions): 
       });
     },
 
-    async register({ name, session, address }) {
-      await sql`
+    async register({ name, session, address }, silentMs) {
+      const rows = await sql`
         INSERT INTO prunner_nodes (name, session, started, heartbeat, address)
         VALUES (${name}, ${session}, clock_timestamp(), clock_timestamp(), ${address})
         ON CONFLICT (name) DO UPDATE SET session = excluded.session, started = excluded.started,
-          heartbeat = excluded.heartbeat, address = excluded.address`;
+          heartbeat = excluded.heartbeat, address = excluded.address
+        WHERE prunner_nodes.session = excluded.session
+          OR prunner_nodes.heartbeat < clock_timestamp() - ${silentMs} * interval '1 millisecond'
+        RETURNING name`;
+      return rows.length > 0;
     },
 
     async heartbeat(name, session) {
