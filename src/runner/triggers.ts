@@ -12,6 +12,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Definitions, TriggerDefinition } from "../definition/types.ts";
 import { type Job, triggerId } from "../engine/job.ts";
 import { decideTicks } from "../engine/triggers.ts";
+import { TickTakenError } from "../errors.ts";
 import type { TriggerTick } from "../store/types.ts";
 import type { ScheduleRequest } from "./api.ts";
 
@@ -96,6 +97,14 @@ export function createTriggers(options: TriggerOptions): Triggers {
           planned: new Date(planned).toISOString(),
         }),
       (error) => {
+        if (error instanceof TickTakenError) {
+          log.debug("Trigger {trigger} of {pipeline}: {error}", {
+            trigger: triggerId(trigger),
+            pipeline,
+            error,
+          });
+          return;
+        }
         log.warn("Trigger {trigger} of {pipeline} could not start a job for {planned}: {error}", {
           trigger: triggerId(trigger),
           pipeline,
