@@ -492,6 +492,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         lifecycle.resume(entry);
       }
       for (const pipeline of await store.pipelinesWaiting()) startDue(pipeline);
+      refreshLoad();
       await Promise.all(shipped);
     },
 
