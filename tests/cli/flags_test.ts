@@ -132,6 +132,24 @@ const CASES: {
     envResult: "postgres://env@db/prunner",
   },
   {
+    key: "nodeName",
+    flag: "--node-name",
+    env: "PRUNNER_NODE_NAME",
+    flagArgs: ["--node-name", "web-1"],
+    flagValue: "web-1",
+    envValue: "web-2:9009",
+    envResult: "web-2:9009",
+  },
+  {
+    key: "heartbeatTimeoutMs",
+    flag: "--heartbeat-timeout",
+    env: "PRUNNER_HEARTBEAT_TIMEOUT",
+    flagArgs: ["--heartbeat-timeout", "30s"],
+    flagValue: 30_000,
+    envValue: "1m",
+    envResult: 60_000,
+  },
+  {
     key: "envFiles",
     flag: "--env-files",
     env: "PRUNNER_ENV_FILES",
@@ -294,6 +312,17 @@ Deno.test("parseCli: the help text lists every flag, its env variable and defaul
     const label = [command.name, ...command.aliases].join(", ");
     assertMatch(text, new RegExp(`^ {3}${label}\\b.* {2}${command.summary}$`, "m"));
   }
+});
+
+Deno.test("parseCli: a heartbeat timeout under 3s and a node name with control characters are refused", () => {
+  assertMatch(
+    cliError(["--heartbeat-timeout", "1s"]).message,
+    /^invalid value for --heartbeat-timeout: must be at least 3s/,
+  );
+  assertMatch(
+    cliError(["--node-name", "a\nb"]).message,
+    /^invalid value for --node-name: .*without control characters/,
+  );
 });
 
 Deno.test("parseCli: --database-url takes PostgreSQL URLs only, and never echoes them", () => {
