@@ -206,7 +206,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
     const queue = queueOf(await tx.queued(), delayOf(pipeline));
     remember(pipeline, queue);
     if (state.shuttingDown) {
-      // Another node starts them.
+      // Another node starts them: the slot this node's ended jobs freed is theirs.
       if (queue.waiting.length > 0) tx.notifyPipeline();
       return { started: [], ended: [], wakeAt: null };
     }
@@ -226,6 +226,8 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
    * with backoff until the database answers.
    */
   const decide = (pipeline: string, ended: readonly Job[]): void => {
+    // A stopping node starts nothing; it only stores what ended (see `dueIn`).
+    if (state.shuttingDown && ended.length === 0 && !pending.has(pipeline)) return;
     pending.set(pipeline, [...(pending.get(pipeline) ?? []), ...ended]);
     if (!deciding.has(pipeline)) attempt(pipeline, 0);
   };
