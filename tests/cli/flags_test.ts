@@ -469,6 +469,8 @@ Deno.test("parseCli: client commands and their arguments", () => {
     json: false,
   });
   assertEquals(client(["cancel", "ID"]).request, { command: "cancel", id: "ID" });
+  assertEquals(client(["cluster"]).request, { command: "cluster", json: false });
+  assertEquals(client(["cluster", "--json"]).request, { command: "cluster", json: true });
 });
 
 Deno.test("parseCli: the connection comes from --server, $PRUNNER_SERVER or --address", () => {
