@@ -12,7 +12,7 @@ import { loadDefinitions } from "./definition/mod.ts";
 import { formatDuration } from "./definition/duration.ts";
 import { createRunner, type Runner, type ShutdownMode } from "./runner/runner.ts";
 import { startTaskExecutor } from "./executor/task_executor.ts";
-import { createApp, type RunningServer, startServer } from "./server/mod.ts";
+import { createApp, parseAddress, type RunningServer, startServer } from "./server/mod.ts";
 import { jobListingEncoder } from "./server/json.ts";
 import { countSaveFailures, createMetrics } from "./metrics/metrics.ts";
 import { observeRunner } from "./metrics/observe.ts";
@@ -147,7 +147,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
         jobs: dataDir.store,
         runner,
         name: nodeName!,
-        address: `http://${options.address}`,
+        address: nodeAddress(options.address),
         heartbeatTimeoutMs: options.heartbeatTimeoutMs,
       });
     }
@@ -160,8 +160,9 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
       isShuttingDown: runner.isShuttingDown,
       metrics,
       signal: closeStreams.signal,
-      health: () => checkHealth(runner, dataDir, executor, HEALTH_TIMEOUT_MS),
+      health: () => checkHealth(runner, dataDir, executor, HEALTH_TIMEOUT_MS, node ?? undefined),
       ui: options.ui,
+      cluster: node ?? undefined,
     });
     server = await startServer({
       fetch(request) {
@@ -233,6 +234,20 @@ function defaultNodeName(options: ServeOptions): string {
   if (options.nodeName !== null) return options.nodeName;
   const port = options.address.slice(options.address.lastIndexOf(":") + 1);
   return `${Deno.hostname()}:${port}`;
+}
+
+/**
+ * Where other nodes and people reach this node: the URL of `--address`, with the host's name
+ * in place of an address of all interfaces (`:9009`, `0.0.0.0:9009`, `[::]:9009`).
+ */
+function nodeAddress(address: string): string {
+  const { hostname, port } = parseAddress(address);
+  const host = hostname === "0.0.0.0" || hostname === "::"
+    ? Deno.hostname()
+    : hostname.includes(":")
+    ? `[${hostname}]`
+    : hostname;
+  return `http://${host}:${port}`;
 }
 
 /**

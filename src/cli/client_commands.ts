@@ -1,6 +1,6 @@
 /**
- * The client commands (`schedule`, `pipelines`, `jobs`, `job`, `logs`, `cancel`): they talk to a
- * running prunner over its HTTP API and print tables, JSON or task output.
+ * The client commands (`schedule`, `pipelines`, `jobs`, `job`, `logs`, `cancel`, `cluster`): they
+ * talk to a running prunner over its HTTP API and print tables, JSON or task output.
  *
  * @module
  */
@@ -14,6 +14,7 @@ import { watchJob } from "../client/watch.ts";
 import { EXIT } from "./commands.ts";
 import { type ClientRequest, CliError } from "./flags.ts";
 import {
+  clusterTable,
   formatClock,
   jobDetail,
   jobsTable,
@@ -78,6 +79,12 @@ export async function runClient(
       await client.cancel(request.id);
       screen.out(`job ${request.id} is being canceled\n`);
       return EXIT.succeeded;
+    case "cluster": {
+      const cluster = await client.cluster();
+      if (request.json) printJson(cluster);
+      else screen.out(`${clusterTable(cluster, screen.colour)}\n`);
+      return EXIT.succeeded;
+    }
     case "logs":
       return request.follow
         ? exitStatus(await follow(client, screen, request.id, request.task))

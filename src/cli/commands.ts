@@ -13,6 +13,7 @@ export type CommandName =
   | "job"
   | "logs"
   | "cancel"
+  | "cluster"
   | "debug"
   | "version"
   | "help";
@@ -184,6 +185,21 @@ export const COMMANDS: readonly CommandSpec[] = [
       "everything they started. Returns without waiting for the tasks to stop.",
     ],
     options: [SERVER_OPTION],
+    client: true,
+  },
+  {
+    name: "cluster",
+    aliases: [],
+    arguments: [],
+    summary: "List the nodes of the server's cluster",
+    description: [
+      "Lists the nodes of the cluster the server is a node of (prunners started with the same",
+      "--database-url): each node's name and address, how long ago its last heartbeat was,",
+      "whether it is alive or silent (silent for longer than the heartbeat timeout: its jobs",
+      "are canceled) and how many jobs it runs. The node that answered is marked. A prunner",
+      "without --database-url answers that cluster mode is off.",
+    ],
+    options: [JSON_OPTION, SERVER_OPTION],
     client: true,
   },
   {

@@ -75,7 +75,8 @@ export type ClientRequest =
   | { command: "jobs"; pipeline: string | null; limit: number; json: boolean }
   | { command: "job"; id: string; json: boolean }
   | { command: "logs"; id: string; task: string | null; follow: boolean; json: boolean }
-  | { command: "cancel"; id: string };
+  | { command: "cancel"; id: string }
+  | { command: "cluster"; json: boolean };
 
 /** What the command line asks for. */
 export type CliCommand =
@@ -255,6 +256,8 @@ function clientRequest(selected: Selected): ClientRequest {
     }
     case "cancel":
       return { command: "cancel", id: first! };
+    case "cluster":
+      return { command: "cluster", json };
     default:
       throw new Error(`${selected.command} is not a client command`);
   }

@@ -46,7 +46,7 @@ function rootHelp(): string {
     "",
     "DESCRIPTION:",
     `${INDENT}Without a command, prunner loads the pipeline files and serves the HTTP API.`,
-    `${INDENT}The commands from "schedule" to "cancel" talk to a running prunner: they connect`,
+    `${INDENT}The commands from "schedule" to "cluster" talk to a running prunner: they connect`,
     `${INDENT}to --server (default: the --address below) with the token in $PRUNNER_TOKEN, or`,
     `${INDENT}one they sign with the secret from --jwt-secret, $PRUNNER_JWT_SECRET or --config.`,
     "",

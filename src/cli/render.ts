@@ -5,7 +5,7 @@
  * @module
  */
 import type { ListedPipeline } from "../client/api.ts";
-import type { JobJson } from "../client/json.ts";
+import type { ClusterJson, JobJson } from "../client/json.ts";
 
 /** What a job is doing or how it ended. */
 export type JobState = "waiting" | "running" | "succeeded" | "failed" | "canceled";
@@ -166,6 +166,29 @@ export function jobsTable(jobs: readonly JobJson[], colour: boolean, now: Date):
     formatTime(job.created),
     elapsed(job.start, job.end, now),
     job.user,
+  ]);
+  return table([header.map((h) => paint(h, "bold", colour)), ...rows]);
+}
+
+/**
+ * The table of `prunner cluster`: each node's name (the one that answered marked), address,
+ * heartbeat age, whether it is alive or silent, and how many jobs it runs.
+ *
+ * @example
+ * ```ts
+ * clusterTable(await client.cluster(), false);
+ * // NODE                    ADDRESS            HEARTBEAT  STATE   JOBS
+ * // web-1:9009 (answering)  http://web-1:9009  1s ago     alive   2
+ * ```
+ */
+export function clusterTable(cluster: ClusterJson, colour: boolean): string {
+  const header = ["NODE", "ADDRESS", "HEARTBEAT", "STATE", "JOBS"];
+  const rows = cluster.nodes.map((node) => [
+    node.self ? `${node.name} (answering)` : node.name,
+    node.address,
+    `${formatDuration(node.heartbeatAgeMs)} ago`,
+    paint(node.alive ? "alive" : "silent", node.alive ? "green" : "red", colour),
+    String(node.jobs.length),
   ]);
   return table([header.map((h) => paint(h, "bold", colour)), ...rows]);
 }

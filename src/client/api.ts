@@ -12,7 +12,14 @@ import {
   UnknownPipelineError,
 } from "./errors.ts";
 import { errorMessage as messageOf } from "../errors.ts";
-import type { JobJson, JobsPageJson, LogsJson, PipelineJson, PipelineStatusJson } from "./json.ts";
+import type {
+  ClusterJson,
+  JobJson,
+  JobsPageJson,
+  LogsJson,
+  PipelineJson,
+  PipelineStatusJson,
+} from "./json.ts";
 import { type EventSourceMessage, readEvents } from "./sse.ts";
 
 /** A pipeline, with job counts when the server reports them (`GET /pipelines/status`). */
@@ -64,6 +71,12 @@ export interface PrunnerClient {
   schedule(request: ScheduleRequest): Promise<string>;
   /** Cancels a job. */
   cancel(id: string): Promise<void>;
+  /**
+   * The nodes of the server's cluster.
+   *
+   * @throws {ApiError} with status 404 and the server's message when it runs alone.
+   */
+  cluster(): Promise<ClusterJson>;
   /**
    * Opens `GET /events`; resolves once the server has accepted the subscription, with its
    * events, or `null` when the server has no event stream.
@@ -213,6 +226,7 @@ export function createClient(
     async cancel(id) {
       await json("POST", `/job/cancel?id=${encodeURIComponent(id)}`);
     },
+    cluster: () => json<ClusterJson>("GET", "/cluster"),
     async events({ lastEventId, onId, signal }) {
       const headers: Record<string, string> = lastEventId ? { "last-event-id": lastEventId } : {};
       try {

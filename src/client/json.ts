@@ -1,5 +1,6 @@
 /**
- * The JSON of prunner's HTTP API as clients receive it: jobs, tasks, pipelines, pages and logs.
+ * The JSON of prunner's HTTP API as clients receive it: jobs, tasks, pipelines, pages, logs and
+ * the nodes of a cluster.
  *
  * Written out as plain types rather than inferred from the server's schemas
  * (src/server/schemas.ts), so that browser code (the web UI) can use them without type-checking
@@ -97,4 +98,27 @@ export interface JobsPageJson {
 export interface LogsJson {
   stdout: string;
   stderr: string;
+}
+
+/** A node of a cluster, as `GET /cluster` lists it. */
+export interface ClusterNodeJson {
+  name: string;
+  /** Where it serves the API. */
+  address: string;
+  /** When it joined the cluster. */
+  started: string;
+  /** How long ago its last heartbeat was, by the database's clock. */
+  heartbeatAgeMs: number;
+  /** Its heartbeat is within the timeout. */
+  alive: boolean;
+  /** It is the node that answered. */
+  self: boolean;
+  /** Ids of the unfinished started jobs it runs. */
+  jobs: string[];
+}
+
+/** `GET /cluster`: the node that answered, and every node of its cluster. */
+export interface ClusterJson {
+  node: string;
+  nodes: ClusterNodeJson[];
 }

@@ -39,8 +39,18 @@ export interface ClusterNode extends NodeRecord {
 export interface ClusterMember {
   /** The name of this node. */
   readonly name: string;
-  /** The nodes of the cluster, with their heartbeats and running jobs. */
+  /**
+   * The nodes of the cluster, with their heartbeats and running jobs.
+   *
+   * @throws {DatabaseUnavailableError} when the database does not answer.
+   */
   nodes(): Promise<ClusterNode[]>;
+  /**
+   * How many nodes (this one included) have a heartbeat within the timeout; one query.
+   *
+   * @throws {DatabaseUnavailableError} when the database does not answer.
+   */
+  liveNodes(): Promise<number>;
   /** Whether the last heartbeat went through. */
   connected(): boolean;
   /** Stops listening and heartbeats (after the runner has stopped). */
@@ -108,6 +118,7 @@ export async function startNode(options: NodeOptions): Promise<ClusterMember> {
     name,
     timeout: heartbeatTimeoutMs,
   });
+  const alive = (node: NodeRecord) => node.heartbeatAgeMs <= heartbeatTimeoutMs;
   return {
     name,
     async nodes() {
@@ -115,10 +126,11 @@ export async function startNode(options: NodeOptions): Promise<ClusterMember> {
       return await Promise.all(nodes.map(async (node) => ({
         ...node,
         self: node.name === name,
-        alive: node.heartbeatAgeMs <= heartbeatTimeoutMs,
+        alive: alive(node),
         jobs: (await store.startedOn(node.name)).map((job) => job.id),
       })));
     },
+    liveNodes: async () => (await store.nodes()).filter(alive).length,
     connected: () => membership.connected(),
     async stop() {
       bridge.stop();

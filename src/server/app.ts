@@ -16,6 +16,7 @@ import { authenticate } from "./auth.ts";
 import { statusFor } from "./errors.ts";
 import { createEventFeed } from "./events.ts";
 import { healthRoute, metricsRoute, openApiRoute, ROUTES } from "./routes.ts";
+import { clusterRoutes, type ClusterView } from "./routes/cluster.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { type HealthProblems, healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/jobs.ts";
@@ -46,11 +47,17 @@ export interface AppOptions {
   streams?: StreamOptions;
   /**
    * What `GET /health` reports: why the store cannot write and why tasks cannot run, each
-   * `null` when fine. Without it, health reports both as fine.
+   * `null` when fine, and in a cluster its `cluster` section. Without it, health reports both
+   * as fine.
    */
   health?: () => Promise<HealthProblems>;
   /** Serve the web UI's files at `/ui/` (without a token); default false. */
   ui?: boolean;
+  /**
+   * In a cluster: this node and the nodes `GET /cluster` lists (its `ClusterMember`). Without
+   * it `GET /cluster` answers 404: cluster mode is off.
+   */
+  cluster?: ClusterView;
 }
 
 /** Timings and sizes of `/events` and `/job/logs/stream`. */
@@ -114,6 +121,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     }),
   );
   app.route("/", eventRoutes(feed));
+  app.route("/", clusterRoutes(options.cluster));
   app.route("/", metricsRoutes(options.metrics));
   app.route("/", openApiRoutes(app));
 

@@ -46,6 +46,16 @@ export class InvalidCursorError extends PrunnerError {
   }
 }
 
+/** `GET /cluster` on a prunner that is no node of a cluster. */
+export class ClusterModeOffError extends PrunnerError {
+  constructor() {
+    super(
+      "cluster mode is off: this prunner runs alone; start every node with the same " +
+        "--database-url to make them a cluster",
+    );
+  }
+}
+
 // deno-lint-ignore no-explicit-any
 type ErrorClass = new (...args: any[]) => PrunnerError;
 
@@ -58,6 +68,7 @@ const STATUS_BY_CLASS: ReadonlyArray<readonly [ErrorClass, ContentfulStatusCode]
   [VariablesTooDeepError, 400],
   [JobNotFoundError, 404],
   [TaskNotFoundError, 404],
+  [ClusterModeOffError, 404],
   [JobCompletedError, 409],
   [IdempotencyKeyReusedError, 422],
   [ShuttingDownError, 503],

@@ -14,11 +14,12 @@
  * @module
  */
 export { type AppOptions, createApp } from "./app.ts";
-export { type HealthProblems } from "./routes/health.ts";
+export { type ClusterHealth, type HealthProblems } from "./routes/health.ts";
+export { type ClusterView } from "./routes/cluster.ts";
 export { MAX_BODY_BYTES } from "./routes/pipelines.ts";
 export { type AppEnv } from "./routes/sub_app.ts";
 export { authenticate, type AuthResult } from "./auth.ts";
-export { statusFor, TaskNotFoundError } from "./errors.ts";
+export { ClusterModeOffError, statusFor, TaskNotFoundError } from "./errors.ts";
 export { formatTime, type JobJson, jobToJson, type TaskJson, taskToJson } from "./json.ts";
 export {
   AddressError,

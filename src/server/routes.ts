@@ -7,6 +7,7 @@
  */
 import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import {
+  ClusterResponseSchema,
   ErrorSchema,
   HealthSchema,
   IDEMPOTENCY_REPLAYED_HEADER,
@@ -276,6 +277,24 @@ export const jobCancelRoute = createRoute({
   },
 });
 
+/** `GET /cluster`. */
+export const clusterRoute = createRoute({
+  operationId: "cluster",
+  method: "get",
+  path: "/cluster",
+  summary: "List the nodes of the cluster",
+  description: "In a cluster (`--database-url`): every node with its address, when it " +
+    "joined, the age of its last heartbeat, whether it counts as alive and the jobs it runs, " +
+    "as the database has them. Any node answers.",
+  security,
+  responses: {
+    200: json(ClusterResponseSchema, "The nodes, by name"),
+    401: unauthorized,
+    404: error("Cluster mode is off: this prunner runs alone (no `--database-url`)"),
+    503: error("The database did not answer; the message names it"),
+  },
+});
+
 /** `GET /metrics`. */
 export const metricsRoute = createRoute({
   operationId: "metrics",
@@ -324,7 +343,8 @@ export const healthRoute = createRoute({
   summary: "Whether prunner can run jobs",
   description: "Public and free of job data, for load balancers, orchestrators and container " +
     "health checks: 200 while the job store can write and tasks can run, 503 naming the part " +
-    "that fails otherwise.",
+    "that fails otherwise. In a cluster, `cluster` adds this node's name, whether its last " +
+    "heartbeat reached the database and how many nodes are alive.",
   security: [],
   responses: {
     200: json(HealthSchema, "The store writes and the task executor answers"),
@@ -348,6 +368,7 @@ export const ROUTES: readonly RouteConfig[] = [
   jobLogsStreamRoute,
   jobLogsRawRoute,
   eventsRoute,
+  clusterRoute,
   metricsRoute,
   openApiRoute,
 ];

@@ -129,6 +129,19 @@ export const PipelinesStatusResponseSchema = z.object({
   pipelines: z.array(PipelineStatusSchema).openapi({ description: "Sorted by name" }),
 });
 
+/** The `cluster` section of `GET /health`: this node's view of its cluster. */
+export const ClusterHealthSchema = z.object({
+  node: z.string().openapi({ description: "This node's name", example: "web-1:9009" }),
+  connected: z.boolean().openapi({
+    description: "Whether this node's last heartbeat reached the database",
+  }),
+  liveNodes: z.number().int().nullable().openapi({
+    description: "How many nodes (this one included) have a heartbeat within the heartbeat " +
+      "timeout; `null` when the database did not answer in time",
+    example: 2,
+  }),
+}).openapi("ClusterHealth");
+
 /** `GET /health`. */
 export const HealthSchema = z.object({
   status: z.enum(["ok", "failing"]).openapi({ description: "Whether prunner can run jobs" }),
@@ -140,7 +153,45 @@ export const HealthSchema = z.object({
     description: '"ok", or why tasks cannot run',
     example: "ok",
   }),
+  cluster: ClusterHealthSchema.optional().openapi({
+    description: "In a cluster (`--database-url`): this node and the live nodes; omitted on a " +
+      "single prunner. It does not change `status`.",
+  }),
 }).openapi("Health");
+
+/** A node of the cluster, in `GET /cluster`. */
+export const ClusterNodeSchema = z.object({
+  name: z.string().openapi({
+    description: "The node's name (`--node-name`)",
+    example: "web-1:9009",
+  }),
+  address: z.string().openapi({
+    description: "Where the node serves the API",
+    example: "http://web-1:9009",
+  }),
+  started: z.string().openapi({ ...DATE_TIME, description: "When the node joined the cluster" }),
+  heartbeatAgeMs: z.number().int().openapi({
+    description: "How long ago its last heartbeat was, in ms, by the database's clock",
+    example: 1200,
+  }),
+  alive: z.boolean().openapi({
+    description: "Its last heartbeat is within the heartbeat timeout; a node silent for longer " +
+      "is taken for dead, and its jobs are canceled",
+  }),
+  self: z.boolean().openapi({ description: "It is the node that answers this request" }),
+  jobs: z.array(z.string().openapi({ format: "uuid", example: EXAMPLE_JOB_ID })).openapi({
+    description: "Ids of the unfinished started jobs it runs",
+  }),
+}).openapi("ClusterNode");
+
+/** `GET /cluster`. */
+export const ClusterResponseSchema = z.object({
+  node: z.string().openapi({
+    description: "The name of the node that answers",
+    example: "web-1:9009",
+  }),
+  nodes: z.array(ClusterNodeSchema).openapi({ description: "Every node of the cluster, by name" }),
+}).openapi("Cluster");
 
 /** `GET /pipelines/`. */
 export const PipelinesResponseSchema = z.object({ pipelines: z.array(PipelineSchema) });

@@ -1,5 +1,6 @@
 import type { JobJson } from "../../src/client/json.ts";
 import {
+  clusterTable,
   formatClock,
   formatDuration,
   jobDetail,
@@ -66,6 +67,39 @@ Deno.test("jobsTable: a running job's duration counts until now", () => {
     "ID                                    PIPELINE  STATE    CREATED              DURATION  USER",
     "52a5cb79-7556-4c52-8e6f-dd6aaf1bc4c8  build     running  2026-11-30 08:00:00  10m00s    ann",
   ]);
+});
+
+Deno.test("clusterTable: nodes with heartbeat age, alive or silent, and their job count", () => {
+  const node = {
+    address: "http://10.0.0.1:9009",
+    started: "2026-11-30T08:00:00Z",
+    heartbeatAgeMs: 800,
+    alive: true,
+    self: false,
+    jobs: [] as string[],
+  };
+  const cluster = {
+    node: "web-1:9009",
+    nodes: [
+      { ...node, name: "web-1:9009", self: true, jobs: ["a", "b"] },
+      {
+        ...node,
+        name: "web-2:9009",
+        address: "http://10.0.0.2:9009",
+        heartbeatAgeMs: 65_000,
+        alive: false,
+        jobs: ["c"],
+      },
+    ],
+  };
+  assertEquals(clusterTable(cluster, false).split("\n"), [
+    "NODE                    ADDRESS               HEARTBEAT  STATE   JOBS",
+    "web-1:9009 (answering)  http://10.0.0.1:9009  800ms ago  alive   2",
+    "web-2:9009              http://10.0.0.2:9009  1m05s ago  silent  1",
+  ]);
+  const coloured = clusterTable(cluster, true);
+  assertEquals(coloured.includes("\x1b[32malive\x1b[0m"), true);
+  assertEquals(coloured.includes("\x1b[31msilent\x1b[0m"), true);
 });
 
 Deno.test("summary: the outcome with the duration and the last error", () => {

@@ -216,6 +216,22 @@ Deno.test("client: jobs follows next until the limit is reached", async () => {
   assertEquals(requests.map((r) => new URL(r.url).search), ["?limit=1000", "?limit=1&before=c1"]);
 });
 
+Deno.test("client: cluster reads GET /cluster; a single prunner's 404 keeps its message", async () => {
+  const cluster = { node: "a", nodes: [] };
+  const { fetchFn } = fakeFetch({ "GET /cluster": () => Response.json(cluster) });
+  assertEquals(await createClient("http://h", credentials, fetchFn).cluster(), cluster);
+
+  const single = fakeFetch({
+    "GET /cluster": () => Response.json({ error: "cluster mode is off" }, { status: 404 }),
+  });
+  const error = await assertRejects(
+    () => createClient("http://h", credentials, single.fetchFn).cluster(),
+    ApiError,
+  );
+  assertEquals(error.status, 404);
+  assertEquals(error.message, "cluster mode is off (HTTP 404)");
+});
+
 Deno.test("client: events is null on a server without an event stream", async () => {
   const { fetchFn } = fakeFetch({});
   const client = createClient("http://h", credentials, fetchFn);

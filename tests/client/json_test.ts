@@ -4,6 +4,8 @@
  */
 import type { z } from "@hono/zod-openapi";
 import type {
+  ClusterJson,
+  ClusterNodeJson,
   DroppedOutputJson,
   JobJson,
   JobsPageJson,
@@ -13,6 +15,8 @@ import type {
   TaskJson,
 } from "../../src/client/json.ts";
 import type {
+  ClusterNodeSchema,
+  ClusterResponseSchema,
   JobSchema,
   LogsResponseSchema,
   PipelineSchema,
@@ -44,6 +48,8 @@ Deno.test("client JSON types: the same fields as the server's schemas", () => {
     true satisfies Exact<PipelineStatusJson, z.infer<typeof PipelineStatusSchema>>,
     true satisfies Exact<JobsPageJson, z.infer<typeof PipelinesJobsResponseSchema>>,
     true satisfies Exact<LogsJson, z.infer<typeof LogsResponseSchema>>,
+    true satisfies Exact<ClusterNodeJson, z.infer<typeof ClusterNodeSchema>>,
+    true satisfies Exact<ClusterJson, z.infer<typeof ClusterResponseSchema>>,
   ];
-  assert(checks.length === 8);
+  assert(checks.length === 10);
 });

@@ -153,3 +153,14 @@ Deno.test("the examples load without error", async () => {
   const download = get("retry_flaky").tasks.download;
   assertEquals([download.retries, download.retryDelayMs, download.retryOnTimeout], [3, 2000, true]);
 });
+
+Deno.test("the cluster example's pipelines load, and only under their own name", async () => {
+  const path = pathOf(new URL("../../examples/cluster", import.meta.url));
+  const { files } = await loadDefinitions({ path, pattern: PATTERN });
+  assertEquals(files, [], "not picked up by `deno task start`, which serves examples/");
+  const { definitions } = await loadDefinitions({ path, pattern: "pipelines.cluster.yml" });
+  assertEquals([...definitions.keys()].sort(), ["every_minute", "import", "report"]);
+  assertEquals(definitions.get("import")!.queueStrategy, "replace");
+  assertEquals(definitions.get("report")!.queueLimit, 5);
+  assertEquals(definitions.get("every_minute")!.schedule.length, 1);
+});

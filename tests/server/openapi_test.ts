@@ -6,6 +6,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { createApp, type HealthProblems } from "../../src/server/mod.ts";
 import {
+  fakeCluster,
   fakeRunner,
   makeJob,
   makeTask,
@@ -131,6 +132,8 @@ type Probe = {
   token?: false;
   shutdown?: true;
   health?: HealthProblems;
+  /** Ask a single prunner (`off`), or a node whose database does not answer (`down`). */
+  cluster?: "off" | "down";
 };
 
 /** For each documented route, one request per status that the route documents. */
@@ -218,6 +221,12 @@ const PROBES: Record<string, Probe[]> = {
     { status: 404, path: `/job/cancel?id=${UNKNOWN}` },
     { status: 409, path: `/job/cancel?id=${DONE.id}` },
   ],
+  "GET /cluster": [
+    { status: 200, path: "/cluster" },
+    { status: 401, path: "/cluster", token: false },
+    { status: 404, path: "/cluster", cluster: "off" },
+    { status: 503, path: "/cluster", cluster: "down" },
+  ],
   "GET /metrics": [
     { status: 200, path: "/metrics" },
     { status: 401, path: "/metrics", token: false },
@@ -225,6 +234,16 @@ const PROBES: Record<string, Probe[]> = {
   "GET /openapi.json": [{ status: 200, path: "/openapi.json", token: false }],
   "GET /health": [
     { status: 200, path: "/health", token: false },
+    {
+      status: 200,
+      path: "/health",
+      token: false,
+      health: {
+        store: null,
+        executor: null,
+        cluster: { node: "node-a", connected: true, liveNodes: 2 },
+      },
+    },
     {
       status: 503,
       path: "/health",
@@ -260,7 +279,9 @@ Deno.test("every registered route is documented, and every documented route is r
 Deno.test("each route produces exactly its documented statuses, with documented bodies", async () => {
   const runner = fakeRunner([JOB, DONE, BROKEN]);
   runner.logs.set(`${JOB.id}/test/stdout`, () => ReadableStream.from([new Uint8Array([0x6f])]));
-  await using server = await startTestServer(runner);
+  const cluster = fakeCluster();
+  await using server = await startTestServer(runner, {}, cluster);
+  await using single = await startTestServer(runner);
   const document = await loadDocument(server);
 
   for (const [route, probes] of Object.entries(PROBES)) {
@@ -277,10 +298,12 @@ Deno.test("each route produces exactly its documented statuses, with documented 
     for (const probe of probes) {
       server.shuttingDown.value = probe.shutdown === true;
       server.health.value = probe.health ?? { store: null, executor: null };
+      cluster.down = probe.cluster === "down";
+      const target = probe.cluster === "off" ? single : server;
       const init = { method, ...probe.init };
       const response = probe.token === false
-        ? await fetch(server.url + probe.path, init)
-        : await server.request(probe.path, init);
+        ? await fetch(target.url + probe.path, init)
+        : await target.request(probe.path, init);
       const where = `${route} → ${probe.status} (${probe.path.slice(0, 60)})`;
       assertEquals(response.status, probe.status, where);
       const content = operation.responses[String(probe.status)].content ?? {};

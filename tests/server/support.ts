@@ -17,11 +17,14 @@ import {
 } from "../../src/errors.ts";
 import type { LogStream, PipelineInfo, RunnerApi, ScheduleRequest } from "../../src/runner/api.ts";
 import {
+  type ClusterView,
   createApp,
   type HealthProblems,
   type RunningServer,
   startServer,
 } from "../../src/server/mod.ts";
+import type { ClusterNode } from "../../src/cluster/mod.ts";
+import { DatabaseUnavailableError } from "../../src/store/errors.ts";
 import { newTask } from "../../src/engine/create_job.ts";
 import { createMetrics, type Metrics } from "../../src/metrics/metrics.ts";
 import { createEventHub, type EventHub } from "../../src/runner/events.ts";
@@ -267,10 +270,58 @@ export function testMetrics(): Metrics {
   return metrics;
 }
 
-/** Starts the real server on a free port with a fake runner. */
+/** A fake cluster member: its nodes, and whether the database answers. */
+export interface FakeCluster extends ClusterView {
+  /** What `nodes()` answers. */
+  list: ClusterNode[];
+  /** When true, `nodes()` fails as when the database does not answer. */
+  down: boolean;
+}
+
+/** A cluster of two nodes as `node-a` sees it: itself running one job, `node-b` silent. */
+export function fakeCluster(): FakeCluster {
+  const cluster: FakeCluster = {
+    name: "node-a",
+    list: [
+      {
+        name: "node-a",
+        session: "s-a",
+        address: "http://10.0.0.1:9009",
+        started: Date.UTC(2026, 11, 7, 6, 0, 0, 250),
+        heartbeatAgeMs: 800,
+        alive: true,
+        self: true,
+        jobs: ["11111111-2222-4333-8444-555555555555"],
+      },
+      {
+        name: "node-b",
+        session: "s-b",
+        address: "http://10.0.0.2:9009",
+        started: Date.UTC(2026, 11, 7, 5, 0),
+        heartbeatAgeMs: 42_000,
+        alive: false,
+        self: false,
+        jobs: [],
+      },
+    ],
+    down: false,
+    nodes() {
+      if (cluster.down) {
+        return Promise.reject(
+          new DatabaseUnavailableError("postgres://prunner@db/prunner", new Error("ECONNREFUSED")),
+        );
+      }
+      return Promise.resolve(cluster.list);
+    },
+  };
+  return cluster;
+}
+
+/** Starts the real server on a free port with a fake runner (and, to be a node, a cluster). */
 export async function startTestServer(
   runner = fakeRunner(),
   streams: StreamOptions = {},
+  cluster?: ClusterView,
 ): Promise<TestServer> {
   const shuttingDown = { value: false };
   const stopping = new AbortController();
@@ -283,6 +334,7 @@ export async function startTestServer(
     signal: stopping.signal,
     streams,
     health: () => Promise.resolve(health.value),
+    cluster,
   });
   const server = await startServer(app, "127.0.0.1:0");
   return {

@@ -65,6 +65,11 @@ export interface PgClusterStoreOptions {
 export function createPgClusterStore(sql: Sql, options: PgClusterStoreOptions): ClusterStore {
   const { node: origin, listing, database } = options;
   const now = options.now ?? Date.now;
+  /** A read whose failure names the database (`GET /cluster` answers it with 503). */
+  const unavailable = <T>(query: Promise<T>): Promise<T> =>
+    query.catch((error) => {
+      throw new DatabaseUnavailableError(database, error);
+    });
 
   return {
     withPipeline(pipeline, decide) {
@@ -176,13 +181,13 @@ export function createPgClusterStore(sql: Sql, options: PgClusterStoreOptions): 
     },
 
     async nodes() {
-      const rows = await sql<
+      const rows = await unavailable(sql<
         { name: string; session: string; address: string; started: string; age: string }[]
       >`
         SELECT name, session, address,
           (extract(epoch FROM started) * 1000)::bigint::text AS started,
           (extract(epoch FROM clock_timestamp() - heartbeat) * 1000)::bigint::text AS age
-        FROM prunner_nodes ORDER BY name`;
+        FROM prunner_nodes ORDER BY name`);
       return rows.map((row): NodeRecord => ({
         name: row.name,
         session: row.session,
@@ -209,8 +214,8 @@ export function createPgClusterStore(sql: Sql, options: PgClusterStoreOptions): 
     },
 
     async startedOn(node) {
-      const rows = await sql<{ id: string; pipeline: Uint8Array }[]>`
-        SELECT id, pipeline FROM prunner_jobs WHERE node = ${node} AND started AND NOT completed`;
+      const rows = await unavailable(sql<{ id: string; pipeline: Uint8Array }[]>`
+        SELECT id, pipeline FROM prunner_jobs WHERE node = ${node} AND started AND NOT completed`);
       return rows.map((row) => ({ id: row.id, pipeline: decoder.decode(row.pipeline) }));
     },
 
