@@ -18,6 +18,7 @@
 import { getLogger } from "@logtape/logtape";
 import { formatDuration } from "../definition/duration.ts";
 import { PrunnerError } from "../errors.ts";
+import { valueWithin } from "../timeout.ts";
 import type { ClusterStore } from "../store/cluster.ts";
 
 /** Heartbeats per timeout. */
@@ -98,7 +99,10 @@ export async function joinCluster(options: MembershipOptions): Promise<Membershi
   const beat = async (): Promise<void> => {
     let alive: boolean;
     try {
-      alive = await store.heartbeat(name, session);
+      // A database that hangs rather than refuses counts as lost too.
+      const answer = await valueWithin(store.heartbeat(name, session), intervalMs);
+      if (answer === null) throw new Error(`no answer within ${formatDuration(intervalMs)}`);
+      alive = answer;
     } catch (error) {
       if (goodSince !== null) {
         log.warn("The heartbeat of node {name} failed: {error}", { name, error });
