@@ -25,7 +25,7 @@ import {
 import { newTask } from "../../src/engine/create_job.ts";
 import { createMetrics, type Metrics } from "../../src/metrics/metrics.ts";
 import { createEventHub, type EventHub } from "../../src/runner/events.ts";
-import type { StreamOptions } from "../../src/server/app.ts";
+import type { AppOptions, StreamOptions } from "../../src/server/app.ts";
 import type { JobCursor } from "../../src/store/types.ts";
 import { logPath } from "../../src/store/logs.ts";
 
@@ -267,10 +267,11 @@ export function testMetrics(): Metrics {
   return metrics;
 }
 
-/** Starts the real server on a free port with a fake runner. */
+/** Starts the real server on a free port with a fake runner (and, with `node.cluster`, as a cluster node). */
 export async function startTestServer(
   runner = fakeRunner(),
   streams: StreamOptions = {},
+  node: Pick<AppOptions, "cluster"> = {},
 ): Promise<TestServer> {
   const shuttingDown = { value: false };
   const stopping = new AbortController();
@@ -283,6 +284,7 @@ export async function startTestServer(
     signal: stopping.signal,
     streams,
     health: () => Promise.resolve(health.value),
+    ...node,
   });
   const server = await startServer(app, "127.0.0.1:0");
   return {
