@@ -163,6 +163,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
       health: () => checkHealth(runner, dataDir, executor, HEALTH_TIMEOUT_MS, node ?? undefined),
       ui: options.ui,
       cluster: node ?? undefined,
+      ...(node ? { clusterLogs: { node: node.name, logs: dataDir.logs } } : {}),
     });
     server = await startServer({
       fetch(request) {

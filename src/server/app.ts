@@ -20,7 +20,7 @@ import { clusterRoutes, type ClusterView } from "./routes/cluster.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { type HealthProblems, healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/jobs.ts";
-import { logRoutes } from "./routes/logs.ts";
+import { type ClusterLogs, logRoutes } from "./routes/logs.ts";
 import { metricsRoutes, type MetricsSource } from "./routes/metrics.ts";
 import { openApiRoutes } from "./routes/openapi.ts";
 import { pipelineRoutes } from "./routes/pipelines.ts";
@@ -58,6 +58,10 @@ export interface AppOptions {
    * it `GET /cluster` answers 404: cluster mode is off.
    */
   cluster?: ClusterView;
+   * In a cluster (`--database-url`): this node's name and the shared log store, so that
+   * `GET /job/logs/stream` follows the output of tasks that other nodes run.
+   */
+  clusterLogs?: ClusterLogs;
 }
 
 /** Timings and sizes of `/events` and `/job/logs/stream`. */
@@ -70,6 +74,13 @@ export interface StreamOptions {
   keepaliveMs?: number;
   /** How often a followed log file is looked at while its task runs, in ms (default 200). */
   logPollMs?: number;
+  /**
+   * How often a task another node runs is read again from the store without a notice of new
+   * output, in ms (default 2 s).
+   */
+  logStorePollMs?: number;
+  /** How long a task another node ran must bring no output after its end before `end` (1 s). */
+  logSettleMs?: number;
 }
 
 /**
@@ -118,6 +129,9 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
       signal,
       pollMs: streams.logPollMs,
       keepaliveMs: streams.keepaliveMs,
+      cluster: options.clusterLogs,
+      storePollMs: streams.logStorePollMs,
+      settleMs: streams.logSettleMs,
     }),
   );
   app.route("/", eventRoutes(feed));

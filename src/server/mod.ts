@@ -16,6 +16,7 @@
 export { type AppOptions, createApp } from "./app.ts";
 export { type ClusterHealth, type HealthProblems } from "./routes/health.ts";
 export { type ClusterView } from "./routes/cluster.ts";
+export { type ClusterLogs } from "./routes/logs.ts";
 export { MAX_BODY_BYTES } from "./routes/pipelines.ts";
 export { type AppEnv } from "./routes/sub_app.ts";
 export { authenticate, type AuthResult } from "./auth.ts";

@@ -32,6 +32,9 @@ export function createLogStore(logsDir: string): LogStore {
   return {
     path: (jobId, task, stream, attempt) => logPath(logsDir, jobId, task, stream, attempt),
     open: (jobId, task, stream, attempt) => openLog(logsDir, jobId, task, stream, attempt),
+    read: async (jobId, task, stream, attempt, offset, maxBytes) =>
+      await readLog(logsDir, jobId, task, stream, attempt, offset, maxBytes) ??
+        new Uint8Array(0),
     // The files are all there is: nothing to copy while an attempt runs nor when it ends.
     started: () => {},
     ended: () => Promise.resolve(),
@@ -87,6 +90,46 @@ export async function openLog(
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;
     throw error;
+  }
+}
+
+/**
+ * Up to `maxBytes` of an attempt's output from byte `offset` on (fewer at the end of the file);
+ * `null` when the file does not exist.
+ *
+ * @example
+ * ```ts
+ * const next = await readLog("/data/logs", job.id, "build", "stdout", 1, sent, 64 * 1024);
+ * ```
+ */
+export async function readLog(
+  logsDir: string,
+  jobId: string,
+  task: string,
+  stream: LogStream,
+  attempt: number,
+  offset: number,
+  maxBytes: number,
+): Promise<Uint8Array | null> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(logPath(logsDir, jobId, task, stream, attempt));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+  try {
+    await file.seek(offset, Deno.SeekMode.Start);
+    const buffer = new Uint8Array(maxBytes);
+    let filled = 0;
+    while (filled < maxBytes) {
+      const read = await file.read(buffer.subarray(filled));
+      if (read === null) break;
+      filled += read;
+    }
+    return buffer.subarray(0, filled);
+  } finally {
+    file.close();
   }
 }
 

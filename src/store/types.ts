@@ -25,6 +25,27 @@ export interface LogStore {
     attempt?: number,
   ): Promise<ReadableStream<Uint8Array> | null>;
   /**
+   * Up to `maxBytes` of an attempt's stream from byte `offset` on, as far as it is stored right
+   * now: fewer (down to none) at the end of what is stored, which grows while the attempt runs.
+   * Reads no more than it returns, so a follower of a long log holds one chunk at a time.
+   */
+  read(
+    jobId: string,
+    task: string,
+    stream: LogStream,
+    attempt: number,
+    offset: number,
+    maxBytes: number,
+  ): Promise<Uint8Array>;
+  /**
+   * Calls `listener` whenever output of job `jobId` (any task, any node) may have been stored,
+   * until the returned function is called; a store whose readers see output at once (the log
+   * files) has none, and its readers poll. A hint, never a promise: a call may come without new
+   * output, and output stored while the store's notices were interrupted may come without a
+   * call, so a reader still reads again now and then.
+   */
+  watchOutput?(jobId: string, listener: () => void): () => void;
+  /**
    * Called once the process of a task's attempt has been started, its output going to
    * `path()`: a store that keeps output beyond the files (PostgreSQL's) copies it while the
    * attempt runs, until `ended()`.

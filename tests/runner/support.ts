@@ -76,6 +76,16 @@ export function dirLogs(dir: string): RunnerLogs {
         return null;
       }
     },
+    async read(jobId, task, stream, attempt, offset, maxBytes) {
+      try {
+        using file = await Deno.open(path(jobId, task, stream, attempt));
+        await file.seek(offset, Deno.SeekMode.Start);
+        const buffer = new Uint8Array(maxBytes);
+        return buffer.subarray(0, await file.read(buffer) ?? 0);
+      } catch {
+        return new Uint8Array(0);
+      }
+    },
     started: () => {},
     ended: () => Promise.resolve(),
     remove: (jobId) => Deno.remove(`${dir}/${jobId}`, { recursive: true }).catch(() => {}),

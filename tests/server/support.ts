@@ -29,6 +29,7 @@ import { newTask } from "../../src/engine/create_job.ts";
 import { createMetrics, type Metrics } from "../../src/metrics/metrics.ts";
 import { createEventHub, type EventHub } from "../../src/runner/events.ts";
 import type { StreamOptions } from "../../src/server/app.ts";
+import type { ClusterLogs } from "../../src/server/routes/logs.ts";
 import type { JobCursor } from "../../src/store/types.ts";
 import { logPath } from "../../src/store/logs.ts";
 
@@ -322,6 +323,7 @@ export async function startTestServer(
   runner = fakeRunner(),
   streams: StreamOptions = {},
   cluster?: ClusterView,
+  clusterLogs?: ClusterLogs,
 ): Promise<TestServer> {
   const shuttingDown = { value: false };
   const stopping = new AbortController();
@@ -335,6 +337,7 @@ export async function startTestServer(
     streams,
     health: () => Promise.resolve(health.value),
     cluster,
+    clusterLogs,
   });
   const server = await startServer(app, "127.0.0.1:0");
   return {

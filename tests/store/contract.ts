@@ -336,6 +336,44 @@ const RULES: [string, (t: StoresUnderTest, clock: Clock) => Promise<void>][] = [
     assertEquals(await t.logs.open(job().id, "build: ü", "stdout"), null);
   }],
 
+  ["read gives a stream's bytes from any offset, at most as many as asked", async (t) => {
+    const id = job().id;
+    const bytes = new Uint8Array(600_000).map((_, i) => i % 251);
+    assertEquals(await t.logs.read(id, "build", "stdout", 1, 0, 1024), new Uint8Array(0));
+    await t.writeLog(id, "build", "stdout", 1, bytes);
+    await t.writeLog(id, "build", "stdout", 2, new TextEncoder().encode("second"));
+    // Offsets and sizes across the 256 KiB chunks of the PostgreSQL store.
+    const ranges: [number, number][] = [
+      [0, 10],
+      [0, 600_000],
+      [262_140, 10],
+      [262_144, 262_144],
+      [100_000, 500_000],
+      [599_990, 64],
+      [600_000, 64],
+      [700_000, 64],
+    ];
+    for (const [offset, maxBytes] of ranges) {
+      const read = await t.logs.read(id, "build", "stdout", 1, offset, maxBytes);
+      assertEquals(read, bytes.slice(offset, offset + maxBytes), `${offset} + ${maxBytes}`);
+    }
+    let whole = 0;
+    for (let offset = 0;;) {
+      const read = await t.logs.read(id, "build", "stdout", 1, offset, 64 * 1024);
+      assert(read.length <= 64 * 1024);
+      if (read.length === 0) break;
+      assertEquals(read, bytes.slice(offset, offset + read.length));
+      offset += read.length;
+      whole = offset;
+    }
+    assertEquals(whole, bytes.length, "read piece by piece to its end");
+    assertEquals(
+      new TextDecoder().decode(await t.logs.read(id, "build", "stdout", 2, 2, 64)),
+      "cond",
+    );
+    assertEquals(await t.logs.read(id, "build", "stderr", 1, 0, 64), new Uint8Array(0));
+  }],
+
   ["remove drops a job's output and leaves the other jobs'", async (t) => {
     const [removed, kept] = [job().id, job().id];
     const bytes = new TextEncoder().encode("out");

@@ -287,6 +287,79 @@ pgTest("stop ships what running attempts wrote, and ends their shippers", async 
   assertEquals(await readElsewhere(reader, id, "build"), "cut off\n");
 });
 
+/** Writes `text` to the end of an attempt's spool file of `pg`, creating it. */
+async function spool(pg: PgStore, dir: string, id: string, text: string): Promise<void> {
+  await Deno.mkdir(jobLogDir(dir, id), { recursive: true });
+  await Deno.writeTextFile(pg.logs.path(id, "build", "stdout"), text, { append: true });
+}
+
+pgTest("a ship tells the watchers of its job on every node", async (server, dir) => {
+  const url = await server.database();
+  await using writer = await disposable(await open(url, `${dir}/a`));
+  await using reader = await disposable(await open(url, `${dir}/b`));
+  const [x, y, z] = [job().id, job().id, job().id];
+  const calls: string[] = [];
+  const unwatch = [x, y].map((id) => reader.logs.watchOutput(id, () => calls.push(id)));
+  // Once listening, each watcher is called, in case output was stored before.
+  await waitFor("the watchers to be called", () => calls.includes(x) && calls.includes(y));
+  calls.length = 0;
+  await spool(writer, `${dir}/a`, x, "x\n");
+  await writer.logs.ship(x, "build", "stdout");
+  await waitFor("x's watcher", () => calls.includes(x));
+  await spool(writer, `${dir}/a`, z, "z\n");
+  await writer.logs.ship(z, "build", "stdout");
+  assertEquals(await writer.logs.ship(x, "build", "stdout"), 0, "nothing new: no notice");
+  await spool(writer, `${dir}/a`, y, "y\n");
+  await writer.logs.ship(y, "build", "stdout");
+  await waitFor("y's watcher", () => calls.includes(y));
+  // Notices arrive in commit order: none for z nor for the empty ship came in between.
+  assertEquals(calls, [x, y]);
+  assertEquals(
+    new TextDecoder().decode(await reader.logs.read(y, "build", "stdout", 1, 0, 64)),
+    "y\n",
+    "the output is there when its notice arrives",
+  );
+  for (const stop of unwatch) stop();
+});
+
+pgTest(
+  "watchers hear ships again after the database was away",
+  async (server, dir) => {
+    const url = await server.database();
+    await using writer = await disposable(await open(url, `${dir}/a`));
+    await using reader = await disposable(await open(url, `${dir}/b`, { listenCheckMs: 50 }));
+    const id = job().id;
+    let calls = 0;
+    const unwatch = reader.logs.watchOutput(id, () => calls++);
+    await waitFor("listening", () => calls > 0);
+    await server.stop();
+    try {
+      await waitFor("the database to be away", async () => {
+        try {
+          await reader.sql`SELECT 1`;
+          return false;
+        } catch {
+          return true;
+        }
+      });
+    } finally {
+      await server.start();
+    }
+    await waitFor("a ship to be heard again", async () => {
+      calls = 0;
+      await spool(writer, `${dir}/a`, id, "more\n").catch(() => {});
+      await writer.logs.ship(id, "build", "stdout").catch(() => 0);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return calls > 0;
+    }, 60_000);
+    calls = 0;
+    await spool(writer, `${dir}/a`, id, "last\n");
+    await writer.logs.ship(id, "build", "stdout");
+    await waitFor("the last ship to be heard", () => calls > 0);
+    unwatch();
+  },
+);
+
 Deno.test({
   name: "PostgreSQL store",
   ignore: postgresMissing !== null,

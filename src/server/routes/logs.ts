@@ -9,6 +9,7 @@ import type { Logger } from "@logtape/logtape";
 import type { TypedResponse } from "hono";
 import { JobNotFoundError } from "../../errors.ts";
 import type { RunnerApi } from "../../runner/api.ts";
+import type { LogStore } from "../../store/types.ts";
 import { TaskNotFoundError } from "../errors.ts";
 import { followLog, type TaskWatchSource, watchTask } from "../log_follow.ts";
 import { jobLogsRawRoute, jobLogsRoute, jobLogsStreamRoute } from "../routes.ts";
@@ -16,6 +17,14 @@ import type { LogsResponseSchema } from "../schemas.ts";
 import { SSE_HEADERS } from "../sse.ts";
 import { logsBody } from "../stream.ts";
 import { apiRouter, type AppEnv, streamedJson, streamErrorReporter } from "./sub_app.ts";
+
+/** In a cluster: what `GET /job/logs/stream` needs to follow tasks that run on other nodes. */
+export interface ClusterLogs {
+  /** This node's name, as jobs it runs have it in `node`. */
+  node: string;
+  /** The log store the nodes share. */
+  logs: Pick<LogStore, "read" | "watchOutput">;
+}
 
 /** What `logRoutes` needs. */
 export interface LogRoutesOptions {
@@ -29,6 +38,15 @@ export interface LogRoutesOptions {
   pollMs?: number;
   /** Idle time before a followed log's stream sends a keepalive comment, in ms. */
   keepaliveMs?: number;
+  /**
+   * In a cluster: the output of a task whose job another node runs is followed in the shared
+   * store. Without it, followed output is always read from this node's log files.
+   */
+  cluster?: ClusterLogs;
+  /** How often a followed task's output is read again from the store without a notice, in ms. */
+  storePollMs?: number;
+  /** How long a task another node ran must bring no output after its end before `end`, in ms. */
+  settleMs?: number;
 }
 
 /**
@@ -73,14 +91,24 @@ export function logRoutes(options: LogRoutesOptions): OpenAPIHono<AppEnv> {
     const query = c.req.valid("query");
     const id = query.id.toLowerCase();
     const job = await findTask(id, query.task);
+    const { cluster } = options;
     const body = followLog({
       paths: (attempt) => ({
         stdout: runner.logPath(id, query.task, "stdout", attempt),
         stderr: runner.logPath(id, query.task, "stderr", attempt),
       }),
       watch: (stopped) => watchTask(runner, job, query.task, stopped),
+      stored: cluster && {
+        node: cluster.node,
+        read: (stream, attempt, offset, maxBytes) =>
+          cluster.logs.read(id, query.task, stream, attempt, offset, maxBytes),
+        watch: cluster.logs.watchOutput &&
+          ((listener) => cluster.logs.watchOutput!(id, listener)),
+      },
       signal,
       pollMs: options.pollMs,
+      storePollMs: options.storePollMs,
+      settleMs: options.settleMs,
       keepaliveMs: options.keepaliveMs,
       onError: reportStreamError,
     });

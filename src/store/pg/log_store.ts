@@ -8,8 +8,15 @@
  * a task wrote is in the database even if this node dies; `ended()` has the rest copied. A ship
  * that fails (the database is away) is tried again a period later, also after the attempt
  * ended, until it succeeds, the job's output is removed or the store closes; the task and the
- * reading of its output never wait for it. `open()` reads the spool file where there is one (it
- * is never behind the database) and the chunks elsewhere; `remove()` removes both.
+ * reading of its output never wait for it. `open()` and `read()` read the spool file where there
+ * is one (it is never behind the database) and the chunks elsewhere; `remove()` removes both.
+ *
+ * A ship that copied output notifies {@linkcode LOG_CHANNEL} with the job's id, in its
+ * transaction, so the notice arrives once the output can be read. `watchOutput()` hears them
+ * through one `LISTEN` of the store, held while somebody watches. The driver listens again after
+ * a lost connection, but gives up when the database is away at that moment; so while it listens
+ * the store also notifies the channel with an empty payload (no job's id) every
+ * `listenCheckMs`, and listens anew when a whole period passed without any notice.
  *
  * Ships of the same attempt's stream run one after the other, on any node: each takes a
  * transaction-scoped advisory lock on the stream's key first, so a chunk is never written
@@ -18,7 +25,7 @@
  * @module
  */
 import type { LogStore, LogStream } from "../types.ts";
-import { logPath, openLog, removeJobLogs } from "../logs.ts";
+import { logPath, openLog, readLog, removeJobLogs } from "../logs.ts";
 import type { Sql } from "./sql.ts";
 
 /** Bytes of output per row of `prunner_log_chunks`. */
@@ -32,6 +39,12 @@ const READ_CHUNKS = 8;
 /** Default time between two ships of a running attempt's output, in ms. */
 export const SHIP_EVERY_MS = 1000;
 
+/** The channel a ship notifies with the id of the job whose output it stored. */
+export const LOG_CHANNEL = "prunner_logs";
+
+/** Default time between two checks that the store's `LISTEN` still hears notices, in ms. */
+export const LISTEN_CHECK_MS = 10_000;
+
 /** Settings of {@linkcode createPgLogStore}. */
 export interface PgLogStoreOptions {
   /** Time between two ships of an attempt's output while it runs or a ship failed, in ms. */
@@ -41,6 +54,8 @@ export interface PgLogStoreOptions {
    * again: once per episode, however many attempts are shipped meanwhile.
    */
   onShipFailure?: (error: unknown) => void;
+  /** Time between two checks that `watchOutput()`'s `LISTEN` still works, in ms. */
+  listenCheckMs?: number;
 }
 
 /** The PostgreSQL log store: a {@linkcode LogStore} that ships spool files to the database. */
@@ -50,10 +65,11 @@ export interface PgLogStore extends LogStore {
    * with the number of bytes copied (0 when there is no spool file or nothing new).
    */
   ship(jobId: string, task: string, stream: LogStream, attempt?: number): Promise<number>;
+  watchOutput(jobId: string, listener: () => void): () => void;
   /**
    * Stops the shippers: waits for the ships under way, then, unless ships are failing, tries
    * once more to copy what the attempts they ship have written. Later `started()` calls start
-   * none.
+   * none. Stops listening for notices too: watchers are called no more.
    */
   stop(): Promise<void>;
 }
@@ -129,6 +145,7 @@ export function createPgLogStore(
           start += filled;
           if (filled < buffer.length) break;
         }
+        if (start > end) await tx`SELECT pg_notify(${LOG_CHANNEL}, ${jobId})`;
         return start - end;
       });
     } finally {
@@ -197,6 +214,8 @@ export function createPgLogStore(
     for (const shipper of selected) await shipper.current;
   };
 
+  const notices = listenForOutput(sql, options.listenCheckMs ?? LISTEN_CHECK_MS);
+
   return {
     path: (jobId, task, stream, attempt) => logPath(spoolDir, jobId, task, stream, attempt),
 
@@ -219,6 +238,15 @@ export function createPgLogStore(
       return chunkStream(sql, key, first);
     },
 
+    async read(jobId, task, stream, attempt, offset, maxBytes) {
+      const spooled = await readLog(spoolDir, jobId, task, stream, attempt, offset, maxBytes);
+      if (spooled !== null) return spooled;
+      if (jobId.includes("\0") || maxBytes <= 0) return new Uint8Array(0);
+      return await readRange(sql, { jobId, log: logKey(task, stream, attempt) }, offset, maxBytes);
+    },
+
+    watchOutput: notices.watch,
+
     ship: async (jobId, task, stream, attempt = 1) =>
       await shipStream(jobId, task, stream, attempt) ?? 0,
 
@@ -238,6 +266,7 @@ export function createPgLogStore(
 
     async stop() {
       stopped = true;
+      notices.stop();
       const all = [...shippers.values()];
       await withdraw(all);
       // With the database away, another try would only hold up the stop; the output stays in
@@ -280,6 +309,156 @@ async function readChunks(sql: Sql, key: ChunkKey, from: number): Promise<Chunk[
     start,
     bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
   }));
+}
+
+/**
+ * Up to `maxBytes` of a stream from byte `offset` on, from the chunks that overlap that range:
+ * the one holding `offset` (found backwards on the key) and those starting inside the range,
+ * each cut to the range by the database.
+ */
+async function readRange(
+  sql: Sql,
+  key: ChunkKey,
+  offset: number,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  const limit = offset + maxBytes;
+  const rows = await sql<Chunk[]>`
+    WITH overlapping AS (
+      (SELECT start, bytes FROM prunner_log_chunks
+        WHERE job_id = ${key.jobId} AND log = ${key.log} AND start <= ${offset}::bigint
+        ORDER BY start DESC LIMIT 1)
+      UNION ALL
+      (SELECT start, bytes FROM prunner_log_chunks
+        WHERE job_id = ${key.jobId} AND log = ${key.log}
+          AND start > ${offset}::bigint AND start < ${limit}::bigint)
+    )
+    SELECT greatest(start, ${offset}::bigint) AS start,
+      substring(bytes FROM (greatest(${offset}::bigint - start, 0) + 1)::int
+        FOR (${limit}::bigint - greatest(start, ${offset}::bigint))::int) AS bytes
+    FROM overlapping
+    WHERE start + length(bytes) > ${offset}::bigint
+    ORDER BY start`;
+  const pieces: Uint8Array[] = [];
+  let next = offset;
+  for (const { start, bytes } of rows) {
+    // Ships write chunks end to end; should one be missing, what follows it is not read.
+    if (start !== next) break;
+    pieces.push(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    next += bytes.length;
+  }
+  if (pieces.length === 1) return pieces[0];
+  const joined = new Uint8Array(next - offset);
+  let at = 0;
+  for (const piece of pieces) {
+    joined.set(piece, at);
+    at += piece.length;
+  }
+  return joined;
+}
+
+/** Who watches which job's output, and the `LISTEN` that tells them. */
+interface OutputNotices {
+  watch(jobId: string, listener: () => void): () => void;
+  /** Stops listening; later watchers are never called. */
+  stop(): void;
+}
+
+/**
+ * Hears {@linkcode LOG_CHANNEL} while somebody watches: listens with the first watcher, stops
+ * with the last. Every `checkMs` it notifies the channel itself and listens anew when no notice
+ * at all came since the previous check. Watchers are called for their job's notices and, in
+ * case output was stored meanwhile, each time listening starts.
+ */
+function listenForOutput(sql: Sql, checkMs: number): OutputNotices {
+  const watchers = new Map<string, Set<() => void>>();
+  /**
+   * The `LISTEN` in use, with its `unlisten` once it is set up; `null` while not listening.
+   * Notices of an earlier one (the driver may listen again for it) are ignored.
+   */
+  let current: { unlisten: (() => Promise<void>) | null } | null = null;
+  /** Whether the `LISTEN` in use is still being set up. */
+  let pending = false;
+  /** Whether a notice came since the last check. */
+  let heard = false;
+  let checker: ReturnType<typeof setInterval> | null = null;
+  let stopped = false;
+
+  const callAll = () => {
+    for (const listeners of watchers.values()) for (const listener of listeners) listener();
+  };
+
+  const listen = () => {
+    const listening: { unlisten: (() => Promise<void>) | null } = { unlisten: null };
+    current = listening;
+    pending = true;
+    sql.listen(LOG_CHANNEL, (jobId) => {
+      if (current !== listening) return;
+      heard = true;
+      for (const listener of watchers.get(jobId) ?? []) listener();
+    }, () => {
+      if (current !== listening) return;
+      heard = true;
+      callAll();
+    }).then(({ unlisten }) => {
+      if (current === listening) {
+        listening.unlisten = unlisten;
+        pending = false;
+      } else {
+        unlisten().catch(() => {});
+      }
+    }, () => {
+      // The database is away: the next check listens again.
+      if (current === listening) pending = false;
+    });
+  };
+
+  const unlisten = () => {
+    const listening = current;
+    current = null;
+    pending = false;
+    listening?.unlisten?.().catch(() => {});
+  };
+
+  const check = () => {
+    if (!heard && !pending) {
+      unlisten();
+      listen();
+    }
+    heard = false;
+    sql`SELECT pg_notify(${LOG_CHANNEL}, '')`.catch(() => {});
+  };
+
+  const quiet = () => {
+    if (checker !== null) clearInterval(checker);
+    checker = null;
+    unlisten();
+  };
+
+  return {
+    watch(jobId, listener) {
+      const wrapped = () => listener();
+      if (stopped) return () => {};
+      let listeners = watchers.get(jobId);
+      if (listeners === undefined) watchers.set(jobId, listeners = new Set());
+      listeners.add(wrapped);
+      if (current === null) {
+        heard = false;
+        listen();
+        checker = setInterval(check, checkMs);
+      }
+      return () => {
+        if (!listeners.delete(wrapped)) return;
+        if (listeners.size === 0) watchers.delete(jobId);
+        if (watchers.size === 0) quiet();
+      };
+    },
+    stop() {
+      stopped = true;
+      watchers.clear();
+      quiet();
+    },
+  };
 }
 
 /** The output from the chunks in `first` on, read from the database as the reader pulls. */

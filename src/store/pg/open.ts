@@ -14,6 +14,9 @@ import { migrate } from "./schema.ts";
 import { connect, type Sql } from "./sql.ts";
 import { redactUrl } from "./url.ts";
 
+/** Seconds the connections get to end once the stores are closed; then they are cut. */
+const END_TIMEOUT_S = 5;
+
 /** Settings of {@linkcode openPgStore}. */
 export interface PgStoreOptions extends Omit<PgJobStoreOptions, "database">, PgLogStoreOptions {
   /** Where this node spools task output before it is shipped (see `log_store.ts`). */
@@ -37,7 +40,7 @@ export interface PgStore {
   check(): Promise<void>;
   /**
    * Stops the log store's shippers, flushes and closes the job store, then ends the pool's
-   * connections.
+   * connections (cutting those that do not end within seconds).
    */
   close(): Promise<void>;
 }
@@ -87,8 +90,11 @@ export async function openPgStore(url: string, options: PgStoreOptions): Promise
     sql,
     check: () => store.check(),
     close() {
+      // Bounded: after a database outage the driver may never end a connection that it was
+      // connecting again, and nothing of the stores uses the connections any more.
+      const end = { timeout: END_TIMEOUT_S };
       closing ??= Promise.all([logs.stop(), store.close()])
-        .finally(() => sql.end()).then(() => {});
+        .finally(() => sql.end(end)).then(() => {});
       return closing;
     },
   };
