@@ -58,6 +58,7 @@ export interface AppOptions {
    * it `GET /cluster` answers 404: cluster mode is off.
    */
   cluster?: ClusterView;
+  /**
    * In a cluster (`--database-url`): this node's name and the shared log store, so that
    * `GET /job/logs/stream` follows the output of tasks that other nodes run.
    */
