@@ -8,8 +8,13 @@
 import { getLogger } from "@logtape/logtape";
 import type { PipelineDefinition } from "../definition/types.ts";
 import { createJob } from "../engine/create_job.ts";
-import type { JobIdempotency } from "../engine/job.ts";
-import { decideAdmission, decideDueStarts, type DueStarts } from "../engine/wait_list.ts";
+import type { Job, JobIdempotency } from "../engine/job.ts";
+import {
+  type AdmissionDecision,
+  decideAdmission,
+  decideDueStarts,
+  type DueStarts,
+} from "../engine/wait_list.ts";
 import { QueueDisabledError, QueueFullError } from "../errors.ts";
 import type { ScheduleRequest } from "./api.ts";
 import type { EventHub } from "./events.ts";
@@ -72,6 +77,49 @@ export interface Admission {
 const log = getLogger(["prunner", "runner"]);
 
 /**
+ * The new job a schedule request asks for, with id `id`, scheduled at `at`.
+ *
+ * @example
+ * ```ts
+ * const job = requestedJob(definition, request, null, crypto.randomUUID(), Date.now());
+ * ```
+ */
+export function requestedJob(
+  definition: PipelineDefinition,
+  request: ScheduleRequest,
+  idempotency: JobIdempotency | null,
+  id: string,
+  at: number,
+): Job {
+  return createJob(definition, {
+    id,
+    now: at,
+    variables: request.variables,
+    user: request.user,
+    queuePartition: request.queuePartition,
+    idempotency,
+    trigger: request.trigger,
+  });
+}
+
+/**
+ * The error a schedule request gets when the pipeline's wait list refuses its job.
+ *
+ * @example
+ * ```ts
+ * if (decision.kind === "refuse") throw refusal(definition.name, decision);
+ * ```
+ */
+export function refusal(
+  pipeline: string,
+  decision: Extract<AdmissionDecision, { kind: "refuse" }>,
+): QueueFullError | QueueDisabledError {
+  return decision.reason === "queue_full"
+    ? new QueueFullError(pipeline, decision.limit)
+    : new QueueDisabledError(pipeline);
+}
+
+/**
  * Creates the admission part of a runner.
  *
  * @example
@@ -122,19 +170,9 @@ export function createAdmission(options: AdmissionOptions): Admission {
       }, at);
       if (decision.kind === "refuse") {
         events.emit({ type: "job_refused", pipeline: definition.name, reason: decision.reason });
-        throw decision.reason === "queue_full"
-          ? new QueueFullError(definition.name, decision.limit)
-          : new QueueDisabledError(definition.name);
+        throw refusal(definition.name, decision);
       }
-      const job = createJob(definition, {
-        id,
-        now: at,
-        variables: request.variables,
-        user: request.user,
-        queuePartition: request.queuePartition,
-        idempotency,
-        trigger: request.trigger,
-      });
+      const job = requestedJob(definition, request, idempotency, id, at);
       const entry: ActiveJob = { job, definition, runs: new Map() };
       admitted(state, entry, decision, at);
       if (decision.kind === "start") prepared.set(id, lifecycle.prepareStart(entry, at));

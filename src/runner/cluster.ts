@@ -9,7 +9,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Definitions, PipelineDefinition } from "../definition/types.ts";
-import { createJob, createTasks } from "../engine/create_job.ts";
+import { createTasks } from "../engine/create_job.ts";
 import { type Job, type JobIdempotency, triggerId } from "../engine/job.ts";
 import { decideRestore } from "../engine/restore.ts";
 import {
@@ -24,13 +24,7 @@ import {
   type PipelineQueue,
   type WaitingJob,
 } from "../engine/wait_list.ts";
-import {
-  JobCompletedError,
-  JobNotFoundError,
-  QueueDisabledError,
-  QueueFullError,
-  TickTakenError,
-} from "../errors.ts";
+import { JobCompletedError, JobNotFoundError, TickTakenError } from "../errors.ts";
 import type {
   ClusterLoad,
   ClusterStore,
@@ -38,6 +32,7 @@ import type {
   QueuedJob,
 } from "../store/cluster.ts";
 import type { LogStore } from "../store/types.ts";
+import { refusal, requestedJob } from "./admission.ts";
 import type { ScheduleRequest } from "./api.ts";
 import type { EventHub } from "./events.ts";
 import type { JobLifecycle } from "./job_lifecycle.ts";
@@ -306,15 +301,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
           if (tick !== null) await tx.saveTick(tick);
           return { kind: "refused" as const, decision };
         }
-        const job = createJob(definition, {
-          id,
-          now: at,
-          variables: request.variables,
-          user: request.user,
-          queuePartition: request.queuePartition,
-          idempotency,
-          trigger: request.trigger,
-        });
+        const job = requestedJob(definition, request, idempotency, id, at);
         const started: ActiveJob[] = [];
         const replaced: Job[] = [];
         const ended: Job[] = [];
@@ -357,9 +344,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         case "refused": {
           const { decision } = outcome;
           events.emit({ type: "job_refused", pipeline, reason: decision.reason });
-          throw decision.reason === "queue_full"
-            ? new QueueFullError(pipeline, decision.limit)
-            : new QueueDisabledError(pipeline);
+          throw refusal(pipeline, decision);
         }
       }
       const { job, started, replaced, ended, wakeAt } = outcome;
