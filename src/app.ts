@@ -233,8 +233,7 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
 /** This node's name in a cluster: `--node-name`, else the host's name and the port served. */
 function defaultNodeName(options: ServeOptions): string {
   if (options.nodeName !== null) return options.nodeName;
-  const port = options.address.slice(options.address.lastIndexOf(":") + 1);
-  return `${Deno.hostname()}:${port}`;
+  return `${Deno.hostname()}:${parseAddress(options.address).port}`;
 }
 
 /**

@@ -463,14 +463,25 @@ function resolveString(spec: OptionSpec, flags: Record<string, unknown>, env: En
   return text;
 }
 
+/** An option's text with where it came from; `null` when not given or empty. */
+function optionalText(
+  spec: OptionSpec,
+  flags: Record<string, unknown>,
+  env: Env,
+): { text: string; source: Raw<unknown>["source"] } | null {
+  const { value, source } = raw(spec, flags, env);
+  if (value === null || value === "") return null;
+  return { text: String(value), source };
+}
+
 function resolveDatabaseUrl(
   spec: OptionSpec,
   flags: Record<string, unknown>,
   env: Env,
 ): string | null {
-  const { value, source } = raw(spec, flags, env);
-  if (value === null || value === "") return null;
-  const text = String(value);
+  const given = optionalText(spec, flags, env);
+  if (given === null) return null;
+  const { text, source } = given;
   const protocol = URL.canParse(text) ? new URL(text).protocol : null;
   if (protocol !== "postgres:" && protocol !== "postgresql:") {
     throw invalid(spec, source, "not a PostgreSQL URL (postgres://user:password@host:port/name)");
@@ -498,9 +509,9 @@ function resolveNodeName(
   flags: Record<string, unknown>,
   env: Env,
 ): string | null {
-  const { value, source } = raw(spec, flags, env);
-  if (value === null || value === "") return null;
-  const text = String(value);
+  const given = optionalText(spec, flags, env);
+  if (given === null) return null;
+  const { text, source } = given;
   if (text.length > 200 || [...text].some((char) => char.charCodeAt(0) < 0x20)) {
     throw invalid(spec, source, "must be at most 200 characters, without control characters");
   }

@@ -86,10 +86,7 @@ export async function startNode(options: NodeOptions): Promise<ClusterMember> {
     reconnected: () => {
       // Decisions made while away are stored by now or retried; what waits may be due.
       runner.clusterChanged();
-      store.pipelinesWaiting().then(
-        (pipelines) => pipelines.forEach((pipeline) => runner.startDue(pipeline)),
-        () => {},
-      );
+      runner.startWaiting().catch(() => {});
     },
   });
   let unlisten: () => Promise<void>;

@@ -71,6 +71,8 @@ export interface ClusterRunner {
   completed(job: Job): void;
   /** Starts the pipeline's due jobs on this node (retried until the database answers). */
   startDue(pipeline: string): void;
+  /** Starts the due jobs of every pipeline that has waiting jobs (see `startDue`). */
+  startWaiting(): Promise<void>;
   /** Cancels a job this node does not run: a waiting one at once, another node's by request. */
   cancel(id: string): Promise<void>;
   /**
@@ -95,8 +97,17 @@ const MAX_RETRY_MS = 5000;
 
 const log = getLogger(["prunner", "cluster"]);
 
-/** The pipeline's queue as the engine sees it, from its unfinished jobs in accepted order. */
-export function queueOf(queued: readonly QueuedJob[], startDelayMs: number): PipelineQueue {
+/**
+ * The pipeline's queue as the engine sees it, from its unfinished jobs in accepted order (all
+ * waiting ones with today's `startDelayMs`).
+ *
+ * @example
+ * ```ts
+ * const queue = queueOfRows(await tx.queued(), definition.startDelayMs);
+ * decideDueStarts(queue, definition.concurrency, Date.now());
+ * ```
+ */
+export function queueOfRows(queued: readonly QueuedJob[], startDelayMs: number): PipelineQueue {
   let running = 0;
   const waiting: WaitingJob[] = [];
   for (const job of queued) {
@@ -198,7 +209,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
 
   /** In `tx`: the due jobs of the pipeline, claimed by this node. */
   const dueIn = async (tx: PipelineTransaction, pipeline: string, at: number) => {
-    const queue = queueOf(await tx.queued(), delayOf(pipeline));
+    const queue = queueOfRows(await tx.queued(), delayOf(pipeline));
     remember(pipeline, queue);
     if (state.shuttingDown) {
       // Another node starts them: the slot this node's ended jobs freed is theirs.
@@ -267,6 +278,10 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
 
   const startDue = (pipeline: string): void => decide(pipeline, []);
 
+  const startWaiting = async (): Promise<void> => {
+    for (const pipeline of await store.pipelinesWaiting()) startDue(pipeline);
+  };
+
   /** Cancels a job that waits in the store: it ends at once. */
   const endWaiting = (job: Job, at: number): void => {
     cancelJobTasks(job);
@@ -289,7 +304,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         }
         if (tick !== null && await tx.tickTaken(tick)) return { kind: "taken" as const };
         const id = crypto.randomUUID();
-        const queue = queueOf(await tx.queued(), delayOf(pipeline));
+        const queue = queueOfRows(await tx.queued(), delayOf(pipeline));
         const decision = decideAdmission(definition, queue, {
           id,
           created: at,
@@ -305,26 +320,22 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         const started: ActiveJob[] = [];
         const replaced: Job[] = [];
         const ended: Job[] = [];
-        let waiting = queue.waiting.length + 1;
         let wakeAt: number | null = null;
         if (decision.kind === "start") {
           markJobStarted(job, at);
           job.node = node;
           started.push({ job, definition, runs: new Map() });
-          waiting--;
         } else {
           if (decision.replaces !== null) {
             for (const other of await tx.jobs([decision.replaces])) {
               if (other.completed || other.start !== null) continue;
               endWaiting(other, at);
               replaced.push(other);
-              waiting--;
             }
           }
           const claimed = await claim(tx, decision.start.map((due) => due.id), at);
           started.push(...claimed.started);
           ended.push(...claimed.ended);
-          waiting -= claimed.started.length + claimed.ended.length;
           wakeAt = decision.wakeAt;
         }
         const others = started.filter((entry) => entry.job !== job).map((entry) => entry.job);
@@ -332,7 +343,8 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         loads.set(pipeline, {
           pipeline,
           running: queue.running + started.length,
-          waiting,
+          // The new job joined the wait list unless it started; the rest left it.
+          waiting: queue.waiting.length + 1 - started.length - replaced.length - ended.length,
         });
         return { kind: "stored" as const, job, started, replaced, ended, wakeAt };
       });
@@ -369,6 +381,8 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
     },
 
     startDue,
+
+    startWaiting,
 
     async cancel(id) {
       const pipeline = await store.pipelineOf(id);
@@ -420,9 +434,9 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
           events.emit({ type: "job_completed", job });
         }
       }
-      // Also what the gone node had armed timers for.
-      for (const pipeline of await store.pipelinesWaiting()) pipelines.add(pipeline);
       for (const pipeline of pipelines) startDue(pipeline);
+      // Also what the gone node had armed timers for.
+      await startWaiting();
     },
 
     async restore(unfinished) {
@@ -478,7 +492,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         resumed(state, entry);
         lifecycle.resume(entry);
       }
-      for (const pipeline of await store.pipelinesWaiting()) startDue(pipeline);
+      await startWaiting();
       refreshLoad();
       await Promise.all(shipped);
     },

@@ -150,6 +150,8 @@ export interface Runner extends RunnerApi {
   takeOver(node: string, reason: string): Promise<void>;
   /** In a cluster: another node left due work in `pipeline`. */
   startDue(pipeline: string): void;
+  /** In a cluster: starts the due jobs of every pipeline with waiting jobs (after an outage). */
+  startWaiting(): Promise<void>;
 }
 
 const log = getLogger(["prunner", "runner"]);
@@ -260,33 +262,47 @@ export function createRunner(options: RunnerOptions): Runner {
     if (!job.canceled && job.completed) throw new JobCompletedError(id);
   };
 
+  /** The definition a new job of `request` runs with; none while shutting down. */
+  const definitionFor = (request: ScheduleRequest): PipelineDefinition => {
+    if (state.shuttingDown) throw new ShuttingDownError();
+    const definition = state.definitions.get(request.pipeline);
+    if (!definition) throw new PipelineNotFoundError(request.pipeline);
+    return definition;
+  };
+
+  /** New jobs are refused because the store fails: logged once per episode. */
+  const refusedByStore = (message: string, error: unknown): void => {
+    if (refusing) return;
+    refusing = true;
+    log.error(message, { error });
+  };
+
+  /** A new job was stored: an episode of refusals ends. */
+  const acceptedByStore = (): void => {
+    if (!refusing) return;
+    refusing = false;
+    log.info("New jobs are stored and accepted again");
+  };
+
   /** Schedules a new job, holding `idempotency` if given; resolves once it is stored. */
   const scheduleNew = async (
     request: ScheduleRequest,
     idempotency: JobIdempotency | null,
   ): Promise<Job> => {
     if (request.variables !== null) checkVariables(request.variables);
-    if (state.shuttingDown) throw new ShuttingDownError();
-    const definition = state.definitions.get(request.pipeline);
-    if (!definition) throw new PipelineNotFoundError(request.pipeline);
+    const definition = definitionFor(request);
     if (cluster) return (await admitInCluster(definition, request, idempotency)).job;
     const entry = admission.accept(definition, request, idempotency);
     try {
       await store.save(entry.job);
     } catch (error) {
       admission.refused(entry);
-      if (!refusing) {
-        refusing = true;
-        log.error("New jobs are refused: they cannot be stored: {error}", { error });
-      }
+      refusedByStore("New jobs are refused: they cannot be stored: {error}", error);
       throw error instanceof StoreWriteError
         ? new JobNotStoredError(errorMessage(error.cause), error.dataDir)
         : new JobNotStoredError(errorMessage(error), null);
     }
-    if (refusing) {
-      refusing = false;
-      log.info("New jobs are stored and accepted again");
-    }
+    acceptedByStore();
     admission.stored(entry);
     return entry.job;
   };
@@ -302,17 +318,11 @@ export function createRunner(options: RunnerOptions): Runner {
   ): Promise<{ job: Job; created: boolean }> => {
     try {
       const admitted = await cluster!.admit(definition, request, idempotency);
-      if (refusing) {
-        refusing = false;
-        log.info("New jobs are stored and accepted again");
-      }
+      acceptedByStore();
       return admitted;
     } catch (error) {
       if (error instanceof PrunnerError) throw error;
-      if (!refusing) {
-        refusing = true;
-        log.error("New jobs are refused: the database cannot store them: {error}", { error });
-      }
+      refusedByStore("New jobs are refused: the database cannot store them: {error}", error);
       throw new JobNotStoredError(errorMessage(error), null);
     }
   };
@@ -323,18 +333,15 @@ export function createRunner(options: RunnerOptions): Runner {
     key: string,
     fingerprint: string,
   ): Promise<{ job: Job; created: boolean }> => {
+    const idempotency = { key, fingerprint, expires: now() + idempotencyTtlMs };
     if (cluster) {
-      const definition = state.definitions.get(request.pipeline);
-      if (state.shuttingDown) throw new ShuttingDownError();
-      if (!definition) throw new PipelineNotFoundError(request.pipeline);
-      const expires = now() + idempotencyTtlMs;
-      const outcome = await admitInCluster(definition, request, { key, fingerprint, expires });
+      // The key is looked up in the transaction that would store the new job.
+      const outcome = await admitInCluster(definitionFor(request), request, idempotency);
       return { job: current(outcome.job.id) ?? outcome.job, created: outcome.created };
     }
     const found = await store.findIdempotent(request.user, key);
     if (found !== null) return { job: current(found.id) ?? found, created: false };
-    const expires = now() + idempotencyTtlMs;
-    return { job: await scheduleNew(request, { key, fingerprint, expires }), created: true };
+    return { job: await scheduleNew(request, idempotency), created: true };
   };
 
   /** An earlier request's job for a retry: the same job, unless the retry asks for another. */
@@ -500,6 +507,8 @@ export function createRunner(options: RunnerOptions): Runner {
     startDue(pipeline: string): void {
       cluster?.startDue(pipeline);
     },
+
+    startWaiting: () => cluster ? cluster.startWaiting() : Promise.resolve(),
   };
   return runner;
 }
