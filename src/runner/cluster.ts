@@ -304,7 +304,16 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         }
         if (tick !== null && await tx.tickTaken(tick)) return { kind: "taken" as const };
         const id = crypto.randomUUID();
-        const queue = queueOfRows(await tx.queued(), delayOf(pipeline));
+        const stored = queueOfRows(await tx.queued(), delayOf(pipeline));
+        // A slot can be free while jobs wait for it: a job's end is stored (by the persister)
+        // before the decision that starts the next job, a take-over ends jobs before due starts
+        // run. Those jobs start first, so that a new job never overtakes them.
+        const due = decideDueStarts(stored, definition.concurrency, at).start.map((job) => job.id);
+        const overdue = await claim(tx, due, at);
+        const queue: PipelineQueue = {
+          running: stored.running + overdue.started.length,
+          waiting: stored.waiting.filter((job) => !due.includes(job.id)),
+        };
         const decision = decideAdmission(definition, queue, {
           id,
           created: at,
@@ -314,12 +323,13 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         if (decision.kind === "refuse") {
           // The refused tick is stored, so that no node takes it for a missed one.
           if (tick !== null) await tx.saveTick(tick);
-          return { kind: "refused" as const, decision };
+          await tx.save([...overdue.ended, ...overdue.started.map((entry) => entry.job)]);
+          return { kind: "refused" as const, decision, overdue };
         }
         const job = requestedJob(definition, request, idempotency, id, at);
-        const started: ActiveJob[] = [];
+        const started: ActiveJob[] = [...overdue.started];
         const replaced: Job[] = [];
-        const ended: Job[] = [];
+        const ended: Job[] = [...overdue.ended];
         let wakeAt: number | null = null;
         if (decision.kind === "start") {
           markJobStarted(job, at);
@@ -342,9 +352,9 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         await tx.save([job, ...replaced, ...ended, ...others]);
         loads.set(pipeline, {
           pipeline,
-          running: queue.running + started.length,
+          running: stored.running + started.length,
           // The new job joined the wait list unless it started; the rest left it.
-          waiting: queue.waiting.length + 1 - started.length - replaced.length - ended.length,
+          waiting: stored.waiting.length + 1 - started.length - replaced.length - ended.length,
         });
         return { kind: "stored" as const, job, started, replaced, ended, wakeAt };
       });
@@ -354,7 +364,12 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         case "taken":
           throw new TickTakenError(pipeline, request.trigger!.planned);
         case "refused": {
-          const { decision } = outcome;
+          const { decision, overdue } = outcome;
+          for (const other of overdue.ended) {
+            events.emit({ type: "job_completed", job: other });
+            options.onCompleted(other);
+          }
+          run(overdue.started, at);
           events.emit({ type: "job_refused", pipeline, reason: decision.reason });
           throw refusal(pipeline, decision);
         }

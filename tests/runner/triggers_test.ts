@@ -1,7 +1,7 @@
 import type { Definitions, TriggerDefinition } from "../../src/definition/types.ts";
 import type { ScheduleRequest } from "../../src/runner/api.ts";
 import { createTriggers } from "../../src/runner/triggers.ts";
-import { QueueFullError } from "../../src/errors.ts";
+import { QueueFullError, TickTakenError } from "../../src/errors.ts";
 import type { TriggerTick } from "../../src/store/types.ts";
 import { pipeline } from "../engine/fixtures.ts";
 import { assert, assertEquals } from "../assert.ts";
@@ -18,8 +18,15 @@ function definitions(...triggers: TriggerDefinition[]): Definitions {
   return new Map([["nightly", pipeline({ name: "nightly", schedule: triggers })]]);
 }
 
-/** Triggers on a fake clock whose schedule requests are recorded (and accepted). */
-function fakeTriggers(start: number) {
+/**
+ * Triggers on a fake clock whose schedule requests are recorded and refused with `refusal`
+ * (default: the wait list is full).
+ */
+function fakeTriggers(
+  start: number,
+  refusal: (request: ScheduleRequest) => Error = (request) =>
+    new QueueFullError(request.pipeline, 0),
+) {
   let clock = start;
   const requests: ScheduleRequest[] = [];
   const savedTicks: TriggerTick[] = [];
@@ -27,7 +34,7 @@ function fakeTriggers(start: number) {
     now: () => clock,
     schedule(request) {
       requests.push(request);
-      return Promise.reject(new QueueFullError(request.pipeline, 0));
+      return Promise.reject(refusal(request));
     },
     saveTick(tick) {
       savedTicks.push(tick);
@@ -118,6 +125,16 @@ Deno.test("a tick whose job is refused is stored, so that a restart does not run
   t.advanceTo(MINUTE);
   await waitFor("the refused tick to be stored", () => t.savedTicks.length > 0);
   assertEquals(t.savedTicks, [{ pipeline: "nightly", trigger: "@every 1m UTC", planned: MINUTE }]);
+});
+
+Deno.test("a tick another node of the cluster started a job for is not stored again", async () => {
+  using t = fakeTriggers(0, (request) => new TickTakenError(request.pipeline, MINUTE));
+  t.triggers.start(definitions(trigger({ cron: "@every 1m" })), []);
+  t.advanceTo(MINUTE);
+  assertEquals(t.planned(), [MINUTE]);
+  // The refusal's handling has run once the rejected request's callbacks had their turn.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assertEquals(t.savedTicks, []);
 });
 
 Deno.test("triggered jobs run through the runner's wait list and say which tick made them", async () => {
