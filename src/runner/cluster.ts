@@ -84,9 +84,12 @@ export interface ClusterRunner {
   restore(unfinished: readonly Job[]): Promise<void>;
   /** Running and waiting jobs of a pipeline across the cluster, as last read. */
   load(pipeline: string): ClusterLoad | undefined;
-  /** Reads the cluster's load again (after other nodes changed it). */
+  /**
+   * Reads the cluster's load again (after other nodes changed it); calls that come within
+   * {@linkcode LOAD_INTERVAL_MS} of the last read share one read at its end.
+   */
   refreshLoad(): void;
-  /** Clears the timers of start delays and retries (shutdown). */
+  /** Clears the timers of start delays, retries and load reads (shutdown). */
   stopTimers(): void;
 }
 
@@ -94,6 +97,11 @@ export interface ClusterRunner {
 const FIRST_RETRY_MS = 250;
 /** Longest wait between tries of a decision the database refused. */
 const MAX_RETRY_MS = 5000;
+/**
+ * Least time between two reads of the cluster's load, in ms. Other nodes notify every job
+ * change, several per job: reading the load for each cost as much as a job's own statements.
+ */
+const LOAD_INTERVAL_MS = 200;
 
 const log = getLogger(["prunner", "cluster"]);
 
@@ -141,12 +149,26 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
   const loads = new Map<string, ClusterLoad>();
   let loading: Promise<void> | null = null;
   let loadAgain = false;
+  let loadTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the last read of the load began (monotonic clock). */
+  let loadedAt = -Infinity;
 
+  /** Reads the load now, or once {@linkcode LOAD_INTERVAL_MS} has passed since the last read. */
   const refreshLoad = (): void => {
+    if (loadTimer !== undefined || stopped) return;
     if (loading) {
       loadAgain = true;
       return;
     }
+    const wait = loadedAt + LOAD_INTERVAL_MS - performance.now();
+    if (wait > 0) {
+      loadTimer = setTimeout(() => {
+        loadTimer = undefined;
+        refreshLoad();
+      }, wait);
+      return;
+    }
+    loadedAt = performance.now();
     loading = store.load().then((current) => {
       loads.clear();
       for (const load of current) loads.set(load.pipeline, load);
@@ -503,6 +525,8 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
 
     stopTimers() {
       stopped = true;
+      clearTimeout(loadTimer);
+      loadTimer = undefined;
       for (const timer of [...timers.values(), ...retryTimers.values()]) clearTimeout(timer);
       timers.clear();
       retryTimers.clear();
