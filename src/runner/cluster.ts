@@ -12,12 +12,7 @@ import type { Definitions, PipelineDefinition } from "../definition/types.ts";
 import { createTasks } from "../engine/create_job.ts";
 import { type Job, type JobIdempotency, triggerId } from "../engine/job.ts";
 import { decideRestore } from "../engine/restore.ts";
-import {
-  cancelJobTasks,
-  markJobCompleted,
-  markJobInterrupted,
-  markJobStarted,
-} from "../engine/task_graph.ts";
+import { cancelJobTasks, markJobCompleted, markJobInterrupted } from "../engine/task_graph.ts";
 import {
   decideAdmission,
   decideDueStarts,
@@ -35,7 +30,7 @@ import type { LogStore } from "../store/types.ts";
 import { refusal, requestedJob } from "./admission.ts";
 import type { ScheduleRequest } from "./api.ts";
 import type { EventHub } from "./events.ts";
-import type { JobLifecycle } from "./job_lifecycle.ts";
+import type { JobLifecycle, PreparedStart } from "./job_lifecycle.ts";
 import { type ActiveJob, resumed, type RunnerState } from "./state.ts";
 
 /** What the cluster part of a runner acts through. */
@@ -104,6 +99,12 @@ const MAX_RETRY_MS = 5000;
 const LOAD_INTERVAL_MS = 200;
 
 const log = getLogger(["prunner", "cluster"]);
+
+/** A job this node claimed, its first tasks held until the claim is stored. */
+interface Started {
+  readonly entry: ActiveJob;
+  readonly start: PreparedStart;
+}
 
 /**
  * The pipeline's queue as the engine sees it, from its unfinished jobs in accepted order (all
@@ -186,10 +187,16 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
   const delayOf = (pipeline: string): number => definitions().get(pipeline)?.startDelayMs ?? 0;
 
   /**
-   * Marks waiting jobs started on this node, with the tasks of today's definition (a job of a
-   * pipeline that is gone ends instead). Returns the jobs to write.
+   * Marks waiting jobs started on this node, with the tasks of today's definition, and prepares
+   * their starts into `prepared` (a job of a pipeline that is gone ends instead). Returns the
+   * jobs to write.
    */
-  const claim = async (tx: PipelineTransaction, ids: readonly string[], at: number) => {
+  const claim = async (
+    tx: PipelineTransaction,
+    ids: readonly string[],
+    at: number,
+    prepared: Started[],
+  ) => {
     const started: ActiveJob[] = [];
     const ended: Job[] = [];
     for (const job of await tx.jobs(ids)) {
@@ -201,19 +208,25 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         continue;
       }
       job.tasks = createTasks(definition);
-      markJobStarted(job, at);
       job.node = node;
-      started.push({ job, definition, runs: new Map() });
+      const entry: ActiveJob = { job, definition, runs: new Map() };
+      prepared.push({ entry, start: lifecycle.prepareStart(entry, at) });
+      started.push(entry);
     }
     return { started, ended };
   };
 
-  /** Runs jobs this node claimed; arms the pipeline's timer for the next due one. */
-  const run = (started: readonly ActiveJob[], at: number): void => {
-    for (const entry of started) {
+  /** Runs the jobs this node claimed, once their claim (with their first tasks) is stored. */
+  const run = (started: readonly Started[]): void => {
+    for (const { entry, start } of started) {
       resumed(state, entry);
-      lifecycle.start(entry, at);
+      start.release();
     }
+  };
+
+  /** The claim was not stored: the held processes are killed, the jobs stay as they were. */
+  const drop = (started: readonly Started[]): void => {
+    for (const { start } of started) start.drop();
   };
 
   const arm = (pipeline: string, wakeAt: number | null): void => {
@@ -230,7 +243,12 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
   };
 
   /** In `tx`: the due jobs of the pipeline, claimed by this node. */
-  const dueIn = async (tx: PipelineTransaction, pipeline: string, at: number) => {
+  const dueIn = async (
+    tx: PipelineTransaction,
+    pipeline: string,
+    at: number,
+    prepared: Started[],
+  ) => {
     const queue = queueOfRows(await tx.queued(), delayOf(pipeline));
     remember(pipeline, queue);
     if (state.shuttingDown) {
@@ -240,7 +258,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
     }
     const concurrency = definitions().get(pipeline)?.concurrency ?? 1;
     const due = decideDueStarts(queue, concurrency, at);
-    const claimed = await claim(tx, due.start.map((job) => job.id), at);
+    const claimed = await claim(tx, due.start.map((job) => job.id), at, prepared);
     return { ...claimed, wakeAt: due.wakeAt };
   };
 
@@ -265,20 +283,22 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
     const jobs = pending.get(pipeline) ?? [];
     pending.delete(pipeline);
     const at = now();
+    const prepared: Started[] = [];
     store.withPipeline(pipeline, async (tx) => {
       // Ended jobs first: the queue is read without them.
       if (jobs.length > 0) await tx.save(jobs);
-      const due = await dueIn(tx, pipeline, at);
+      const due = await dueIn(tx, pipeline, at, prepared);
       await tx.save([...due.ended, ...due.started.map(({ job }) => job)]);
       return due;
     }).then((due) => {
       deciding.delete(pipeline);
       if (delayMs > 0) log.info("Decisions for {pipeline} are stored again", { pipeline });
       for (const job of [...jobs, ...due.ended]) options.onCompleted(job);
-      run(due.started, at);
+      run(prepared);
       arm(pipeline, due.wakeAt);
       if (pending.has(pipeline)) attempt(pipeline, 0);
     }, (error) => {
+      drop(prepared);
       pending.set(pipeline, [...jobs, ...(pending.get(pipeline) ?? [])]);
       if (stopped) {
         deciding.delete(pipeline);
@@ -319,6 +339,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         trigger: triggerId(request.trigger),
         planned: request.trigger.planned,
       };
+      const prepared: Started[] = [];
       const outcome = await store.withPipeline(pipeline, async (tx) => {
         if (idempotency !== null) {
           const found = await tx.findIdempotent(request.user, idempotency.key);
@@ -344,9 +365,11 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         const ended: Job[] = [];
         let wakeAt: number | null = null;
         if (decision.kind === "start") {
-          markJobStarted(job, at);
           job.node = node;
-          started.push({ job, definition, runs: new Map() });
+          const entry: ActiveJob = { job, definition, runs: new Map() };
+          // Its first tasks are stored started in this commit, not in one after it.
+          prepared.push({ entry, start: lifecycle.prepareStart(entry, at) });
+          started.push(entry);
         } else {
           if (decision.replaces !== null) {
             for (const other of await tx.jobs([decision.replaces])) {
@@ -355,7 +378,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
               replaced.push(other);
             }
           }
-          const claimed = await claim(tx, decision.start.map((due) => due.id), at);
+          const claimed = await claim(tx, decision.start.map((due) => due.id), at, prepared);
           started.push(...claimed.started);
           ended.push(...claimed.ended);
           wakeAt = decision.wakeAt;
@@ -368,7 +391,10 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
           // The new job joined the wait list unless it started; the rest left it.
           waiting: queue.waiting.length + 1 - started.length - replaced.length - ended.length,
         });
-        return { kind: "stored" as const, job, started, replaced, ended, wakeAt };
+        return { kind: "stored" as const, job, replaced, ended, wakeAt };
+      }).catch((error) => {
+        drop(prepared);
+        throw error;
       });
       switch (outcome.kind) {
         case "found":
@@ -381,7 +407,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
           throw refusal(pipeline, decision);
         }
       }
-      const { job, started, replaced, ended, wakeAt } = outcome;
+      const { job, replaced, ended, wakeAt } = outcome;
       events.emit({ type: "job_scheduled", job });
       for (const other of replaced) {
         log.info("Job {jobId} replaced by {newJobId} on the wait list", {
@@ -393,7 +419,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         events.emit({ type: "job_completed", job: other });
         options.onCompleted(other);
       }
-      run(started, at);
+      run(prepared);
       arm(pipeline, wakeAt);
       return { job, created: true };
     },
