@@ -71,8 +71,8 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
       options.load = tool;
     } else if (arg === "--only") {
       const list = value().split(",").map(Number);
-      if (list.some((id) => !Number.isInteger(id) || id < 1 || id > 9)) {
-        throw new Error(`--only takes case numbers 1 to 9, separated by commas`);
+      if (list.some((id) => !Number.isInteger(id) || id < 1 || id > 10)) {
+        throw new Error(`--only takes case numbers 1 to 10, separated by commas`);
       }
       options.only = new Set(list);
     } else throw new Error(`unknown argument ${JSON.stringify(arg)}`);

@@ -144,7 +144,6 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
     if (dataDir.cluster) {
       node = await startNode({
         store: dataDir.cluster,
-        jobs: dataDir.store,
         runner,
         name: nodeName!,
         address: nodeAddress(options.address),

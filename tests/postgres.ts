@@ -23,6 +23,8 @@ export interface TestPostgres extends AsyncDisposable {
   readonly url: string;
   /** Creates an empty database and returns its URL. */
   database(): Promise<string>;
+  /** The process id of the running server's postmaster (the parent of its backends). */
+  pid(): Promise<number>;
   /** Stops the server at once (as a crash would), keeping its data. */
   stop(): Promise<void>;
   /** Starts the stopped server again, on the same port. */
@@ -128,6 +130,10 @@ export async function startPostgres(): Promise<TestPostgres> {
         ]);
         if (!created.success) throw new Error(`cannot create database ${name}:\n${created.output}`);
         return `postgres://${USER}@127.0.0.1:${port}/${name}`;
+      },
+      async pid() {
+        const lines = await Deno.readTextFile(`${data}/postmaster.pid`);
+        return Number(lines.split("\n")[0]);
       },
       async stop() {
         const stopped = await run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);

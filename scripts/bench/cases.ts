@@ -4,6 +4,7 @@
  * @module
  */
 import { apiThroughput, type LoadTool } from "./api.ts";
+import { clusterCase, clusterMissing } from "./cluster.ts";
 import { scheduleLatency } from "./latency.ts";
 import { outputMemory } from "./memory.ts";
 import { type CaseResult, type Metric, metric, unmeasured } from "./report.ts";
@@ -375,6 +376,64 @@ export async function runCases(
         `MiB; jobs/s of each wave: ${
           result.waves.map((w) => w.jobsPerSecond.toFixed(0)).join(", ")
         }`,
+    };
+  });
+  await run(10, "Cluster", async () => {
+    if (clusterMissing !== null) return { skipped: clusterMissing };
+    const result = await clusterCase(deno, sizes);
+    const { single, cluster, latency } = result;
+    const rates = (values: number[]) => values.map((rate) => Math.round(rate)).join(", ");
+    const nodes = Object.entries(cluster.byNode).map(([name, jobs]) => `${name} ${jobs}`);
+    return {
+      metrics: [
+        metric(`${single.jobs} jobs, one node (Deno KV)`, single.jobsPerSecond, "jobs/s"),
+        metric(`${cluster.jobs} jobs, two nodes (PostgreSQL)`, cluster.jobsPerSecond, "jobs/s"),
+        metric(
+          "time per job, cluster ÷ one node",
+          single.jobsPerSecond / cluster.jobsPerSecond,
+          "×",
+          { op: "<=", bound: 1.5 },
+        ),
+        metric("CPU per job, one node", single.cpu.processes, "ms"),
+        metric("CPU per job, cluster", cluster.cpu.processes, "ms"),
+        metric(
+          "CPU per job, cluster ÷ one node",
+          cluster.cpu.processes / single.cpu.processes,
+          "×",
+        ),
+        metric("cluster CPU per job: both server processes", cluster.cpu.servers, "ms"),
+        metric("cluster CPU per job: task executor processes", cluster.cpu.executors, "ms"),
+        metric("cluster CPU per job: task processes", cluster.cpu.tasks, "ms"),
+        metric("cluster CPU per job: PostgreSQL", cluster.cpu.postgres, "ms"),
+        metric("cluster CPU per job: benchmark client", cluster.cpu.client, "ms"),
+        metric("one node CPU per job: server process", single.cpu.servers, "ms"),
+        metric("one node CPU per job: task executor process", single.cpu.executors, "ms"),
+        metric("one node CPU per job: task processes", single.cpu.tasks, "ms"),
+        metric("one node CPU per job: benchmark client", single.cpu.client, "ms"),
+        metric("machine CPU per job, one node run", single.cpu.machine, "ms"),
+        metric("machine CPU per job, cluster run", cluster.cpu.machine, "ms"),
+        metric(`latency p50 of ${latency.single.samples} jobs, one node`, latency.single.p50, "ms"),
+        metric("latency p99, one node", latency.single.p99, "ms"),
+        metric(
+          `latency p50 of ${latency.cluster.samples} jobs, cluster`,
+          latency.cluster.p50,
+          "ms",
+        ),
+        metric("latency p99, cluster", latency.cluster.p99, "ms"),
+        metric("latency p50, cluster ÷ one node", latency.cluster.p50 / latency.single.p50, "×"),
+        metric("latency p99, cluster ÷ one node", latency.cluster.p99 / latency.single.p99, "×"),
+      ],
+      note: `the throughput pipeline of case 2 (concurrency ${n}, across the cluster), ` +
+        `${n} clients, the cluster's jobs scheduled round-robin on nodes a and b and polled on ` +
+        `the node that took them; one node and cluster take turns, each fresh (the cluster on a ` +
+        `new database of one throwaway PostgreSQL), median of ${sizes.repeats} run(s) ` +
+        `(one node ${rates(result.singleRates)}, cluster ${rates(result.clusterRates)} jobs/s); ` +
+        `the median cluster run's jobs ran on ${nodes.join(", ")}, all schedule requests ` +
+        `answered after ${cluster.schedulingSeconds.toFixed(2)} s (one node ` +
+        `${single.schedulingSeconds.toFixed(2)} s); CPU per job is that of the run's processes ` +
+        `(servers, executors, tasks, PostgreSQL's, the client), the machine's rows include ` +
+        `whatever else ran; latency as case 4, one job at a time, alternating between the one ` +
+        `node and the cluster's nodes`,
     };
   });
   return results;

@@ -7,6 +7,14 @@
 import type { ApiJob, Server } from "./server.ts";
 import { sleep } from "./system.ts";
 
+/** One server, or the nodes of a cluster that requests go to in turn. */
+export type Servers = Server | readonly Server[];
+
+/** The server of the `index`th job: with several, they take turns. */
+function serverOf(servers: Servers, index: number): Server {
+  return "length" in servers ? servers[index % servers.length] : servers;
+}
+
 /** Jobs being scheduled. */
 export interface Scheduling {
   /** Job ids in scheduling order; `undefined` until that request was answered. */
@@ -22,7 +30,8 @@ export interface Scheduling {
 
 /**
  * Schedules `count` jobs of `pipeline` from `clients` concurrent clients; each client sends its
- * next request when its last one was answered, and all stop at the first failure.
+ * next request when its last one was answered, and all stop at the first failure. With several
+ * servers, the jobs go to them round-robin (job `i` to server `i % servers.length`).
  *
  * @example
  * ```ts
@@ -32,7 +41,7 @@ export interface Scheduling {
  * ```
  */
 export function scheduleJobs(
-  server: Server,
+  servers: Servers,
   pipeline: string,
   count: number,
   clients: number,
@@ -44,7 +53,7 @@ export function scheduleJobs(
     Array.from({ length: Math.min(clients, count) }, async () => {
       while (next < count && failure === null) {
         const index = next++;
-        ids[index] = await server.schedule(pipeline);
+        ids[index] = await serverOf(servers, index).schedule(pipeline);
       }
     }),
   ).catch((error) => {
@@ -56,8 +65,8 @@ export function scheduleJobs(
 /**
  * Waits until every job of `scheduling` has completed, walking them in scheduling order: it asks
  * for the oldest job not yet seen completed and moves on as soon as it is, so it costs about one
- * request per job. With `removedIsDone`, a job that is gone (404, removed by retention) counts as
- * completed.
+ * request per job, on the server it was scheduled on. With `removedIsDone`, a job that is gone
+ * (404, removed by retention) counts as completed.
  *
  * @throws {Error} when scheduling fails, a request fails or a job does not succeed.
  * @example
@@ -67,7 +76,7 @@ export function scheduleJobs(
  * ```
  */
 export async function allCompleted(
-  server: Server,
+  servers: Servers,
   scheduling: Scheduling,
   count: number,
   removedIsDone = false,
@@ -79,7 +88,10 @@ export async function allCompleted(
       await sleep(2);
       continue;
     }
-    const response = await server.request("GET", `/job/detail?id=${encodeURIComponent(id)}`);
+    const response = await serverOf(servers, index).request(
+      "GET",
+      `/job/detail?id=${encodeURIComponent(id)}`,
+    );
     if (response.status === 404 && removedIsDone) {
       await response.body?.cancel();
       index++;

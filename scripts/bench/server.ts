@@ -52,6 +52,8 @@ export interface ApiJob {
   errored: boolean;
   canceled: boolean;
   lastError?: string;
+  /** In a cluster: the node that ran it. */
+  node?: string;
   tasks: { name: string; status: string }[];
 }
 
@@ -63,6 +65,8 @@ export interface ServerOptions {
   data?: string;
   /** How long to wait for the first API answer. */
   readyTimeoutMs?: number;
+  /** Flags after the common ones, e.g. `--database-url URL --node-name a` for a cluster node. */
+  args?: readonly string[];
 }
 
 /** A running prunner. Disposing it stops it and removes its workspace. */
@@ -130,6 +134,7 @@ export async function startServer(
       `${root}/prunner.yml`,
       "--env-files",
       "",
+      ...(options.args ?? []),
     ];
     const started = performance.now();
     const child = new Deno.Command("sh", {

@@ -21,8 +21,8 @@ export interface Seen {
 /** Settings of {@linkcode createJobBridge}. */
 export interface BridgeOptions {
   readonly events: EventHub;
-  /** Reads a job as stored. */
-  readonly get: (id: string) => Promise<Job | null>;
+  /** Reads jobs as stored, in one read; ids without a stored job are left out. */
+  readonly read: (ids: readonly string[]) => Promise<Job[]>;
   /** Time to gather notifications before reading their jobs, in ms (default 10). */
   readonly gatherMs?: number;
   /** Most jobs remembered (default 10,000); the oldest are forgotten first. */
@@ -85,7 +85,7 @@ function snapshot(job: Job): Seen {
  *
  * @example
  * ```ts
- * const bridge = createJobBridge({ events: runner.events, get: (id) => store.get(id) });
+ * const bridge = createJobBridge({ events: runner.events, read: (ids) => cluster.jobs(ids) });
  * bridge.changed(["2f1c…"]);
  * ```
  */
@@ -96,23 +96,25 @@ export function createJobBridge(options: BridgeOptions): JobBridge {
   const seen = new Map<string, Seen>();
   const queued = new Set<string>();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let reading: Promise<void> = Promise.resolve();
+  let reading = false;
   let stopped = false;
 
   const read = async (ids: readonly string[]): Promise<void> => {
+    if (stopped) return;
+    let jobs: Map<string, Job>;
+    try {
+      jobs = new Map((await options.read(ids)).map((job) => [job.id, job]));
+    } catch (error) {
+      log.debug("Reading {count} jobs changed by another node failed: {error}", {
+        count: ids.length,
+        error,
+      });
+      return;
+    }
     for (const id of ids) {
       if (stopped) return;
-      let job: Job | null;
-      try {
-        job = await options.get(id);
-      } catch (error) {
-        log.debug("Reading job {jobId} changed by another node failed: {error}", {
-          jobId: id,
-          error,
-        });
-        continue;
-      }
-      if (job === null) {
+      const job = jobs.get(id);
+      if (job === undefined) {
         seen.delete(id);
         continue;
       }
@@ -125,17 +127,23 @@ export function createJobBridge(options: BridgeOptions): JobBridge {
     }
   };
 
+  /** Reads the jobs gathered so far; what comes in meanwhile is read next, in one read. */
+  const flush = (): void => {
+    timer = undefined;
+    reading = true;
+    const batch = [...queued];
+    queued.clear();
+    read(batch).finally(() => {
+      reading = false;
+      if (queued.size > 0 && !stopped) flush();
+    });
+  };
+
   return {
     changed(ids) {
       if (stopped) return;
       for (const id of ids) queued.add(id);
-      if (timer !== undefined) return;
-      timer = setTimeout(() => {
-        timer = undefined;
-        const batch = [...queued];
-        queued.clear();
-        reading = reading.then(() => read(batch));
-      }, gatherMs);
+      if (timer === undefined && !reading) timer = setTimeout(flush, gatherMs);
     },
     stop() {
       stopped = true;

@@ -8,7 +8,6 @@
 import { getLogger } from "@logtape/logtape";
 import type { Runner } from "../runner/runner.ts";
 import type { ClusterStore, NodeRecord } from "../store/cluster.ts";
-import type { JobStore } from "../store/types.ts";
 import { createJobBridge } from "./bridge.ts";
 import { joinCluster } from "./membership.ts";
 
@@ -17,7 +16,6 @@ export { HEARTBEATS_PER_TIMEOUT } from "./membership.ts";
 /** Settings of {@linkcode startNode}. */
 export interface NodeOptions {
   readonly store: ClusterStore;
-  readonly jobs: Pick<JobStore, "get">;
   readonly runner: Runner;
   readonly name: string;
   /** Where the node serves its API, as other nodes and people reach it. */
@@ -66,7 +64,7 @@ const log = getLogger(["prunner", "cluster"]);
  * @example
  * ```ts
  * const node = await startNode({
- *   store: dataDir.cluster!, jobs: dataDir.store, runner, name: "web-1:9009",
+ *   store: dataDir.cluster!, runner, name: "web-1:9009",
  *   address: "http://web-1:9009", heartbeatTimeoutMs: 15_000,
  * });
  * await node.stop();
@@ -74,7 +72,7 @@ const log = getLogger(["prunner", "cluster"]);
  */
 export async function startNode(options: NodeOptions): Promise<ClusterMember> {
   const { store, runner, name, heartbeatTimeoutMs } = options;
-  const bridge = createJobBridge({ events: runner.events, get: (id) => options.jobs.get(id) });
+  const bridge = createJobBridge({ events: runner.events, read: (ids) => store.jobs(ids) });
   const membership = await joinCluster({
     store,
     name,

@@ -12,12 +12,7 @@ import type { Definitions, PipelineDefinition } from "../definition/types.ts";
 import { createTasks } from "../engine/create_job.ts";
 import { type Job, type JobIdempotency, triggerId } from "../engine/job.ts";
 import { decideRestore } from "../engine/restore.ts";
-import {
-  cancelJobTasks,
-  markJobCompleted,
-  markJobInterrupted,
-  markJobStarted,
-} from "../engine/task_graph.ts";
+import { cancelJobTasks, markJobCompleted, markJobInterrupted } from "../engine/task_graph.ts";
 import {
   decideAdmission,
   decideDueStarts,
@@ -35,7 +30,7 @@ import type { LogStore } from "../store/types.ts";
 import { refusal, requestedJob } from "./admission.ts";
 import type { ScheduleRequest } from "./api.ts";
 import type { EventHub } from "./events.ts";
-import type { JobLifecycle } from "./job_lifecycle.ts";
+import type { JobLifecycle, PreparedStart } from "./job_lifecycle.ts";
 import { type ActiveJob, resumed, type RunnerState } from "./state.ts";
 
 /** What the cluster part of a runner acts through. */
@@ -84,9 +79,12 @@ export interface ClusterRunner {
   restore(unfinished: readonly Job[]): Promise<void>;
   /** Running and waiting jobs of a pipeline across the cluster, as last read. */
   load(pipeline: string): ClusterLoad | undefined;
-  /** Reads the cluster's load again (after other nodes changed it). */
+  /**
+   * Reads the cluster's load again (after other nodes changed it); calls that come within
+   * {@linkcode LOAD_INTERVAL_MS} of the last read share one read at its end.
+   */
   refreshLoad(): void;
-  /** Clears the timers of start delays and retries (shutdown). */
+  /** Clears the timers of start delays, retries and load reads (shutdown). */
   stopTimers(): void;
 }
 
@@ -94,8 +92,19 @@ export interface ClusterRunner {
 const FIRST_RETRY_MS = 250;
 /** Longest wait between tries of a decision the database refused. */
 const MAX_RETRY_MS = 5000;
+/**
+ * Least time between two reads of the cluster's load, in ms. Other nodes notify every job
+ * change, several per job: reading the load for each cost as much as a job's own statements.
+ */
+const LOAD_INTERVAL_MS = 200;
 
 const log = getLogger(["prunner", "cluster"]);
+
+/** A job this node claimed, its first tasks held until the claim is stored. */
+interface Started {
+  readonly entry: ActiveJob;
+  readonly start: PreparedStart;
+}
 
 /**
  * The pipeline's queue as the engine sees it, from its unfinished jobs in accepted order (all
@@ -141,12 +150,26 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
   const loads = new Map<string, ClusterLoad>();
   let loading: Promise<void> | null = null;
   let loadAgain = false;
+  let loadTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the last read of the load began (monotonic clock). */
+  let loadedAt = -Infinity;
 
+  /** Reads the load now, or once {@linkcode LOAD_INTERVAL_MS} has passed since the last read. */
   const refreshLoad = (): void => {
+    if (loadTimer !== undefined || stopped) return;
     if (loading) {
       loadAgain = true;
       return;
     }
+    const wait = loadedAt + LOAD_INTERVAL_MS - performance.now();
+    if (wait > 0) {
+      loadTimer = setTimeout(() => {
+        loadTimer = undefined;
+        refreshLoad();
+      }, wait);
+      return;
+    }
+    loadedAt = performance.now();
     loading = store.load().then((current) => {
       loads.clear();
       for (const load of current) loads.set(load.pipeline, load);
@@ -164,10 +187,16 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
   const delayOf = (pipeline: string): number => definitions().get(pipeline)?.startDelayMs ?? 0;
 
   /**
-   * Marks waiting jobs started on this node, with the tasks of today's definition (a job of a
-   * pipeline that is gone ends instead). Returns the jobs to write.
+   * Marks waiting jobs started on this node, with the tasks of today's definition, and prepares
+   * their starts into `prepared` (a job of a pipeline that is gone ends instead). Returns the
+   * jobs to write.
    */
-  const claim = async (tx: PipelineTransaction, ids: readonly string[], at: number) => {
+  const claim = async (
+    tx: PipelineTransaction,
+    ids: readonly string[],
+    at: number,
+    prepared: Started[],
+  ) => {
     const started: ActiveJob[] = [];
     const ended: Job[] = [];
     for (const job of await tx.jobs(ids)) {
@@ -179,19 +208,25 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         continue;
       }
       job.tasks = createTasks(definition);
-      markJobStarted(job, at);
       job.node = node;
-      started.push({ job, definition, runs: new Map() });
+      const entry: ActiveJob = { job, definition, runs: new Map() };
+      prepared.push({ entry, start: lifecycle.prepareStart(entry, at) });
+      started.push(entry);
     }
     return { started, ended };
   };
 
-  /** Runs jobs this node claimed; arms the pipeline's timer for the next due one. */
-  const run = (started: readonly ActiveJob[], at: number): void => {
-    for (const entry of started) {
+  /** Runs the jobs this node claimed, once their claim (with their first tasks) is stored. */
+  const run = (started: readonly Started[]): void => {
+    for (const { entry, start } of started) {
       resumed(state, entry);
-      lifecycle.start(entry, at);
+      start.release();
     }
+  };
+
+  /** The claim was not stored: the held processes are killed, the jobs stay as they were. */
+  const drop = (started: readonly Started[]): void => {
+    for (const { start } of started) start.drop();
   };
 
   const arm = (pipeline: string, wakeAt: number | null): void => {
@@ -208,7 +243,12 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
   };
 
   /** In `tx`: the due jobs of the pipeline, claimed by this node. */
-  const dueIn = async (tx: PipelineTransaction, pipeline: string, at: number) => {
+  const dueIn = async (
+    tx: PipelineTransaction,
+    pipeline: string,
+    at: number,
+    prepared: Started[],
+  ) => {
     const queue = queueOfRows(await tx.queued(), delayOf(pipeline));
     remember(pipeline, queue);
     if (state.shuttingDown) {
@@ -218,7 +258,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
     }
     const concurrency = definitions().get(pipeline)?.concurrency ?? 1;
     const due = decideDueStarts(queue, concurrency, at);
-    const claimed = await claim(tx, due.start.map((job) => job.id), at);
+    const claimed = await claim(tx, due.start.map((job) => job.id), at, prepared);
     return { ...claimed, wakeAt: due.wakeAt };
   };
 
@@ -243,20 +283,22 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
     const jobs = pending.get(pipeline) ?? [];
     pending.delete(pipeline);
     const at = now();
+    const prepared: Started[] = [];
     store.withPipeline(pipeline, async (tx) => {
       // Ended jobs first: the queue is read without them.
       if (jobs.length > 0) await tx.save(jobs);
-      const due = await dueIn(tx, pipeline, at);
+      const due = await dueIn(tx, pipeline, at, prepared);
       await tx.save([...due.ended, ...due.started.map(({ job }) => job)]);
       return due;
     }).then((due) => {
       deciding.delete(pipeline);
       if (delayMs > 0) log.info("Decisions for {pipeline} are stored again", { pipeline });
       for (const job of [...jobs, ...due.ended]) options.onCompleted(job);
-      run(due.started, at);
+      run(prepared);
       arm(pipeline, due.wakeAt);
       if (pending.has(pipeline)) attempt(pipeline, 0);
     }, (error) => {
+      drop(prepared);
       pending.set(pipeline, [...jobs, ...(pending.get(pipeline) ?? [])]);
       if (stopped) {
         deciding.delete(pipeline);
@@ -297,6 +339,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         trigger: triggerId(request.trigger),
         planned: request.trigger.planned,
       };
+      const prepared: Started[] = [];
       const outcome = await store.withPipeline(pipeline, async (tx) => {
         if (idempotency !== null) {
           const found = await tx.findIdempotent(request.user, idempotency.key);
@@ -332,9 +375,11 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         const ended: Job[] = [...overdue.ended];
         let wakeAt: number | null = null;
         if (decision.kind === "start") {
-          markJobStarted(job, at);
           job.node = node;
-          started.push({ job, definition, runs: new Map() });
+          const entry: ActiveJob = { job, definition, runs: new Map() };
+          // Its first tasks are stored started in this commit, not in one after it.
+          prepared.push({ entry, start: lifecycle.prepareStart(entry, at) });
+          started.push(entry);
         } else {
           if (decision.replaces !== null) {
             for (const other of await tx.jobs([decision.replaces])) {
@@ -343,7 +388,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
               replaced.push(other);
             }
           }
-          const claimed = await claim(tx, decision.start.map((due) => due.id), at);
+          const claimed = await claim(tx, decision.start.map((due) => due.id), at, prepared);
           started.push(...claimed.started);
           ended.push(...claimed.ended);
           wakeAt = decision.wakeAt;
@@ -356,7 +401,10 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
           // The new job joined the wait list unless it started; the rest left it.
           waiting: stored.waiting.length + 1 - started.length - replaced.length - ended.length,
         });
-        return { kind: "stored" as const, job, started, replaced, ended, wakeAt };
+        return { kind: "stored" as const, job, replaced, ended, wakeAt };
+      }).catch((error) => {
+        drop(prepared);
+        throw error;
       });
       switch (outcome.kind) {
         case "found":
@@ -374,7 +422,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
           throw refusal(pipeline, decision);
         }
       }
-      const { job, started, replaced, ended, wakeAt } = outcome;
+      const { job, replaced, ended, wakeAt } = outcome;
       events.emit({ type: "job_scheduled", job });
       for (const other of replaced) {
         log.info("Job {jobId} replaced by {newJobId} on the wait list", {
@@ -386,7 +434,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         events.emit({ type: "job_completed", job: other });
         options.onCompleted(other);
       }
-      run(started, at);
+      run(prepared);
       arm(pipeline, wakeAt);
       return { job, created: true };
     },
@@ -518,6 +566,8 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
 
     stopTimers() {
       stopped = true;
+      clearTimeout(loadTimer);
+      loadTimer = undefined;
       for (const timer of [...timers.values(), ...retryTimers.values()]) clearTimeout(timer);
       timers.clear();
       retryTimers.clear();

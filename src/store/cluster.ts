@@ -103,6 +103,8 @@ export interface ClusterStore {
    * this call removed it (so exactly one node takes over its jobs).
    */
   removeIfSilent(name: string, session: string, timeoutMs: number): Promise<boolean>;
+  /** Stored jobs by id, in one read (outside any decision); unknown ids are left out. */
+  jobs(ids: readonly string[]): Promise<Job[]>;
   /** The pipeline of a stored job, or `null` when no job has this id. */
   pipelineOf(id: string): Promise<string | null>;
   /** Unfinished started jobs of a node: id and pipeline. */

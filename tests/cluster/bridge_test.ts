@@ -67,9 +67,11 @@ Deno.test("the bridge publishes other nodes' changes marked remote, reading each
   let reads = 0;
   const bridge = createJobBridge({
     events,
-    get: (id) => {
+    read: (ids) => {
       reads++;
-      return Promise.resolve(structuredClone(stored.get(id) ?? null));
+      return Promise.resolve(
+        ids.flatMap((id) => stored.has(id) ? [structuredClone(stored.get(id)!)] : []),
+      );
     },
     gatherMs: 1,
   });
@@ -84,5 +86,36 @@ Deno.test("the bridge publishes other nodes' changes marked remote, reading each
   await waitFor("the job's end", () => seen.some((event) => event.type === "job_completed"));
   assertEquals(types(seen), ["job_scheduled", "job_started", "job_completed"]);
   bridge.changed(["unknown"]);
+  bridge.stop();
+});
+
+Deno.test("the bridge reads the jobs changed while it reads, together in its next read", async () => {
+  const events = createEventHub();
+  const seen: RunnerEvent[] = [];
+  events.subscribe((event) => seen.push(event));
+  const jobs = [1, 2, 3, 4].map((i) => ({ ...newJob(definition, 100 * i), id: `job-${i}` }));
+  const reads: string[][] = [];
+  const { promise: release, resolve } = Promise.withResolvers<void>();
+  const bridge = createJobBridge({
+    events,
+    read: async (ids) => {
+      reads.push([...ids]);
+      if (reads.length === 1) await release;
+      return ids.map((id) => structuredClone(jobs.find((job) => job.id === id)!));
+    },
+    gatherMs: 1,
+  });
+  bridge.changed([jobs[0].id]);
+  await waitFor("the first read", () => reads.length === 1);
+  // Further than the gathering time apart.
+  bridge.changed([jobs[1].id]);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  bridge.changed([jobs[2].id, jobs[3].id]);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assertEquals(reads.length, 1, "no second read while the first one runs");
+  resolve();
+  await waitFor("every job's event", () => seen.length === 4);
+  assertEquals(reads, [[jobs[0].id], [jobs[1].id, jobs[2].id, jobs[3].id]]);
+  assertEquals(seen.map((event) => "job" in event && event.job.id), jobs.map((job) => job.id));
   bridge.stop();
 });

@@ -85,6 +85,20 @@ pgTest(
   },
 );
 
+pgTest("jobs reads stored jobs by id in one read, in the order asked", async (s, spool) => {
+  await using nodes = await twoNodes(s, spool);
+  const first = job({ created: 1 });
+  const second = job({ created: 2, start: 3, node: "a" });
+  await nodes.storeA.save(first);
+  await nodes.storeA.save(second);
+  const read = await nodes.b.jobs([second.id, "unknown", first.id, "nul\0id"]);
+  assertEquals(read.map((found) => [found.id, found.node]), [[second.id, "a"], [
+    first.id,
+    undefined,
+  ]]);
+  assertEquals(await nodes.b.jobs([]), []);
+});
+
 pgTest("a decision that throws stores nothing and tells nobody", async (s, spool) => {
   await using nodes = await twoNodes(s, spool);
   const pings: string[] = [];

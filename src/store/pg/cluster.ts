@@ -16,6 +16,7 @@
  * @module
  */
 import { holdsKey, idempotencyDigest } from "../../engine/idempotency.ts";
+import type { Job } from "../../engine/job.ts";
 import type {
   ClusterLoad,
   ClusterStore,
@@ -27,7 +28,7 @@ import type { ListingEncoder } from "../types.ts";
 import { PrunnerError } from "../../errors.ts";
 import { DatabaseUnavailableError } from "../errors.ts";
 import { fromRow, JOBS_CHANNEL, raiseTick, type ReadRow, toRow, writeRows } from "./job_store.ts";
-import type { Sql } from "./sql.ts";
+import type { Sql, TransactionSql } from "./sql.ts";
 
 const CANCEL_CHANNEL = "prunner_cancel";
 const PIPELINE_CHANNEL = "prunner_pipeline";
@@ -36,6 +37,16 @@ const LOCK_SEED = 0x707275;
 
 const utf8 = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** Jobs by id in one query, in the order of `ids`; unknown ids are left out. */
+async function readJobs(sql: Sql | TransactionSql, ids: readonly string[]): Promise<Job[]> {
+  const stored = ids.filter((id) => !id.includes("\0"));
+  if (stored.length === 0) return [];
+  const rows = await sql<ReadRow[]>`
+    SELECT id, created, state, variables FROM prunner_jobs WHERE id = ANY(${sql.array(stored)})`;
+  const byId = new Map(rows.map((row) => [row.id, fromRow(row)]));
+  return stored.flatMap((id) => byId.get(id) ?? []);
+}
 
 /** Settings of {@linkcode createPgClusterStore}. */
 export interface PgClusterStoreOptions {
@@ -99,15 +110,7 @@ export function createPgClusterStore(sql: Sql, options: PgClusterStoreOptions): 
               node: row.node,
             }));
           },
-          async jobs(ids) {
-            const stored = ids.filter((id) => !id.includes("\0"));
-            if (stored.length === 0) return [];
-            const rows = await tx<ReadRow[]>`
-              SELECT id, created, state, variables FROM prunner_jobs
-              WHERE id = ANY(${tx.array(stored)})`;
-            const byId = new Map(rows.map((row) => [row.id, fromRow(row)]));
-            return stored.flatMap((id) => byId.get(id) ?? []);
-          },
+          jobs: (ids) => readJobs(tx, ids),
           async save(jobs) {
             if (jobs.length === 0) return;
             const at = now();
@@ -205,6 +208,8 @@ export function createPgClusterStore(sql: Sql, options: PgClusterStoreOptions): 
         RETURNING name`;
       return rows.length > 0;
     },
+
+    jobs: (ids) => unavailable(readJobs(sql, ids)),
 
     async pipelineOf(id) {
       if (id.includes("\0")) return null;
