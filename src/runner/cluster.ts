@@ -352,7 +352,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
         // before the decision that starts the next job, a take-over ends jobs before due starts
         // run. Those jobs start first, so that a new job never overtakes them.
         const due = decideDueStarts(stored, definition.concurrency, at).start.map((job) => job.id);
-        const overdue = await claim(tx, due, at);
+        const overdue = await claim(tx, due, at, prepared);
         const queue: PipelineQueue = {
           running: stored.running + overdue.started.length,
           waiting: stored.waiting.filter((job) => !due.includes(job.id)),
@@ -417,7 +417,7 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
             events.emit({ type: "job_completed", job: other });
             options.onCompleted(other);
           }
-          run(overdue.started, at);
+          run(prepared);
           events.emit({ type: "job_refused", pipeline, reason: decision.reason });
           throw refusal(pipeline, decision);
         }

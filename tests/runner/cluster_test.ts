@@ -67,7 +67,11 @@ function nodeOn(cluster: ReturnType<typeof memoryCluster>, definition: PipelineD
     node: "here",
     state: createRunnerState(new Map([[definition.name, definition]])),
     lifecycle: {
-      start: (entry: ActiveJob) => started.push(entry.job.id),
+      // The job is marked started in the decision; its tasks would run on release.
+      prepareStart(entry: ActiveJob, at: number) {
+        markJobStarted(entry.job, at);
+        return { release: () => started.push(entry.job.id), drop: () => {} };
+      },
     } as unknown as JobLifecycle,
     events: createEventHub(),
     logs: { ended: () => Promise.resolve() },
