@@ -125,6 +125,8 @@ export async function joinCluster(options: MembershipOptions): Promise<Membershi
   };
   const armFence = (): void => {
     clearTimeout(fenceTimer);
+    // A heartbeat under way when the node stops arms no timer.
+    if (stopped) return;
     fenceTimer = setTimeout(fence, Math.max(0, lastOk + fenceMs - clock()));
   };
   armFence();
