@@ -489,7 +489,7 @@ function resolveDatabaseUrl(
   return text;
 }
 
-/** Heartbeats go out ten times per timeout: under a second apart would load the database. */
+/** Heartbeats go out twenty times per timeout: closer than 150 ms apart would load the database. */
 const MIN_HEARTBEAT_TIMEOUT_MS = 3000;
 
 function resolveHeartbeatTimeout(

@@ -3,11 +3,17 @@
  * and how it notices that another node is gone.
  *
  * - Heartbeats go out {@linkcode HEARTBEATS_PER_TIMEOUT} times per `timeoutMs`, written with
- *   the database's clock.
- * - A node whose heartbeats have failed for `timeoutMs` less two heartbeats stops its tasks
- *   (fencing): by the time the others may take it for dead, it runs nothing they could start
- *   again. A node that finds its row gone (the others took it for dead) stops its tasks at once
- *   and joins again with a new session.
+ *   the database's clock; after a failed one the next is tried sooner, so that the node learns
+ *   of the database's return at once. A heartbeat not answered within a quarter of `timeoutMs`
+ *   counts as failed: the driver holds a query while it reconnects, so one heartbeat could
+ *   otherwise last through a whole outage, and the node would not notice that the others'
+ *   heartbeats are old only because the database was away.
+ * - A node whose last heartbeat that went through was sent `timeoutMs` less two heartbeat
+ *   intervals ago (the database wrote it later) stops its tasks (fencing), on a timer of its
+ *   own rather than when a heartbeat fails: by the time the others may take it for dead, it
+ *   runs nothing they could start again. A database away for less than that (a restart, a
+ *   fail-over) stops nothing. A node that finds its row gone (the others took it for dead)
+ *   stops its tasks at once and joins again with a new session.
  * - A node whose heartbeats have gone through for a whole `timeoutMs` looks for nodes silent
  *   longer than `timeoutMs`; the one that removes a silent node's row takes its jobs over.
  *   After an outage of the database every node's heartbeat is old: waiting a whole timeout of
@@ -22,7 +28,7 @@ import { valueWithin } from "../timeout.ts";
 import type { ClusterStore } from "../store/cluster.ts";
 
 /** Heartbeats per timeout. */
-export const HEARTBEATS_PER_TIMEOUT = 10;
+export const HEARTBEATS_PER_TIMEOUT = 20;
 
 /** What membership acts on. */
 export interface MembershipOptions {
@@ -84,43 +90,65 @@ export async function joinCluster(options: MembershipOptions): Promise<Membershi
   const { store, name, address, timeoutMs } = options;
   const clock = options.clock ?? (() => performance.now());
   const intervalMs = Math.max(100, Math.floor(timeoutMs / HEARTBEATS_PER_TIMEOUT));
+  const retryMs = Math.max(100, Math.floor(intervalMs / 3));
+  const answerMs = Math.floor(timeoutMs / 4);
   const fenceMs = timeoutMs - 2 * intervalMs;
   let session = crypto.randomUUID();
-  await waitForName();
+  /** When the last heartbeat that went through was sent. */
   let lastOk = clock();
+  await waitForName();
   /** When the current run of good heartbeats began; `null` after a failed one. */
   let goodSince: number | null = lastOk;
   let fenced = false;
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let fenceTimer: ReturnType<typeof setTimeout> | undefined;
   let beating: Promise<void> = Promise.resolve();
   const takingOver = new Set<string>();
 
-  const beat = async (): Promise<void> => {
+  /** Stops this node's tasks when no heartbeat has gone through for `fenceMs`. */
+  const fence = (): void => {
+    const silentMs = clock() - lastOk;
+    if (stopped || fenced) return;
+    if (silentMs < fenceMs) return armFence();
+    if (!options.runsJobs()) return;
+    fenced = true;
+    const silent = formatDuration(Math.round(silentMs / 100) * 100);
+    log.error(
+      "Node {name} has not reached the database for {silent}: it stops its tasks, since " +
+        "the other nodes may take it for dead",
+      { name, silent },
+    );
+    options.stopLocalJobs(
+      `canceled: node ${name} lost the database for ${silent}, so its tasks were stopped`,
+    );
+  };
+  const armFence = (): void => {
+    clearTimeout(fenceTimer);
+    // A heartbeat under way when the node stops arms no timer.
+    if (stopped) return;
+    fenceTimer = setTimeout(fence, Math.max(0, lastOk + fenceMs - clock()));
+  };
+  armFence();
+
+  /** One heartbeat; resolves with whether it went through. */
+  const beat = async (): Promise<boolean> => {
+    const sent = clock();
     let alive: boolean;
     try {
-      // A database that hangs rather than refuses counts as lost too.
-      const answer = await valueWithin(store.heartbeat(name, session), intervalMs);
-      if (answer === null) throw new Error(`no answer within ${formatDuration(intervalMs)}`);
+      const answer = await valueWithin(store.heartbeat(name, session), answerMs);
+      if (answer === null) {
+        throw new Error(`the database did not answer within ${formatDuration(answerMs)}`);
+      }
       alive = answer;
     } catch (error) {
       if (goodSince !== null) {
         log.warn("The heartbeat of node {name} failed: {error}", { name, error });
       }
       goodSince = null;
-      if (!fenced && clock() - lastOk >= fenceMs && options.runsJobs()) {
-        fenced = true;
-        const silent = formatDuration(Math.round(clock() - lastOk));
-        log.error(
-          "Node {name} has not reached the database for {silent}: it stops its tasks, since " +
-            "the other nodes may take it for dead",
-          { name, silent },
-        );
-        options.stopLocalJobs(
-          `canceled: node ${name} lost the database for ${silent}, so its tasks were stopped`,
-        );
-      }
-      return;
+      // Also for jobs started since the timer fired (a task's retry).
+      fence();
+      return false;
     }
     if (!alive) {
       log.error(
@@ -141,18 +169,20 @@ export async function joinCluster(options: MembershipOptions): Promise<Membershi
       }
       if (!joined) {
         goodSince = null;
-        return;
+        return false;
       }
     }
+    lastOk = sent;
+    fenced = false;
+    armFence();
     const now = clock();
     if (goodSince === null) {
       log.info("Node {name} reaches the database again", { name });
       goodSince = now;
       options.reconnected();
     }
-    lastOk = now;
-    fenced = false;
     if (now - goodSince >= timeoutMs) await lookForSilent();
+    return true;
   };
 
   /**
@@ -163,7 +193,9 @@ export async function joinCluster(options: MembershipOptions): Promise<Membershi
   async function waitForName(): Promise<void> {
     const deadline = clock() + 2 * timeoutMs;
     let told = false;
-    while (!(await store.register({ name, session, address }, timeoutMs))) {
+    for (;;) {
+      lastOk = clock();
+      if (await store.register({ name, session, address }, timeoutMs)) return;
       if (clock() > deadline) throw new NodeNameInUseError(name, timeoutMs);
       if (!told) {
         told = true;
@@ -204,13 +236,13 @@ export async function joinCluster(options: MembershipOptions): Promise<Membershi
     }
   };
 
-  const schedule = (): void => {
+  const schedule = (delayMs: number): void => {
     if (stopped) return;
     timer = setTimeout(() => {
-      beating = beat().finally(schedule);
-    }, intervalMs);
+      beating = beat().catch(() => false).then((ok) => schedule(ok ? intervalMs : retryMs));
+    }, delayMs);
   };
-  schedule();
+  schedule(intervalMs);
 
   return {
     session: () => session,
@@ -218,6 +250,7 @@ export async function joinCluster(options: MembershipOptions): Promise<Membershi
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      clearTimeout(fenceTimer);
       await beating;
       // A node that still has started jobs (e.g. waiting out a retry delay) stays listed: after
       // a restart it goes on with them, or the others take them over once it is silent.

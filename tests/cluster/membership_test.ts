@@ -82,6 +82,20 @@ Deno.test("membership: a node whose database hangs stops its tasks before it can
   assertEquals(fake.rows.size, 0, "a node without started jobs leaves the cluster");
 });
 
+Deno.test("membership: a database away for less than the fencing time stops nothing", async () => {
+  const fake = fakeStore();
+  const { stopped, join } = options(fake);
+  const membership = await join();
+  fake.answer = "fail";
+  await waitFor("a heartbeat to fail", () => !membership.connected(), 20_000);
+  // A quarter of the timeout: fencing starts at the timeout less two heartbeats.
+  await new Promise((resolve) => setTimeout(resolve, 750));
+  fake.answer = "ok";
+  await waitFor("the heartbeat to go through again", () => membership.connected(), 20_000);
+  assertEquals(stopped, []);
+  await membership.stop();
+});
+
 Deno.test("membership: a node taken for dead stops its tasks and joins with a new session", async () => {
   const fake = fakeStore();
   const { stopped, join } = options(fake);

@@ -28,7 +28,7 @@ import type { ListingEncoder } from "../types.ts";
 import { PrunnerError } from "../../errors.ts";
 import { DatabaseUnavailableError } from "../errors.ts";
 import { fromRow, JOBS_CHANNEL, raiseTick, type ReadRow, toRow, writeRows } from "./job_store.ts";
-import type { Sql, TransactionSql } from "./sql.ts";
+import { type Sql, transaction, type TransactionSql } from "./sql.ts";
 
 const CANCEL_CHANNEL = "prunner_cancel";
 const PIPELINE_CHANNEL = "prunner_pipeline";
@@ -84,12 +84,12 @@ export function createPgClusterStore(sql: Sql, options: PgClusterStoreOptions): 
 
   return {
     withPipeline(pipeline, decide) {
-      return (sql.begin(async (tx) => {
+      return (transaction(sql, async (tx) => {
         const name = utf8.encode(pipeline);
         await tx`SELECT pg_advisory_xact_lock(
           hashtextextended('pipeline ' || encode(${name}::bytea, 'hex'), ${LOCK_SEED}))`;
         const notices: { channel: string; payload: string }[] = [];
-        const transaction: PipelineTransaction = {
+        const pipelineTx: PipelineTransaction = {
           async queued() {
             const rows = await tx<
               {
@@ -150,7 +150,7 @@ export function createPgClusterStore(sql: Sql, options: PgClusterStoreOptions): 
             });
           },
         };
-        const result = await decide(transaction);
+        const result = await decide(pipelineTx);
         for (const { channel, payload } of notices) {
           await tx`SELECT pg_notify(${channel}, ${payload})`;
         }

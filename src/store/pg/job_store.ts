@@ -36,7 +36,7 @@ import { errorMessage } from "../../errors.ts";
 import { StoreReadError, StoreWriteError } from "../errors.ts";
 import { listingOrReport } from "../listing.ts";
 import { createWriteQueue, type Waiting } from "../kv/write_queue.ts";
-import type { Sql, TransactionSql } from "./sql.ts";
+import { type Sql, transaction, type TransactionSql } from "./sql.ts";
 
 /** Listing bytes up to this size are stored with the job; bigger ones are built when listed. */
 export const LISTING_BYTES = 16 * 1024;
@@ -152,8 +152,9 @@ export function createPgJobStore(sql: Sql, options: PgJobStoreOptions): JobStore
     }
     if (rows.length === 0) return;
     try {
-      await sql.begin((tx) =>
-        writeRows(tx, rows.map(({ entry, row }) => ({ job: entry.value, row })), origin)
+      await transaction(
+        sql,
+        (tx) => writeRows(tx, rows.map(({ entry, row }) => ({ job: entry.value, row })), origin),
       );
     } catch (error) {
       for (const { entry } of rows) {
@@ -431,7 +432,7 @@ export interface JobRow {
  *
  * @example
  * ```ts
- * await sql.begin((tx) => writeRows(tx, [{ job, row: toRow(job, listing, Date.now()) }], null));
+ * await transaction(sql, (tx) => writeRows(tx, [{ job, row: toRow(job, listing, Date.now()) }], null));
  * ```
  */
 export async function writeRows(

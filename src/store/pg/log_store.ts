@@ -26,7 +26,7 @@
  */
 import type { LogStore, LogStream } from "../types.ts";
 import { logPath, openLog, readLog, removeJobLogs } from "../logs.ts";
-import type { Sql } from "./sql.ts";
+import { type Sql, transaction } from "./sql.ts";
 
 /** Bytes of output per row of `prunner_log_chunks`. */
 export const LOG_CHUNK_BYTES = 256 * 1024;
@@ -126,7 +126,7 @@ export function createPgLogStore(
       throw error;
     }
     try {
-      return await sql.begin(async (tx) => {
+      return await transaction(sql, async (tx) => {
         const log = logKey(task, stream, attempt);
         await tx`SELECT pg_advisory_xact_lock(hashtextextended(${jobId} || ${log}, 0))`;
         const [{ end }] = await tx<{ end: number }[]>`

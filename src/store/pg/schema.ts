@@ -31,7 +31,7 @@
  *
  * @module
  */
-import type { Sql } from "./sql.ts";
+import { type Sql, transaction } from "./sql.ts";
 import { StoreFormatError } from "../errors.ts";
 
 /**
@@ -110,7 +110,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  * ```
  */
 export async function migrate(sql: Sql): Promise<number[]> {
-  return await sql.begin(async (tx) => {
+  return await transaction(sql, async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK.toString()}::bigint)`;
     await tx`CREATE TABLE IF NOT EXISTS prunner_schema (
       version integer PRIMARY KEY,
