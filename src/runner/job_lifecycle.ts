@@ -34,6 +34,7 @@ import type { EventHub } from "./events.ts";
 import { onErrorVariables } from "./on_error.ts";
 import type { Persister } from "./persistence.ts";
 import { type ActiveJob, ended, type RunnerState } from "./state.ts";
+import { valueWithin } from "../timeout.ts";
 
 /** Where task output lives: one file per stream and attempt, as the log store keeps them. */
 export type RunnerLogs = LogStore;
@@ -110,6 +111,12 @@ interface Launch {
 }
 
 const log = getLogger(["prunner", "runner"]);
+
+/**
+ * Longest wait for a task's output to be stored before its end is recorded: a log store that is
+ * away (a cluster's database) delays no job longer; its output is stored later.
+ */
+const OUTPUT_WAIT_MS = 2_000;
 
 /** What the process of one of the job's tasks is started with. */
 function taskLaunch({ job, definition }: ActiveJob, task: Task): Launch {
@@ -193,7 +200,7 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
         for (const { task, run } of held) {
           events.emit({ type: "task_started", job, task });
           entry.runs.set(task.name, run);
-          run.done.then((outcome) => onTaskDone(entry, task, outcome));
+          settle(entry, task, run);
         }
         stored.resolve();
         if (held.length === 0) advance(entry);
@@ -283,7 +290,7 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
     events.emit({ type: "task_started", job, task });
     const run = runHeld(entry, task, what, stored);
     entry.runs.set(task.name, run);
-    run.done.then((outcome) => onTaskDone(entry, task, outcome));
+    settle(entry, task, run);
   };
 
   /** Starts the process of `task` (once `what` is known); its first line waits for `ready`. */
@@ -316,22 +323,36 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
     return pending;
   };
 
-  const onTaskDone = (entry: ActiveJob, task: Task, outcome: TaskOutcome): void => {
+  /**
+   * Records the end of `task` once its process has ended and its output is stored (waited for
+   * at most {@linkcode OUTPUT_WAIT_MS}), so that wherever the task is seen ended (on another node
+   * of a cluster too) its whole output can be read. The end time is the process's.
+   */
+  const settle = (entry: ActiveJob, task: Task, run: TaskRun): void => {
+    run.done.then(async (outcome) => {
+      const at = now();
+      const { job } = entry;
+      const stored = logs.ended(job.id, task.name, task.attempt).catch((error) =>
+        log.warn("The output of task {task} of job {jobId} could not be stored: {error}", {
+          task: task.name,
+          jobId: job.id,
+          error,
+        })
+      );
+      await valueWithin(stored, OUTPUT_WAIT_MS);
+      onTaskDone(entry, task, outcome, at);
+    });
+  };
+
+  const onTaskDone = (entry: ActiveJob, task: Task, outcome: TaskOutcome, at: number): void => {
     entry.runs.delete(task.name);
     const { job, definition } = entry;
-    logs.ended(job.id, task.name, task.attempt).catch((error) =>
-      log.warn("The output of task {task} of job {jobId} could not be stored: {error}", {
-        task: task.name,
-        jobId: job.id,
-        error,
-      })
-    );
     const toKill = finishTask(
       job,
       task,
       outcome,
       definition.continueRunningTasksAfterFailure,
-      now(),
+      at,
       definition.tasks[task.name] ?? null,
     );
     if (task.retryAt !== undefined) {

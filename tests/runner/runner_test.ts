@@ -60,6 +60,33 @@ Deno.test("a running task's output can be read before it ends", async () => {
   await t.runner.cancel(job.id);
 });
 
+Deno.test("a task's end is recorded once its output is stored", async () => {
+  const stored = Promise.withResolvers<void>();
+  const asked: string[] = [];
+  await using t = await testRunner(
+    [pipeline({ name: "out", tasks: { say: { script: ["echo said"] } } })],
+    "process",
+    (logs) => ({
+      ...logs,
+      ended(jobId, task) {
+        asked.push(`${jobId} ${task}`);
+        return stored.promise;
+      },
+    }),
+  );
+  const job = await t.runner.schedule(schedule("out"));
+  await waitFor("the output to be handed to the store", () => asked.length === 1);
+  const waiting = await t.runner.getJob(job.id);
+  assertEquals([waiting?.tasks[0].status, waiting?.completed], ["running", false]);
+  const askedAt = Date.now();
+  stored.resolve();
+  const done = await completed(t.runner, job.id);
+  assertEquals(done.tasks[0].status, "done");
+  assertEquals(asked, [`${job.id} say`]);
+  // The end is the process's, not when the output was stored.
+  assert(done.tasks[0].end! <= askedAt, "the task's end is when its process ended");
+});
+
 Deno.test("a task stops at its first failing line and reports the exit status", async () => {
   await using t = await testRunner([pipeline({
     name: "fail",

@@ -97,11 +97,13 @@ export type TestExecutor = "process" | "in-process";
 
 /**
  * A runner over the given pipelines, with a memory store and logs in a temp dir. Its tasks run
- * in a task executor process, as in prunner, unless `executor` is `"in-process"`.
+ * in a task executor process, as in prunner, unless `executor` is `"in-process"`; `logs` may
+ * change the log store it gets.
  */
 export async function testRunner(
   pipelines: PipelineDefinition[],
   executor: TestExecutor = "process",
+  logs: (inDir: RunnerLogs) => RunnerLogs = (inDir) => inDir,
 ): Promise<
   { runner: Runner; store: ReturnType<typeof memoryStore>; dir: string } & AsyncDisposable
 > {
@@ -112,7 +114,7 @@ export async function testRunner(
   const runner = createRunner({
     definitions,
     store,
-    logs: dirLogs(dir),
+    logs: logs(dirLogs(dir)),
     executor: tasks,
     cwd: dir,
     killTimeoutMs: 2000,
