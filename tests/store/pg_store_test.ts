@@ -273,6 +273,46 @@ pgTest(
   },
 );
 
+pgTest(
+  "an attempt's end asks the database nothing when it holds all of the output already",
+  async (server, spool) => {
+    const url = await server.database();
+    const reports: unknown[] = [];
+    await using writer = await disposable(
+      await open(url, `${spool}/a`, {
+        shipEveryMs: 50,
+        onShipFailure: (error) => reports.push(error),
+      }),
+    );
+    await using reader = await disposable(await open(url, `${spool}/b`));
+    const [shipped, silent] = [job().id, job().id];
+    writer.logs.started(shipped, "build");
+    writer.logs.started(silent, "build");
+    for (const id of [shipped, silent]) {
+      await Deno.mkdir(jobLogDir(`${spool}/a`, id), { recursive: true });
+      for (const stream of ["stdout", "stderr"] as const) {
+        await Deno.writeTextFile(writer.logs.path(id, "build", stream), "");
+      }
+    }
+    await Deno.writeTextFile(writer.logs.path(shipped, "build", "stdout"), "all\n");
+    await waitFor(
+      "the output in the database",
+      async () => await readElsewhere(reader, shipped, "build") === "all\n",
+      10_000,
+    );
+    // With the database away, a ship would fail and be reported.
+    await server.stop();
+    try {
+      await writer.logs.ended(shipped, "build");
+      await writer.logs.ended(silent, "build");
+    } finally {
+      await server.start();
+    }
+    assertEquals(reports, []);
+    assertEquals(await readElsewhere(reader, shipped, "build"), "all\n");
+  },
+);
+
 pgTest("stop ships what running attempts wrote, and ends their shippers", async (server, spool) => {
   const url = await server.database();
   await using reader = await disposable(await open(url, `${spool}/b`));

@@ -86,6 +86,12 @@ interface Shipper {
   current: Promise<boolean> | null;
   /** Set once the attempt ended: the shipper is done after its next successful ship. */
   ended: boolean;
+  /**
+   * Per stream, how far the database is known to hold it (from 0 for an attempt that started
+   * here): a spool file no longer than that is not shipped, so that a task without new output
+   * costs the database nothing.
+   */
+  readonly shipped: Map<LogStream, number>;
 }
 
 /**
@@ -111,13 +117,17 @@ export function createPgLogStore(
   let failing = false;
   let stopped = false;
 
-  /** Like `ship()`, but resolves with `null` when there is no spool file (nothing was asked). */
+  /**
+   * Like `ship()`, but resolves with the bytes copied and where the stored stream ends, or with
+   * `null` when nothing was asked: there is no spool file, or it is no longer than `known`.
+   */
   const shipStream = async (
     jobId: string,
     task: string,
     stream: LogStream,
     attempt: number,
-  ): Promise<number | null> => {
+    known?: number,
+  ): Promise<{ copied: number; end: number } | null> => {
     let file: Deno.FsFile;
     try {
       file = await Deno.open(logPath(spoolDir, jobId, task, stream, attempt));
@@ -126,6 +136,7 @@ export function createPgLogStore(
       throw error;
     }
     try {
+      if (known !== undefined && (await file.stat()).size <= known) return null;
       return await transaction(sql, async (tx) => {
         const log = logKey(task, stream, attempt);
         await tx`SELECT pg_advisory_xact_lock(hashtextextended(${jobId} || ${log}, 0))`;
@@ -146,7 +157,7 @@ export function createPgLogStore(
           if (filled < buffer.length) break;
         }
         if (start > end) await tx`SELECT pg_notify(${LOG_CHANNEL}, ${jobId})`;
-        return start - end;
+        return { copied: start - end, end: start };
       });
     } finally {
       file.close();
@@ -158,8 +169,12 @@ export function createPgLogStore(
     let asked = false;
     try {
       for (const stream of STREAMS) {
-        const shipped = await shipStream(shipper.jobId, shipper.task, stream, shipper.attempt);
-        if (shipped !== null) asked = true;
+        const { jobId, task, attempt } = shipper;
+        const known = shipper.shipped.get(stream);
+        const shipped = await shipStream(jobId, task, stream, attempt, known);
+        if (shipped === null) continue;
+        asked = true;
+        shipper.shipped.set(stream, shipped.end);
       }
     } catch (error) {
       if (!failing) onShipFailure(error);
@@ -194,11 +209,15 @@ export function createPgLogStore(
     return await current;
   };
 
-  const shipperOf = (jobId: string, task: string, attempt: number): Shipper => {
+  /** The attempt's shipper; a new one knows the database to hold `known` of each stream. */
+  const shipperOf = (jobId: string, task: string, attempt: number, known?: number): Shipper => {
     const key = JSON.stringify([jobId, task, attempt]);
     let shipper = shippers.get(key);
     if (shipper === undefined) {
-      shipper = { key, jobId, task, attempt, timer: null, current: null, ended: false };
+      const shipped = new Map<LogStream, number>(
+        known === undefined ? [] : STREAMS.map((stream) => [stream, known]),
+      );
+      shipper = { key, jobId, task, attempt, timer: null, current: null, ended: false, shipped };
       shippers.set(key, shipper);
     }
     return shipper;
@@ -221,7 +240,8 @@ export function createPgLogStore(
 
     started(jobId, task, attempt = 1) {
       if (stopped) return;
-      const shipper = shipperOf(jobId, task, attempt);
+      // An attempt that starts has no output stored yet.
+      const shipper = shipperOf(jobId, task, attempt, 0);
       if (shipper.timer === null && shipper.current === null) {
         shipper.timer = setTimeout(() => shipNow(shipper), shipEveryMs);
       }
@@ -248,7 +268,7 @@ export function createPgLogStore(
     watchOutput: notices.watch,
 
     ship: async (jobId, task, stream, attempt = 1) =>
-      await shipStream(jobId, task, stream, attempt) ?? 0,
+      (await shipStream(jobId, task, stream, attempt))?.copied ?? 0,
 
     async ended(jobId, task, attempt = 1) {
       if (stopped) {
