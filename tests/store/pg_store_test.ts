@@ -231,18 +231,34 @@ pgTest(
   },
 );
 
+/**
+ * A store on a new database that ships every 50 ms and reports ship failures into `reports`
+ * (spool `a`), and one that reads the output elsewhere (spool `b`).
+ */
+async function reportingWriter(server: TestPostgres, spool: string) {
+  const url = await server.database();
+  const reports: unknown[] = [];
+  const writer = await open(url, `${spool}/a`, {
+    shipEveryMs: 50,
+    onShipFailure: (error) => reports.push(error),
+  });
+  const reader = await open(url, `${spool}/b`);
+  return {
+    writer,
+    reader,
+    reports,
+    async [Symbol.asyncDispose]() {
+      await writer.close();
+      await reader.close();
+    },
+  };
+}
+
 pgTest(
   "ships that fail while the database is away are retried, after the end too, reported once",
   async (server, spool) => {
-    const url = await server.database();
-    const reports: unknown[] = [];
-    await using writer = await disposable(
-      await open(url, `${spool}/a`, {
-        shipEveryMs: 50,
-        onShipFailure: (error) => reports.push(error),
-      }),
-    );
-    await using reader = await disposable(await open(url, `${spool}/b`));
+    await using nodes = await reportingWriter(server, spool);
+    const { writer, reader, reports } = nodes;
     const id = job().id;
     writer.logs.started(id, "build");
     await Deno.mkdir(jobLogDir(`${spool}/a`, id), { recursive: true });
@@ -276,15 +292,8 @@ pgTest(
 pgTest(
   "an attempt's end asks the database nothing when it holds all of the output already",
   async (server, spool) => {
-    const url = await server.database();
-    const reports: unknown[] = [];
-    await using writer = await disposable(
-      await open(url, `${spool}/a`, {
-        shipEveryMs: 50,
-        onShipFailure: (error) => reports.push(error),
-      }),
-    );
-    await using reader = await disposable(await open(url, `${spool}/b`));
+    await using nodes = await reportingWriter(server, spool);
+    const { writer, reader, reports } = nodes;
     const [shipped, silent] = [job().id, job().id];
     writer.logs.started(shipped, "build");
     writer.logs.started(silent, "build");
