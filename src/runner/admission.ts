@@ -27,6 +27,7 @@ import {
   type RunnerState,
   slotReturned,
   storedJob,
+  waitingJobOf,
   withdrawn,
 } from "./state.ts";
 
@@ -161,21 +162,16 @@ export function createAdmission(options: AdmissionOptions): Admission {
   return {
     accept(definition, request, idempotency) {
       const at = now();
-      const id = crypto.randomUUID();
-      const decision = decideAdmission(definition, queueOf(state, definition.name), {
-        id,
-        created: at,
-        startDelayMs: definition.startDelayMs,
-        partition: request.queuePartition,
-      }, at);
+      const job = requestedJob(definition, request, idempotency, crypto.randomUUID(), at);
+      const entry: ActiveJob = { job, definition, runs: new Map() };
+      const queue = queueOf(state, definition.name);
+      const decision = decideAdmission(definition, queue, waitingJobOf(entry), at);
       if (decision.kind === "refuse") {
         events.emit({ type: "job_refused", pipeline: definition.name, reason: decision.reason });
         throw refusal(definition.name, decision);
       }
-      const job = requestedJob(definition, request, idempotency, id, at);
-      const entry: ActiveJob = { job, definition, runs: new Map() };
       admitted(state, entry, decision, at);
-      if (decision.kind === "start") prepared.set(id, lifecycle.prepareStart(entry, at));
+      if (decision.kind === "start") prepared.set(job.id, lifecycle.prepareStart(entry, at));
       if (decision.kind === "wait") {
         clearTimer(definition.name);
         apply(definition.name, decision, at);

@@ -31,7 +31,7 @@ import { refusal, requestedJob } from "./admission.ts";
 import type { ScheduleRequest } from "./api.ts";
 import type { EventHub } from "./events.ts";
 import type { JobLifecycle, PreparedStart } from "./job_lifecycle.ts";
-import { type ActiveJob, resumed, type RunnerState } from "./state.ts";
+import { type ActiveJob, resumed, type RunnerState, waitingJobOf } from "./state.ts";
 
 /** What the cluster part of a runner acts through. */
 export interface ClusterOptions {
@@ -357,19 +357,14 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
           running: stored.running + overdue.started.length,
           waiting: stored.waiting.filter((job) => !due.includes(job.id)),
         };
-        const decision = decideAdmission(definition, queue, {
-          id,
-          created: at,
-          startDelayMs: definition.startDelayMs,
-          partition: request.queuePartition,
-        }, at);
+        const job = requestedJob(definition, request, idempotency, id, at);
+        const decision = decideAdmission(definition, queue, waitingJobOf({ job, definition }), at);
         if (decision.kind === "refuse") {
           // The refused tick is stored, so that no node takes it for a missed one.
           if (tick !== null) await tx.saveTick(tick);
           await tx.save([...overdue.ended, ...overdue.started.map((entry) => entry.job)]);
           return { kind: "refused" as const, decision, overdue };
         }
-        const job = requestedJob(definition, request, idempotency, id, at);
         const started: ActiveJob[] = [...overdue.started];
         const replaced: Job[] = [];
         const ended: Job[] = [...overdue.ended];

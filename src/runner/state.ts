@@ -160,7 +160,9 @@ export function isReserved(state: RunnerState, entry: ActiveJob): boolean {
  * waitingJobOf(entry).startDelayMs; // the start delay the job was scheduled with
  * ```
  */
-export function waitingJobOf({ job, definition }: ActiveJob): WaitingJob {
+export function waitingJobOf(
+  { job, definition }: Pick<ActiveJob, "job" | "definition">,
+): WaitingJob {
   return {
     id: job.id,
     created: job.created,
