@@ -14,6 +14,7 @@ import { type Job, type JobIdempotency, triggerId } from "../engine/job.ts";
 import { decideRestore } from "../engine/restore.ts";
 import { cancelJobTasks, markJobCompleted, markJobInterrupted } from "../engine/task_graph.ts";
 import {
+  type AdmissionDecision,
   decideAdmission,
   decideDueStarts,
   type PipelineQueue,
@@ -62,8 +63,12 @@ export interface ClusterRunner {
     request: ScheduleRequest,
     idempotency: JobIdempotency | null,
   ): Promise<{ job: Job; created: boolean }>;
-  /** A job this node ran has ended: its end is stored and the due jobs start (retried). */
-  completed(job: Job): void;
+  /**
+   * A job this node ran has ended: its end is stored together with the start of the due jobs
+   * it let start, in one transaction (retried). Resolves once that transaction committed;
+   * rejects when it failed (it is tried again meanwhile).
+   */
+  completed(job: Job): Promise<void>;
   /** Starts the pipeline's due jobs on this node (retried until the database answers). */
   startDue(pipeline: string): void;
   /** Starts the due jobs of every pipeline that has waiting jobs (see `startDue`). */
@@ -106,6 +111,36 @@ interface Started {
   readonly start: PreparedStart;
 }
 
+/** A request for a new job, waiting for its pipeline's next decision. */
+interface Admission {
+  readonly definition: PipelineDefinition;
+  readonly request: ScheduleRequest;
+  readonly idempotency: JobIdempotency | null;
+  readonly result: PromiseWithResolvers<{ job: Job; created: boolean }>;
+}
+
+/**
+ * What waits for a pipeline's next decision: ended jobs to store, new jobs to admit, and
+ * whether due jobs are to be started. A turn is decided in one transaction.
+ */
+interface Turn {
+  /** Ended jobs of this node, by id. */
+  readonly ended: Map<string, Job>;
+  /** Settled once `ended` is stored, or not. */
+  readonly stored: PromiseWithResolvers<void>;
+  readonly admissions: Admission[];
+}
+
+/** How an admission of a turn ended, once the turn is stored. */
+type AdmissionOutcome =
+  | { readonly kind: "found"; readonly job: Job }
+  | { readonly kind: "taken" }
+  | { readonly kind: "refused"; readonly decision: Extract<AdmissionDecision, { kind: "refuse" }> }
+  | { readonly kind: "stored"; readonly job: Job; readonly replaced: readonly Job[] };
+
+/** Admissions of one turn with an idempotency key: each locks its key (see `findIdempotent`). */
+const KEYED_PER_TURN = 1;
+
 /**
  * The pipeline's queue as the engine sees it, from its unfinished jobs in accepted order (all
  * waiting ones with today's `startDelayMs`).
@@ -141,8 +176,8 @@ export function queueOfRows(queued: readonly QueuedJob[], startDelayMs: number):
 export function createClusterRunner(options: ClusterOptions): ClusterRunner {
   const { store, node, state, lifecycle, events, now } = options;
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
-  /** Decisions asked for and not made yet, by pipeline: the ended jobs to store with them. */
-  const pending = new Map<string, Job[]>();
+  /** Turns asked for and not decided yet, by pipeline. */
+  const pending = new Map<string, Turn>();
   /** Pipelines with a decision in flight or waiting to be tried again. */
   const deciding = new Set<string>();
   const retryTimers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -242,86 +277,8 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
     );
   };
 
-  /** In `tx`: the due jobs of the pipeline, claimed by this node. */
-  const dueIn = async (
-    tx: PipelineTransaction,
-    pipeline: string,
-    at: number,
-    prepared: Started[],
-  ) => {
-    const queue = queueOfRows(await tx.queued(), delayOf(pipeline));
-    remember(pipeline, queue);
-    if (state.shuttingDown) {
-      // Another node starts them: the slot this node's ended jobs freed is theirs.
-      if (queue.waiting.length > 0) tx.notifyPipeline();
-      return { started: [], ended: [], wakeAt: null };
-    }
-    const concurrency = definitions().get(pipeline)?.concurrency ?? 1;
-    const due = decideDueStarts(queue, concurrency, at);
-    const claimed = await claim(tx, due.start.map((job) => job.id), at, prepared);
-    return { ...claimed, wakeAt: due.wakeAt };
-  };
-
   const remember = (pipeline: string, queue: PipelineQueue): void => {
     loads.set(pipeline, { pipeline, running: queue.running, waiting: queue.waiting.length });
-  };
-
-  /**
-   * Stores `ended` jobs and starts the pipeline's due ones. Decisions of one pipeline run one
-   * after the other, those asked for meanwhile in one transaction; a failed one is tried again
-   * with backoff until the database answers.
-   */
-  const decide = (pipeline: string, ended: readonly Job[]): void => {
-    // A stopping node starts nothing; it only stores what ended (see `dueIn`).
-    if (state.shuttingDown && ended.length === 0 && !pending.has(pipeline)) return;
-    pending.set(pipeline, [...(pending.get(pipeline) ?? []), ...ended]);
-    if (!deciding.has(pipeline)) attempt(pipeline, 0);
-  };
-
-  const attempt = (pipeline: string, delayMs: number): void => {
-    deciding.add(pipeline);
-    const jobs = pending.get(pipeline) ?? [];
-    pending.delete(pipeline);
-    const at = now();
-    const prepared: Started[] = [];
-    store.withPipeline(pipeline, async (tx) => {
-      // Ended jobs first: the queue is read without them.
-      if (jobs.length > 0) await tx.save(jobs);
-      const due = await dueIn(tx, pipeline, at, prepared);
-      await tx.save([...due.ended, ...due.started.map(({ job }) => job)]);
-      return due;
-    }).then((due) => {
-      deciding.delete(pipeline);
-      if (delayMs > 0) log.info("Decisions for {pipeline} are stored again", { pipeline });
-      for (const job of [...jobs, ...due.ended]) options.onCompleted(job);
-      run(prepared);
-      arm(pipeline, due.wakeAt);
-      if (pending.has(pipeline)) attempt(pipeline, 0);
-    }, (error) => {
-      drop(prepared);
-      pending.set(pipeline, [...jobs, ...(pending.get(pipeline) ?? [])]);
-      if (stopped) {
-        deciding.delete(pipeline);
-        return;
-      }
-      if (delayMs === 0) {
-        log.warn("Deciding for {pipeline} failed, trying again: {error}", { pipeline, error });
-      }
-      const next = Math.min(Math.max(delayMs * 2, FIRST_RETRY_MS), MAX_RETRY_MS);
-      retryTimers.set(
-        pipeline,
-        setTimeout(() => {
-          retryTimers.delete(pipeline);
-          attempt(pipeline, next);
-        }, next),
-      );
-    });
-  };
-
-  const startDue = (pipeline: string): void => decide(pipeline, []);
-
-  const startWaiting = async (): Promise<void> => {
-    for (const pipeline of await store.pipelinesWaiting()) startDue(pipeline);
   };
 
   /** Cancels a job that waits in the store: it ends at once. */
@@ -330,112 +287,247 @@ export function createClusterRunner(options: ClusterOptions): ClusterRunner {
     markJobCompleted(job, at);
   };
 
-  return {
-    async admit(definition, request, idempotency) {
-      const at = now();
-      const pipeline = definition.name;
-      const tick = request.trigger === undefined ? null : {
-        pipeline,
-        trigger: triggerId(request.trigger),
-        planned: request.trigger.planned,
-      };
-      const prepared: Started[] = [];
-      const outcome = await store.withPipeline(pipeline, async (tx) => {
-        if (idempotency !== null) {
-          const found = await tx.findIdempotent(request.user, idempotency.key);
-          if (found !== null) return { kind: "found" as const, job: found };
-        }
-        if (tick !== null && await tx.tickTaken(tick)) return { kind: "taken" as const };
-        const id = crypto.randomUUID();
-        const stored = queueOfRows(await tx.queued(), delayOf(pipeline));
-        // A slot can be free while jobs wait for it: a job's end is stored (by the persister)
-        // before the decision that starts the next job, a take-over ends jobs before due starts
-        // run. Those jobs start first, so that a new job never overtakes them.
-        const due = decideDueStarts(stored, definition.concurrency, at).start.map((job) => job.id);
-        const overdue = await claim(tx, due, at, prepared);
-        const queue: PipelineQueue = {
-          running: stored.running + overdue.started.length,
-          waiting: stored.waiting.filter((job) => !due.includes(job.id)),
-        };
-        const job = requestedJob(definition, request, idempotency, id, at);
-        const decision = decideAdmission(definition, queue, waitingJobOf({ job, definition }), at);
-        if (decision.kind === "refuse") {
-          // The refused tick is stored, so that no node takes it for a missed one.
-          if (tick !== null) await tx.saveTick(tick);
-          await tx.save([...overdue.ended, ...overdue.started.map((entry) => entry.job)]);
-          return { kind: "refused" as const, decision, overdue };
-        }
-        const started: ActiveJob[] = [...overdue.started];
-        const replaced: Job[] = [];
-        const ended: Job[] = [...overdue.ended];
-        let wakeAt: number | null = null;
-        if (decision.kind === "start") {
-          job.node = node;
-          const entry: ActiveJob = { job, definition, runs: new Map() };
-          // Its first tasks are stored started in this commit, not in one after it.
-          prepared.push({ entry, start: lifecycle.prepareStart(entry, at) });
-          started.push(entry);
-        } else {
-          if (decision.replaces !== null) {
-            for (const other of await tx.jobs([decision.replaces])) {
-              if (other.completed || other.start !== null) continue;
-              endWaiting(other, at);
-              replaced.push(other);
-            }
-          }
-          const claimed = await claim(tx, decision.start.map((due) => due.id), at, prepared);
-          started.push(...claimed.started);
-          ended.push(...claimed.ended);
-          wakeAt = decision.wakeAt;
-        }
-        const others = started.filter((entry) => entry.job !== job).map((entry) => entry.job);
-        await tx.save([job, ...replaced, ...ended, ...others]);
-        loads.set(pipeline, {
-          pipeline,
-          running: stored.running + started.length,
-          // The new job joined the wait list unless it started; the rest left it.
-          waiting: stored.waiting.length + 1 - started.length - replaced.length - ended.length,
-        });
-        return { kind: "stored" as const, job, replaced, ended, wakeAt };
-      }).catch((error) => {
-        drop(prepared);
-        throw error;
-      });
+  /**
+   * In `tx`: decides one admission on `queue` (changed to what it decided), claims what it
+   * starts, and adds the jobs to write to `write` and the ones it ended to `ended`.
+   */
+  const admitIn = async (
+    tx: PipelineTransaction,
+    queue: { running: number; waiting: WaitingJob[] },
+    admission: Admission,
+    at: number,
+    turn: { write: Job[]; ended: Job[]; prepared: Started[]; wakeAt: number | null },
+  ): Promise<AdmissionOutcome> => {
+    const { definition, request, idempotency } = admission;
+    const pipeline = definition.name;
+    if (idempotency !== null) {
+      const found = await tx.findIdempotent(request.user, idempotency.key);
+      if (found !== null) return { kind: "found", job: found };
+    }
+    const tick = request.trigger === undefined
+      ? null
+      : { pipeline, trigger: triggerId(request.trigger), planned: request.trigger.planned };
+    if (tick !== null && await tx.tickTaken(tick)) return { kind: "taken" };
+    const job = requestedJob(definition, request, idempotency, crypto.randomUUID(), at);
+    const decision = decideAdmission(definition, queue, waitingJobOf({ job, definition }), at);
+    if (decision.kind === "refuse") {
+      // The refused tick is stored, so that no node takes it for a missed one.
+      if (tick !== null) await tx.saveTick(tick);
+      return { kind: "refused", decision };
+    }
+    turn.write.push(job);
+    if (decision.kind === "start") {
+      job.node = node;
+      const entry: ActiveJob = { job, definition, runs: new Map() };
+      // Its first tasks are stored started in this commit, not in one after it.
+      turn.prepared.push({ entry, start: lifecycle.prepareStart(entry, at) });
+      queue.running++;
+      return { kind: "stored", job, replaced: [] };
+    }
+    const replaced: Job[] = [];
+    if (decision.replaces !== null) {
+      for (const other of await tx.jobs([decision.replaces])) {
+        if (other.completed || other.start !== null) continue;
+        endWaiting(other, at);
+        replaced.push(other);
+      }
+    }
+    const starts = new Set(decision.start.map((due) => due.id));
+    queue.waiting = [...queue.waiting, waitingJobOf({ job, definition })].filter((other) =>
+      other.id !== decision.replaces && !starts.has(other.id)
+    );
+    const claimed = await claim(tx, [...starts], at, turn.prepared);
+    queue.running += claimed.started.length;
+    turn.write.push(...replaced, ...claimed.ended, ...claimed.started.map(({ job }) => job));
+    turn.ended.push(...claimed.ended);
+    turn.wakeAt = decision.wakeAt;
+    return { kind: "stored", job, replaced };
+  };
+
+  /**
+   * In `tx`: the pipeline's turn. The due jobs start first (jobs that wait are never overtaken
+   * by new ones: a slot can be free while they wait, as a job's end and a take-over free slots
+   * before the decision that fills them), then the new jobs are admitted in the order they
+   * came, and everything is written at once.
+   */
+  const decideTurn = async (
+    tx: PipelineTransaction,
+    pipeline: string,
+    turn: Turn,
+    at: number,
+    prepared: Started[],
+  ) => {
+    // The ended jobs are written with the rest: the queue is read as if they were.
+    const rows = (await tx.queued()).filter((row) => !turn.ended.has(row.id));
+    const stored = queueOfRows(rows, delayOf(pipeline));
+    const decided = {
+      write: [...turn.ended.values()],
+      ended: [] as Job[],
+      prepared,
+      wakeAt: null as number | null,
+    };
+    const queue = { running: stored.running, waiting: [...stored.waiting] };
+    if (state.shuttingDown) {
+      // Another node starts them: the slot this node's ended jobs freed is theirs.
+      if (queue.waiting.length > 0) tx.notifyPipeline();
+    } else {
+      const concurrency = definitions().get(pipeline)?.concurrency ?? 1;
+      const due = decideDueStarts(queue, concurrency, at);
+      const starts = new Set(due.start.map((job) => job.id));
+      const claimed = await claim(tx, [...starts], at, prepared);
+      queue.running += claimed.started.length;
+      queue.waiting = queue.waiting.filter((job) => !starts.has(job.id));
+      decided.write.push(...claimed.ended, ...claimed.started.map(({ job }) => job));
+      decided.ended.push(...claimed.ended);
+      decided.wakeAt = due.wakeAt;
+    }
+    const outcomes: AdmissionOutcome[] = [];
+    for (const admission of turn.admissions) {
+      outcomes.push(await admitIn(tx, queue, admission, at, decided));
+    }
+    await tx.save(decided.write);
+    remember(pipeline, queue);
+    return { ended: decided.ended, outcomes, wakeAt: decided.wakeAt };
+  };
+
+  /** A turn asked for and not decided yet (see {@linkcode Turn}), made when none waits. */
+  const turnOf = (pipeline: string): Turn => {
+    let turn = pending.get(pipeline);
+    if (turn === undefined) {
+      turn = { ended: new Map(), stored: Promise.withResolvers(), admissions: [] };
+      // Often nobody waits for it (due starts only).
+      turn.stored.promise.catch(() => {});
+      pending.set(pipeline, turn);
+    }
+    return turn;
+  };
+
+  /** The pipeline's turn to decide now, with at most `KEYED_PER_TURN` keyed admissions. */
+  const takeTurn = (pipeline: string): Turn => {
+    const turn = turnOf(pipeline);
+    pending.delete(pipeline);
+    let keyed = 0;
+    const cut = turn.admissions.findIndex((admission) =>
+      admission.idempotency !== null && ++keyed > KEYED_PER_TURN
+    );
+    if (cut !== -1) turnOf(pipeline).admissions.push(...turn.admissions.splice(cut));
+    return turn;
+  };
+
+  /**
+   * Asks for a turn of the pipeline (see {@linkcode Turn}). Turns of one pipeline are decided one
+   * after the other, what is asked for meanwhile in one transaction; a failed turn's ended jobs
+   * and due starts are tried again with backoff until the database answers.
+   */
+  const decide = (pipeline: string, ended: readonly Job[], admission?: Admission): Turn | null => {
+    // A stopping node starts nothing; it only stores what ended (see `decideTurn`).
+    if (
+      state.shuttingDown && ended.length === 0 && admission === undefined && !pending.has(pipeline)
+    ) return null;
+    const turn = turnOf(pipeline);
+    for (const job of ended) turn.ended.set(job.id, job);
+    if (admission !== undefined) turn.admissions.push(admission);
+    if (!deciding.has(pipeline)) attempt(pipeline, 0);
+    return turn;
+  };
+
+  /** After a turn: events, waiting requests answered, the claimed jobs run. */
+  const settle = (
+    pipeline: string,
+    turn: Turn,
+    decided: Awaited<ReturnType<typeof decideTurn>>,
+    prepared: readonly Started[],
+  ): void => {
+    turn.stored.resolve();
+    for (const job of turn.ended.values()) options.onCompleted(job);
+    for (const job of decided.ended) {
+      events.emit({ type: "job_completed", job });
+      options.onCompleted(job);
+    }
+    turn.admissions.forEach((admission, i) => {
+      const outcome = decided.outcomes[i];
       switch (outcome.kind) {
         case "found":
-          return { job: outcome.job, created: false };
+          return admission.result.resolve({ job: outcome.job, created: false });
         case "taken":
-          throw new TickTakenError(pipeline, request.trigger!.planned);
-        case "refused": {
-          const { decision, overdue } = outcome;
-          for (const other of overdue.ended) {
-            events.emit({ type: "job_completed", job: other });
-            options.onCompleted(other);
-          }
-          run(prepared);
-          events.emit({ type: "job_refused", pipeline, reason: decision.reason });
-          throw refusal(pipeline, decision);
-        }
+          return admission.result.reject(
+            new TickTakenError(pipeline, admission.request.trigger!.planned),
+          );
+        case "refused":
+          events.emit({ type: "job_refused", pipeline, reason: outcome.decision.reason });
+          return admission.result.reject(refusal(pipeline, outcome.decision));
       }
-      const { job, replaced, ended, wakeAt } = outcome;
+      const { job, replaced } = outcome;
       events.emit({ type: "job_scheduled", job });
       for (const other of replaced) {
         log.info("Job {jobId} replaced by {newJobId} on the wait list", {
           jobId: other.id,
           newJobId: job.id,
         });
-      }
-      for (const other of [...replaced, ...ended]) {
         events.emit({ type: "job_completed", job: other });
         options.onCompleted(other);
       }
-      run(prepared);
-      arm(pipeline, wakeAt);
-      return { job, created: true };
+      admission.result.resolve({ job, created: true });
+    });
+    run(prepared);
+    arm(pipeline, decided.wakeAt);
+  };
+
+  const attempt = (pipeline: string, delayMs: number): void => {
+    deciding.add(pipeline);
+    const turn = takeTurn(pipeline);
+    const at = now();
+    const prepared: Started[] = [];
+    store.withPipeline(pipeline, (tx) => decideTurn(tx, pipeline, turn, at, prepared)).then(
+      (decided) => {
+        deciding.delete(pipeline);
+        if (delayMs > 0) log.info("Decisions for {pipeline} are stored again", { pipeline });
+        settle(pipeline, turn, decided, prepared);
+        if (pending.has(pipeline)) attempt(pipeline, 0);
+      },
+      (error) => {
+        drop(prepared);
+        turn.stored.reject(error);
+        for (const admission of turn.admissions) admission.result.reject(error);
+        // The ended jobs and the due starts are tried again; new jobs were refused.
+        const again = turnOf(pipeline);
+        for (const [id, job] of turn.ended) again.ended.set(id, job);
+        if (stopped) {
+          deciding.delete(pipeline);
+          return;
+        }
+        if (delayMs === 0) {
+          log.warn("Deciding for {pipeline} failed, trying again: {error}", { pipeline, error });
+        }
+        const next = Math.min(Math.max(delayMs * 2, FIRST_RETRY_MS), MAX_RETRY_MS);
+        retryTimers.set(
+          pipeline,
+          setTimeout(() => {
+            retryTimers.delete(pipeline);
+            attempt(pipeline, next);
+          }, next),
+        );
+      },
+    );
+  };
+
+  const startDue = (pipeline: string): void => {
+    decide(pipeline, []);
+  };
+
+  const startWaiting = async (): Promise<void> => {
+    for (const pipeline of await store.pipelinesWaiting()) startDue(pipeline);
+  };
+
+  return {
+    admit(definition, request, idempotency) {
+      const result = Promise.withResolvers<{ job: Job; created: boolean }>();
+      decide(definition.name, [], { definition, request, idempotency, result });
+      return result.promise;
     },
 
     completed(job) {
-      decide(job.pipeline, [job]);
+      return decide(job.pipeline, [job])!.stored.promise;
     },
 
     startDue,

@@ -62,7 +62,7 @@ const log = getLogger(["prunner", "runner"]);
  * const notStored = await persister.flush(5000);
  * ```
  */
-export function createPersister(store: RunnerStore): Persister {
+export function createPersister(store: Pick<RunnerStore, "save">): Persister {
   /** Jobs with changes not known to be stored, and the number of their latest change. */
   const dirty = new Map<string, { job: Job; change: number }>();
   let changes = 0;

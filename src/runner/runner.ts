@@ -175,7 +175,13 @@ export function createRunner(options: RunnerOptions): Runner {
   const { store, logs } = options;
   const events = options.events ?? createEventHub();
   const state = createRunnerState(options.definitions);
-  const persister = createPersister(store);
+  // In a cluster, a job's end is stored in the transaction that decides what its end lets
+  // start, not in one of its own before it.
+  const persister = createPersister(
+    options.cluster
+      ? { save: (job) => job.completed ? cluster!.completed(job) : store.save(job) }
+      : store,
+  );
   const idempotencyTtlMs = options.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS;
   /**
    * Requests with an idempotency key in progress, by user and key: the job they got, and
