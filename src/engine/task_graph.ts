@@ -21,6 +21,11 @@ export interface TaskOutcome {
   killed: boolean;
   /** Output that could not be written to the task's log files; omitted when none. */
   dropped?: DroppedOutput;
+  /**
+   * The streams the task wrote to, which got a log file; omitted when not known (then any
+   * stream may have one).
+   */
+  logged?: readonly ("stdout" | "stderr")[];
 }
 
 /** How a task is retried after it failed: its pipeline definition's settings. */

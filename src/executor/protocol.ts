@@ -139,6 +139,11 @@ const STRING_VALUES = kind(
   (value): value is Record<string, string> =>
     isObject(value) && Object.values(value).every(STRING.is),
 );
+const STREAMS = kind(
+  'an array of "stdout" and "stderr"',
+  (value): value is ("stdout" | "stderr")[] =>
+    Array.isArray(value) && value.every((stream) => stream === "stdout" || stream === "stderr"),
+);
 const STRING_OR_NULL = kind(
   "a string or null",
   (value): value is string | null => value === null || typeof value === "string",
@@ -232,6 +237,7 @@ function taskOutcome(outcome: Fields): TaskOutcome {
     error: field(outcome, "error", STRING_OR_NULL, at),
     killed: field(outcome, "killed", BOOLEAN, at),
   };
+  if (outcome.logged !== undefined) decoded.logged = field(outcome, "logged", STREAMS, at);
   if (outcome.dropped === undefined) return decoded;
   const dropped = field(outcome, "dropped", OBJECT, at);
   const stdout = streamLoss(dropped, "stdout");

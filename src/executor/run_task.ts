@@ -74,7 +74,12 @@ export function runTask(spec: TaskSpec, hooks: TaskHooks = {}): TaskRun {
       const dropped: DroppedOutput = {};
       if (stdout.loss) dropped.stdout = stdout.loss;
       if (stderr.loss) dropped.stderr = stderr.loss;
-      return dropped.stdout || dropped.stderr ? { ...outcome, dropped } : outcome;
+      const logged = (["stdout", "stderr"] as const).filter((stream) =>
+        (stream === "stdout" ? stdout : stderr).written
+      );
+      return dropped.stdout || dropped.stderr
+        ? { ...outcome, dropped, logged }
+        : { ...outcome, logged };
     };
     try {
       let failure: TaskOutcome | null = null;
@@ -177,6 +182,8 @@ interface LogSink {
   giveUpIfStalled(ms: number): void;
   /** What was dropped, or `null`. */
   readonly loss: StreamLoss | null;
+  /** Whether output arrived, so that the log file was (or is being) created. */
+  readonly written: boolean;
   /** Closes the file without waiting for anything (a pending open closes it when it ends). */
   close(): void;
 }
@@ -205,6 +212,9 @@ function logSink(path: string): LogSink {
   return {
     get loss() {
       return loss;
+    },
+    get written() {
+      return opening !== null;
     },
     async write(chunk) {
       if (loss !== null) return drop(chunk.length, loss.reason);

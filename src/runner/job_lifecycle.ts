@@ -332,7 +332,7 @@ export function createJobLifecycle(options: JobLifecycleOptions): JobLifecycle {
     run.done.then(async (outcome) => {
       const at = now();
       const { job } = entry;
-      const stored = logs.ended(job.id, task.name, task.attempt).catch((error) =>
+      const stored = logs.ended(job.id, task.name, task.attempt, outcome.logged).catch((error) =>
         log.warn("The output of task {task} of job {jobId} could not be stored: {error}", {
           task: task.name,
           jobId: job.id,

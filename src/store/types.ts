@@ -55,9 +55,15 @@ export interface LogStore {
    * Called once an attempt of a task has ended, its output complete (also at startup for the
    * attempts a stop cut off): a store that keeps output beyond the files (PostgreSQL's) copies
    * what is new, and on failure tries again later by itself. Rejects only on a fault that
-   * trying again cannot mend.
+   * trying again cannot mend. `logged`, when given, names the streams the attempt wrote to:
+   * the others have no output to copy.
    */
-  ended(jobId: string, task: string, attempt?: number): Promise<void>;
+  ended(
+    jobId: string,
+    task: string,
+    attempt?: number,
+    logged?: readonly LogStream[],
+  ): Promise<void>;
   /** Removes a job's output; nothing happens when it has none. */
   remove(jobId: string): Promise<void>;
 }

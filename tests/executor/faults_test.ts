@@ -180,7 +180,12 @@ Deno.test({
         );
         await waitFor("the task's background process to end", () => !processAlive(sleeper));
         const next = executor.run(spec(dir, ["echo next"], { stdoutPath: `${dir}/next.log` }));
-        assertEquals(await next.done, { exitCode: 0, error: null, killed: false });
+        assertEquals(await next.done, {
+          exitCode: 0,
+          error: null,
+          killed: false,
+          logged: ["stdout"],
+        });
         assertEquals(await Deno.readTextFile(`${dir}/next.log`), "next\n");
         assertEquals(await executor.check(10_000), null);
       } finally {
@@ -210,7 +215,12 @@ Deno.test({
         spec(dir, ['cat; echo "$# $0 ${__l-none}"; exit 4']),
         { started: (pid) => Deno.writeTextFileSync(`${dir}/group`, `${pid}`) },
       ).done;
-      assertEquals(outcome, { exitCode: 4, error: "exit status 4", killed: false });
+      assertEquals(outcome, {
+        exitCode: 4,
+        error: "exit status 4",
+        killed: false,
+        logged: ["stdout"],
+      });
       assertEquals(await Deno.readTextFile(`${dir}/logs/task.stdout.log`), "0 sh none\n");
       assert(Number(await Deno.readTextFile(`${dir}/group`)) > 0);
     }),

@@ -70,6 +70,7 @@ Deno.test("protocol: every request and result prunner sends decodes to itself", 
         error: null,
         killed: true,
         dropped: { stderr: { bytes: 12, reason: "No space left on device (os error 28)" } },
+        logged: ["stderr"],
       },
     },
     { type: "pong", id: 0 },
@@ -132,6 +133,16 @@ Deno.test("protocol: a wrong message is refused with its type, id and the field 
       })
     ).message,
     /invalid outcome\.dropped\.stdout\.reason: expected a string, got nothing$/,
+  );
+  assertMatch(
+    protocolError(() =>
+      decodeResult({
+        type: "done",
+        id: 1,
+        outcome: { exitCode: 0, error: null, killed: false, logged: ["stdin"] },
+      })
+    ).message,
+    /invalid outcome\.logged: expected an array of "stdout" and "stderr", got \["stdin"\]$/,
   );
   assertMatch(
     protocolError(() => decodeResult({ type: "started", id: 1, pid: 0 })).message,
@@ -227,8 +238,12 @@ Deno.test({
       assertEquals(started.every((message) => Number.isInteger(message.pid)), true);
       const results = messages.filter((message) => message.type !== "started");
       assertEquals(results, [
-        { type: "done", id: 1, outcome: { exitCode: 4, error: "exit status 4", killed: false } },
-        { type: "done", id: 2, outcome: { exitCode: -1, error: null, killed: true } },
+        {
+          type: "done",
+          id: 1,
+          outcome: { exitCode: 4, error: "exit status 4", killed: false, logged: [] },
+        },
+        { type: "done", id: 2, outcome: { exitCode: -1, error: null, killed: true, logged: [] } },
       ]);
     }),
 });
@@ -263,7 +278,7 @@ Deno.test({
       assertMatch(badGo.error, /^a "go" message has an invalid id/);
       assertEquals(rest, [
         { type: "pong", id: 5 },
-        { type: "done", id: 4, outcome: { exitCode: 0, error: null, killed: false } },
+        { type: "done", id: 4, outcome: { exitCode: 0, error: null, killed: false, logged: [] } },
       ]);
     }),
 });

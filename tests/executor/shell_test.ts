@@ -86,7 +86,7 @@ Deno.test({
       await Deno.mkdir(`${dir}/bin`);
       await Deno.symlink("/bin/sh", `${dir}/bin/sh`);
       const run = runTask(spec(dir, ["echo $PATH"], { PATH: `${dir}/bin` }));
-      assertEquals(await run.done, { exitCode: 0, error: null, killed: false });
+      assertEquals(await run.done, { exitCode: 0, error: null, killed: false, logged: ["stdout"] });
       assertEquals(await Deno.readTextFile(`${dir}/out.log`), `${dir}/bin\n`);
     }),
 });
@@ -136,7 +136,7 @@ Deno.test({
     withTempDir("prunner-shell-", async (dir) => {
       await Deno.writeTextFile(`${dir}/ids.sh`, `${IDS_LINE}\n`);
       const { outcome, pids, stdout } = await runLine(dir, `/bin/sh ${dir}/ids.sh`);
-      assertEquals(outcome, { exitCode: 0, error: null, killed: false });
+      assertEquals(outcome, { exitCode: 0, error: null, killed: false, logged: ["stdout"] });
       const [pid, group, session] = stdout.trim().split(" ");
       // The script's shell is the process the executor started: no shell in between.
       assertEquals([pid, group, session], [String(pids[0]), pid, pid]);
@@ -149,7 +149,12 @@ Deno.test({
   fn: () =>
     withTempDir("prunner-shell-", async (dir) => {
       const { outcome, stderr } = await runLine(dir, "no-such-program-here --flag");
-      assertEquals(outcome, { exitCode: 127, error: "exit status 127", killed: false });
+      assertEquals(outcome, {
+        exitCode: 127,
+        error: "exit status 127",
+        killed: false,
+        logged: ["stderr"],
+      });
       assertEquals(
         stderr,
         "setsid: failed to execute no-such-program-here: No such file or directory\n",

@@ -65,7 +65,12 @@ Deno.test({
         const run = executor.run(
           spec(dir, ["echo {{ .name }} $GREETING", "echo oops >&2", "exit 3"]),
         );
-        assertEquals(await run.done, { exitCode: 3, error: "exit status 3", killed: false });
+        assertEquals(await run.done, {
+          exitCode: 3,
+          error: "exit status 3",
+          killed: false,
+          logged: ["stdout", "stderr"],
+        });
         assertEquals(await Deno.readTextFile(`${dir}/logs/task.stdout.log`), "world hello\n");
         assertEquals(await Deno.readTextFile(`${dir}/logs/task.stderr.log`), "oops\n");
       })
@@ -207,7 +212,7 @@ Deno.test({
         { command: { program: `${dir}/no-such-program`, args: [] } },
         async (executor) => {
           const outcome = await executor.run(spec(dir, ["echo {{ .name }}"])).done;
-          assertEquals(outcome, { exitCode: 0, error: null, killed: false });
+          assertEquals(outcome, { exitCode: 0, error: null, killed: false, logged: ["stdout"] });
           assertEquals(await Deno.readTextFile(`${dir}/logs/task.stdout.log`), "world\n");
         },
       )
@@ -262,7 +267,7 @@ Deno.test({
       };
       return withExecutor({ command }, async (executor) => {
         const outcome = await executor.run(spec(dir, ["echo {{ .name }} $GREETING"])).done;
-        assertEquals(outcome, { exitCode: 0, error: null, killed: false });
+        assertEquals(outcome, { exitCode: 0, error: null, killed: false, logged: ["stdout"] });
         assertEquals(await Deno.readTextFile(`${dir}/logs/task.stdout.log`), "world hello\n");
       });
     }),
@@ -285,7 +290,7 @@ Deno.test({
         await waitFor("the idle second process to stop", () => !processAlive(second));
         assertEquals(processAlive(first), true, "the first process stays");
         const outcome = await executor.run(spec(dir, ["echo $PPID > c.pid"], "c")).done;
-        assertEquals(outcome, { exitCode: 0, error: null, killed: false });
+        assertEquals(outcome, { exitCode: 0, error: null, killed: false, logged: [] });
         assertEquals(Number(await Deno.readTextFile(`${dir}/c.pid`)), first);
       })
     ),

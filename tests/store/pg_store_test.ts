@@ -322,6 +322,32 @@ pgTest(
   },
 );
 
+pgTest(
+  "an attempt's end copies only the streams the executor says it wrote to",
+  async (server, spool) => {
+    await using nodes = await reportingWriter(server, spool);
+    const { writer, reader, reports } = nodes;
+    const [wrote, silent] = [job().id, job().id];
+    for (const id of [wrote, silent]) {
+      await Deno.mkdir(jobLogDir(`${spool}/a`, id), { recursive: true });
+      await Deno.writeTextFile(writer.logs.path(id, "build", "stdout"), "out\n");
+      await Deno.writeTextFile(writer.logs.path(id, "build", "stderr"), "err\n");
+    }
+    // No shipper ran for these attempts: only their ends copy output.
+    await writer.logs.ended(wrote, "build", 1, ["stdout"]);
+    await writer.logs.ended(silent, "build", 1, []);
+    const stored = async (id: string, stream: "stdout" | "stderr") => {
+      const output = await reader.logs.open(id, "build", stream);
+      return output === null ? null : await new Response(output).text();
+    };
+    assertEquals(await stored(wrote, "stdout"), "out\n");
+    assertEquals(await stored(wrote, "stderr"), null);
+    assertEquals(await stored(silent, "stdout"), null);
+    assertEquals(await stored(silent, "stderr"), null);
+    assertEquals(reports, []);
+  },
+);
+
 pgTest("stop ships what running attempts wrote, and ends their shippers", async (server, spool) => {
   const url = await server.database();
   await using reader = await disposable(await open(url, `${spool}/b`));

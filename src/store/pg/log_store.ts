@@ -92,6 +92,8 @@ interface Shipper {
    * costs the database nothing.
    */
   readonly shipped: Map<LogStream, number>;
+  /** Once the attempt ended: the streams it wrote to, when known (the others have no file). */
+  logged?: readonly LogStream[];
 }
 
 /**
@@ -164,11 +166,14 @@ export function createPgLogStore(
     }
   };
 
-  /** Ships both streams of the shipper's attempt; resolves with whether that worked. */
+  /**
+   * Ships both streams of the shipper's attempt (those it wrote to, when it is known); resolves
+   * with whether that worked.
+   */
   const shipBoth = async (shipper: Shipper): Promise<boolean> => {
     let asked = false;
     try {
-      for (const stream of STREAMS) {
+      for (const stream of shipper.logged ?? STREAMS) {
         const { jobId, task, attempt } = shipper;
         const known = shipper.shipped.get(stream);
         const shipped = await shipStream(jobId, task, stream, attempt, known);
@@ -270,9 +275,9 @@ export function createPgLogStore(
     ship: async (jobId, task, stream, attempt = 1) =>
       (await shipStream(jobId, task, stream, attempt))?.copied ?? 0,
 
-    async ended(jobId, task, attempt = 1) {
+    async ended(jobId, task, attempt = 1, logged) {
       if (stopped) {
-        for (const stream of STREAMS) await shipStream(jobId, task, stream, attempt);
+        for (const stream of logged ?? STREAMS) await shipStream(jobId, task, stream, attempt);
         return;
       }
       const shipper = shipperOf(jobId, task, attempt);
@@ -280,6 +285,7 @@ export function createPgLogStore(
       // not end the shipper.
       while (shipper.current !== null) await shipper.current;
       shipper.ended = true;
+      shipper.logged = logged;
       // A failure is reported through `onShipFailure` and shipped again later.
       await shipNow(shipper);
     },
