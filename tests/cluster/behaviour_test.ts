@@ -8,7 +8,6 @@
  * @module
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { processAlive } from "../runner/support.ts";
 import {
   accepted,
   type ClusterJob,
@@ -16,10 +15,14 @@ import {
   listed,
   logs,
   openEvents,
+  pidFrom,
   postgresMissing,
+  processAlive,
+  readMarkers,
   schedule,
   sharedDir,
   startCluster,
+  statusOf,
   untilFile,
   waitFor,
 } from "./support.ts";
@@ -45,10 +48,7 @@ pipelines:
   const events = await openEvents(b);
   const id = await accepted(a, "long");
 
-  const pid = await waitFor("the task's pid", async () => {
-    const text = await Deno.readTextFile(`${dir.path}/pid`).catch(() => "");
-    return text.endsWith("\n") ? Number(text) : 0;
-  });
+  const pid = await pidFrom(`${dir.path}/pid`);
   for (const i of [1, 2]) {
     const job = await cluster.job(id, i);
     assertEquals([job.pipeline, job.node, job.completed], ["long", "a", false]);
@@ -62,9 +62,7 @@ pipelines:
     async () => (await logs(c, id, "work")).stdout === "working on it\n",
   );
 
-  const cancel = await b.request("POST", `/job/cancel?id=${id}`);
-  await cancel.body?.cancel();
-  assertEquals(cancel.status, 200);
+  assertEquals(await statusOf(b, "POST", `/job/cancel?id=${id}`), 200);
   const ended = await cluster.completed(id, 2);
   assertEquals([ended.canceled, ended.node], [true, "a"]);
   assertEquals(ended.tasks.map((task) => task.status), ["canceled"]);
@@ -111,7 +109,7 @@ pipelines:
   });
   assertEquals(ended.filter((job) => job.errored || job.canceled).map((job) => job.id), []);
 
-  const lines = (await Deno.readTextFile(markers)).trim().split("\n").map((line) => {
+  const lines = (await readMarkers(markers)).map((line) => {
     const [kind, n, at] = line.split(" ");
     return { kind, n: Number(n), at: BigInt(at) };
   });
@@ -182,9 +180,7 @@ ${work}
   assertEquals(full.status, 400);
   assertMatch(full.error!, /queue full/i);
   // Canceling a waiting job on another node than the one that took it frees its place.
-  const cancel = await a.request("POST", `/job/cancel?id=${bounded[1]}`);
-  await cancel.body?.cancel();
-  assertEquals(cancel.status, 200);
+  assertEquals(await statusOf(a, "POST", `/job/cancel?id=${bounded[1]}`), 200);
   bounded.push(await accepted(b, "bounded", { n: "b3" }));
   const partitioned = [
     await accepted(c, "partitioned", { n: "p0" }, "x"),
@@ -207,7 +203,7 @@ ${work}
   assertEquals(p.map(replaced), [false, true, false, false]);
   const ran = [...l, ...bd, ...p].filter((job) => !replaced(job));
   assertEquals(ran.filter((job) => job.canceled || job.errored).map((job) => job.id), []);
-  const order = (await Deno.readTextFile(`${dir.path}/order`)).trim().split("\n");
+  const order = await readMarkers(`${dir.path}/order`);
   const ofPipeline = (prefix: string) => order.filter((n) => n.startsWith(prefix));
   assertEquals(ofPipeline("l"), ["l0", "l3"]);
   assertEquals(ofPipeline("b"), ["b0", "b2", "b3"]);
@@ -241,7 +237,7 @@ pipelines:
   const jobs = await Promise.all(ids.map((id, i) => cluster.completed(id, (i + 1) % 3)));
   assertEquals(jobs.map(replaced), [true, true, false]);
   assertEquals([jobs[2].canceled, jobs[2].errored], [false, false]);
-  const starts = (await Deno.readTextFile(`${dir.path}/starts`)).trim().split("\n");
+  const starts = await readMarkers(`${dir.path}/starts`);
   assertEquals(starts.length, 1, `one run: ${starts}`);
   const [n, at] = starts[0].split(" ").map(Number);
   assertEquals(n, 2);

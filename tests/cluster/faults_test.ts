@@ -9,18 +9,25 @@
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import {
+  accepted,
   type Cluster,
   type ClusterJob,
   clusterTest,
+  groupEnded,
+  listed,
   pidFrom,
   postgresMissing,
   processAlive,
-  processGroup,
   type PrunnerProcess,
+  readMarkers,
+  schedule,
+  type ScheduleAnswer,
+  sharedDir,
   startCluster,
+  statusOf,
+  untilFile,
   waitFor,
-} from "./faults_support.ts";
-import { tempDir } from "../store/support.ts";
+} from "./support.ts";
 
 if (postgresMissing !== null) console.warn(`cluster fault tests skipped: ${postgresMissing}`);
 
@@ -33,8 +40,9 @@ const FAST = ["--heartbeat-timeout", `${TIMEOUT_S}s`];
  * (which leads the task's process group) to `pidfile`, then waits for a background `sleep` of
  * `seconds`. `logged` does the same, one at a time too, and appends `start NAME` and
  * `end NAME` to the file `log` (also when it is interrupted). `hold` runs two at a time; its
- * task writes its pid and runs until the file `release` exists. `many` runs four at a time,
- * for a short while each, and appends `start ID` and `end ID` to the file `markers`.
+ * task writes its pid and runs until the file `release` exists (60 s at most). `many` runs
+ * four at a time, for a short while each, and appends `start ID` and `end ID` to the file
+ * `markers`.
  */
 const PIPELINES = `
 pipelines:
@@ -59,7 +67,7 @@ pipelines:
     tasks:
       work:
         script:
-          - echo $$ > {{ .pidfile }}; while [ ! -f {{ .release }} ]; do sleep 0.05; done
+          - echo $$ > {{ .pidfile }}; ${untilFile("{{ .release }}")}
   many:
     concurrency: 4
     tasks:
@@ -68,45 +76,34 @@ pipelines:
           - echo "start {{ .id }}" >> {{ .markers }}; sleep 0.05; echo "end {{ .id }}" >> {{ .markers }}
 `;
 
-/** Polls `cluster` until job `id` has completed, within `timeoutMs`. */
-function completedIn(cluster: Cluster, id: string, timeoutMs = 30_000): Promise<ClusterJob> {
-  return waitFor(`job ${id} to complete`, async () => {
-    const job = await cluster.job(id);
-    return job.completed ? job : null;
-  }, timeoutMs);
-}
-
 clusterTest(
   "cluster faults: a node SIGKILLed mid-job is taken for dead, its job ends canceled naming " +
     "it, its task is gone and the jobs waiting behind it run on another node",
-  async (url) => {
-    await using cluster = await startCluster(url, ["a", "b"], PIPELINES, FAST);
-    await using dir = await tempDir();
-    const a = cluster.node("a");
+  async () => {
+    await using cluster = await startCluster(PIPELINES, 2, FAST);
+    await using dir = await sharedDir();
+    const [a] = cluster.nodes;
     const pidfile = `${dir.path}/running.pid`;
-    const running = await a.schedule("serial", { pidfile, seconds: 300 });
+    const running = await accepted(a, "serial", { pidfile, seconds: 300 });
     const pgid = await pidFrom(pidfile);
-    assertEquals((await a.job(running) as ClusterJob).node, "a");
+    assertEquals((await cluster.job(running, 0)).node, "a");
     const waiting: string[] = [];
     for (let i = 0; i < 3; i++) {
       waiting.push(
-        await a.schedule("serial", { pidfile: `${dir.path}/waiting${i}.pid`, seconds: 0 }),
+        await accepted(a, "serial", { pidfile: `${dir.path}/waiting${i}.pid`, seconds: 0 }),
       );
     }
-    for (const id of waiting) assertEquals((await a.job(id)).start, undefined, "it waits");
+    for (const id of waiting) assertEquals((await cluster.job(id, 0)).start, undefined, "it waits");
 
     await cluster.kill("a");
-    const ended = await completedIn(cluster, running, 4 * TIMEOUT_S * 1000);
+    const ended = await cluster.completed(running, 1, 4 * TIMEOUT_S * 1000);
     assertEquals([ended.canceled, ended.node], [true, "a"]);
     assertMatch(ended.lastError ?? "", /node a\b/);
     assertEquals(ended.tasks[0].status, "canceled");
-    await waitFor(
-      "the killed node's task processes to be gone",
-      async () => !processAlive(pgid) && (await processGroup(pgid)).length === 0,
-    );
+    await waitFor("the killed node's task processes to be gone", () => groupEnded(pgid));
 
     for (const id of waiting) {
-      const job = await completedIn(cluster, id);
+      const job = await cluster.completed(id);
       assertEquals([job.errored, job.canceled, job.node], [false, false, "b"], cluster.stderr());
     }
   },
@@ -114,11 +111,10 @@ clusterTest(
 
 /**
  * Schedules `count` jobs of `many` with `parallel` requests in flight, round-robin over the
- * nodes `names`; the tasks mark their start and end in `markers`.
+ * nodes of `cluster` (killed ones too); the tasks mark their start and end in `markers`.
  */
 async function scheduleMany(
   cluster: Cluster,
-  names: readonly string[],
   markers: string,
   count: number,
   parallel: number,
@@ -133,13 +129,11 @@ async function scheduleMany(
       const index = next++;
       await before(index);
       try {
-        const response = await cluster.node(names[index % names.length]).request(
-          "POST",
-          "/pipelines/schedule",
-          { pipeline: "many", variables: { markers, id: `schedule-${index}` } },
-        );
-        const body = await response.json();
-        if (response.status === 202) acknowledged.set(`schedule-${index}`, body.jobId);
+        const answer = await schedule(cluster.nodes[index % cluster.nodes.length], {
+          pipeline: "many",
+          variables: { markers, id: `schedule-${index}` },
+        });
+        if (answer.status === 202) acknowledged.set(`schedule-${index}`, answer.jobId!);
         else refused++;
       } catch {
         // The node is gone: no answer, so nothing was acknowledged.
@@ -151,19 +145,15 @@ async function scheduleMany(
   return { acknowledged, refused };
 }
 
-/** The jobs that `node` lists, by id. */
-async function listed(node: PrunnerProcess): Promise<Map<string, ClusterJob>> {
-  const { jobs } = await node.json<{ jobs: ClusterJob[] }>("GET", "/pipelines/jobs");
-  return new Map(jobs.map((job) => [job.id, job]));
+/** Every job that `node` lists, by id. */
+async function listedById(node: PrunnerProcess): Promise<Map<string, ClusterJob>> {
+  return new Map((await listed(node)).map((job) => [job.id, job]));
 }
 
-/** How often each line occurs in the file at `path`. */
+/** How often each line occurs in the shared file at `path`. */
 async function lineCounts(path: string): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  const text = await Deno.readTextFile(path).catch(() => "");
-  for (const line of text.split("\n").filter((line) => line !== "")) {
-    counts.set(line, (counts.get(line) ?? 0) + 1);
-  }
+  for (const line of await readMarkers(path)) counts.set(line, (counts.get(line) ?? 0) + 1);
   return counts;
 }
 
@@ -176,13 +166,12 @@ function assertNoneTwice(counts: Map<string, number>): void {
 clusterTest(
   "cluster faults: of 200 schedules spread over 3 nodes, one of them SIGKILLed half-way, " +
     "every acknowledged job ends exactly once on the survivors and none runs twice",
-  async (url) => {
-    const names = ["a", "b", "c"];
-    await using cluster = await startCluster(url, names, PIPELINES, FAST);
-    await using dir = await tempDir();
+  async () => {
+    await using cluster = await startCluster(PIPELINES, 3, FAST);
+    await using dir = await sharedDir();
     const markers = `${dir.path}/markers`;
     let killing: Promise<void> | null = null;
-    const { acknowledged, refused } = await scheduleMany(cluster, names, markers, 200, 6, (i) => {
+    const { acknowledged, refused } = await scheduleMany(cluster, markers, 200, 6, (i) => {
       if (i === 100) killing = cluster.kill("c");
       return Promise.resolve();
     });
@@ -193,7 +182,7 @@ clusterTest(
       const jobs = await waitFor(
         `every acknowledged job to end, as node ${node.url} lists`,
         async () => {
-          const jobs = await listed(node);
+          const jobs = await listedById(node);
           return [...acknowledged.values()].every((id) => jobs.get(id)?.completed) ? jobs : null;
         },
         60_000,
@@ -221,27 +210,9 @@ clusterTest(
 /** Schedules made by {@linkcode scheduleOn}, which name the markers of their tasks. */
 let scheduled = 0;
 
-/** The status and JSON body of a schedule of `many` on `node`, marking in `markers`. */
-async function scheduleOn(node: PrunnerProcess, markers: string): Promise<Answer> {
-  const variables = { markers, id: `load-${scheduled++}` };
-  const response = await node.request("POST", "/pipelines/schedule", {
-    pipeline: "many",
-    variables,
-  });
-  return { status: response.status, body: await response.json() };
-}
-
-/** An answer to a schedule. */
-interface Answer {
-  status: number;
-  body: { jobId?: string; error?: string };
-}
-
-/** The status of `GET /health` on `node`. */
-async function health(node: PrunnerProcess): Promise<number> {
-  const response = await node.request("GET", "/health");
-  await response.body?.cancel();
-  return response.status;
+/** The answer to a schedule of `many` on `node`, marking in `markers`. */
+function scheduleOn(node: PrunnerProcess, markers: string): Promise<ScheduleAnswer> {
+  return schedule(node, { pipeline: "many", variables: { markers, id: `load-${scheduled++}` } });
 }
 
 /**
@@ -250,15 +221,16 @@ async function health(node: PrunnerProcess): Promise<number> {
  */
 function keepScheduling(nodes: readonly PrunnerProcess[], markers: string) {
   const acknowledged: string[] = [];
-  const refusals: Answer[] = [];
+  const refusals: ScheduleAnswer[] = [];
   let running = true;
   const loops = nodes.map(async (node) => {
     while (running) {
-      const answer = await scheduleOn(node, markers).catch((error): Answer => ({
+      const answer = await scheduleOn(node, markers).catch((error): ScheduleAnswer => ({
         status: 0,
-        body: { error: `no answer: ${error}` },
+        error: `no answer: ${error}`,
+        replayed: false,
       }));
-      if (answer.status === 202) acknowledged.push(answer.body.jobId!);
+      if (answer.status === 202) acknowledged.push(answer.jobId!);
       else refusals.push(answer);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -279,65 +251,71 @@ const databaseOf = (url: string) => url.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 clusterTest(
   "cluster faults: with the database away for 10 s, nodes answer 503 and keep their tasks " +
     "running; once it is back they carry on and nothing acknowledged is lost",
-  async (url, server) => {
+  async () => {
     // Fencing starts at the timeout less two heartbeats: 27 s leaves the 10 s outage, the
     // database's restart and the reconnect far from it.
     const timeout = ["--heartbeat-timeout", "30s"];
-    await using cluster = await startCluster(url, ["a", "b"], PIPELINES, timeout);
-    await using dir = await tempDir();
+    await using cluster = await startCluster(PIPELINES, 2, timeout);
+    await using dir = await sharedDir();
+    const { nodes } = cluster;
     const markers = `${dir.path}/markers`;
-    const nodes = cluster.live();
     const release = `${dir.path}/release`;
     const held = await Promise.all(nodes.map(async (node, i) => {
       const pidfile = `${dir.path}/hold${i}.pid`;
-      const id = await node.schedule("hold", { pidfile, release });
+      const id = await accepted(node, "hold", { pidfile, release });
       return { id, pid: await pidFrom(pidfile) };
     }));
     // Two more wait behind them.
     for (const node of nodes) {
       held.push({
-        id: await node.schedule("hold", { pidfile: `${dir.path}/later`, release }),
+        id: await accepted(node, "hold", { pidfile: `${dir.path}/later`, release }),
         pid: 0,
       });
     }
     const load = keepScheduling(nodes, markers);
     await waitFor("some jobs to be acknowledged", () => load.acknowledged.length >= 20);
 
-    await server.stop();
+    await cluster.server.stop();
     const stoppedAt = Date.now();
     try {
       for (const node of nodes) {
-        await waitFor(`${node.url}/health to fail`, async () => await health(node) === 503);
+        await waitFor(
+          `${node.url}/health to fail`,
+          async () => await statusOf(node, "GET", "/health") === 503,
+        );
         const refused = await scheduleOn(node, markers);
-        assertEquals(refused.status, 503, JSON.stringify(refused.body));
-        assertMatch(refused.body.error ?? "", new RegExp(`PostgreSQL database ${databaseOf(url)}`));
+        assertEquals(refused.status, 503, JSON.stringify(refused));
+        assertMatch(
+          refused.error ?? "",
+          new RegExp(`PostgreSQL database ${databaseOf(cluster.database)}`),
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 10_000 - (Date.now() - stoppedAt)));
       for (const { pid } of held.slice(0, 2)) assert(processAlive(pid), `task ${pid} runs on`);
     } finally {
-      await server.start();
+      await cluster.server.start();
     }
     for (const node of nodes) {
       await waitFor(`${node.url} to accept schedules again`, async () => {
         const answer = await scheduleOn(node, markers);
-        if (answer.status === 202) load.acknowledged.push(answer.body.jobId!);
+        if (answer.status === 202) load.acknowledged.push(answer.jobId!);
         return answer.status === 202;
       });
     }
     await load.stop();
-    for (const { status, body } of load.refusals) {
-      assertEquals(status, 503, JSON.stringify(body));
-      assertMatch(body.error ?? "", /PostgreSQL database/);
+    for (const refusal of load.refusals) {
+      assertEquals(refusal.status, 503, JSON.stringify(refusal));
+      assertMatch(refusal.error ?? "", /PostgreSQL database/);
     }
     assert(load.refusals.length > 0, "schedules were refused while the database was away");
 
     await Deno.writeTextFile(release, "");
     for (const { id } of held) {
-      const job = await completedIn(cluster, id);
+      const job = await cluster.completed(id);
       assertEquals([job.canceled, job.errored], [false, false], JSON.stringify(job));
     }
     const jobs = await waitFor("every acknowledged job to end", async () => {
-      const jobs = await listed(nodes[0]);
+      const jobs = await listedById(nodes[0]);
       return load.acknowledged.every((id) => jobs.get(id)?.completed) ? jobs : null;
     }, 60_000);
     for (const id of load.acknowledged) {
@@ -346,7 +324,10 @@ clusterTest(
     }
     assertNoneTwice(await lineCounts(markers));
     for (const node of nodes) {
-      await waitFor(`${node.url}/health to pass again`, async () => await health(node) === 200);
+      await waitFor(
+        `${node.url}/health to pass again`,
+        async () => await statusOf(node, "GET", "/health") === 200,
+      );
       await waitFor(`${node.url} to list both nodes alive again`, async () => {
         const { nodes } = await node.json<{ nodes: { name: string; alive: boolean }[] }>(
           "GET",
@@ -361,10 +342,10 @@ clusterTest(
 clusterTest(
   "cluster faults: a node cut off from the database for longer than the heartbeat timeout " +
     "stops its task, and no job runs twice",
-  async (url, server) => {
-    await using cluster = await startCluster(url, ["a", "b"], PIPELINES, FAST);
-    await using dir = await tempDir();
-    const a = cluster.node("a");
+  async () => {
+    await using cluster = await startCluster(PIPELINES, 2, FAST);
+    await using dir = await sharedDir();
+    const [a, b] = cluster.nodes;
     const log = `${dir.path}/log`;
     const variables = (name: string, seconds: number) => ({
       name,
@@ -372,37 +353,37 @@ clusterTest(
       seconds,
       pidfile: `${dir.path}/${name}.pid`,
     });
-    const long = await a.schedule("logged", variables("long", 300));
+    const long = await accepted(a, "logged", variables("long", 300));
     const pgid = await pidFrom(`${dir.path}/long.pid`);
     const after = [
-      await a.schedule("logged", variables("after-a", 0)),
-      await cluster.node("b").schedule("logged", variables("after-b", 0)),
+      await accepted(a, "logged", variables("after-a", 0)),
+      await accepted(b, "logged", variables("after-b", 0)),
     ];
 
-    await server.stop();
+    await cluster.server.stop();
     const stoppedAt = Date.now();
     try {
       await waitFor(
         "node a to stop its task while the database is away",
-        async () => !processAlive(pgid) && (await processGroup(pgid)).length === 0,
+        () => groupEnded(pgid),
         2 * TIMEOUT_S * 1000,
       );
       await new Promise((resolve) =>
         setTimeout(resolve, 2 * TIMEOUT_S * 1000 - (Date.now() - stoppedAt))
       );
     } finally {
-      await server.start();
+      await cluster.server.start();
     }
 
-    const ended = await completedIn(cluster, long);
+    const ended = await cluster.completed(long);
     assertEquals([ended.canceled, ended.node], [true, "a"]);
     assertMatch(ended.lastError ?? "", /node a lost the database|took node a for dead/);
     for (const id of after) {
-      const job = await completedIn(cluster, id);
+      const job = await cluster.completed(id);
       assertEquals([job.canceled, job.errored], [false, false], JSON.stringify(job));
     }
     // One at a time, each once: every start is followed by its own end.
-    const lines = (await Deno.readTextFile(log)).trim().split("\n");
+    const lines = await readMarkers(log);
     const names = ["long", "after-a", "after-b"];
     assertEquals(lines.length, 2 * names.length, lines.join("\n"));
     for (let i = 0; i < lines.length; i += 2) {
