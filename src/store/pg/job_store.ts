@@ -440,14 +440,24 @@ export async function writeRows(
   rows: readonly JobRow[],
   origin: string | null,
 ): Promise<void> {
+  const notices: string[] = [];
+  for (let i = 0; origin !== null && i < rows.length; i += NOTIFY_IDS) {
+    const ids = rows.slice(i, i + NOTIFY_IDS).map(({ job }) => job.id);
+    notices.push(JSON.stringify({ o: origin, ids }));
+  }
   for (let i = 0; i < rows.length; i += WRITE_BATCH) {
     const values = rows.slice(i, i + WRITE_BATCH).map(({ row }) => row);
+    // The first notification goes with the rows: one statement fewer for most writes.
+    const notice = i === 0 ? notices.shift() ?? null : null;
     await tx`
-      INSERT INTO prunner_jobs ${tx(values, [...COLUMNS])}
-      ON CONFLICT (id) DO UPDATE SET completed = excluded.completed, "end" = excluded."end",
-        state = excluded.state, listing = excluded.listing,
-        listing_version = excluded.listing_version, started = excluded.started,
-        node = excluded.node`;
+      WITH written AS (
+        INSERT INTO prunner_jobs ${tx(values, [...COLUMNS])}
+        ON CONFLICT (id) DO UPDATE SET completed = excluded.completed, "end" = excluded."end",
+          state = excluded.state, listing = excluded.listing,
+          listing_version = excluded.listing_version, started = excluded.started,
+          node = excluded.node
+      )
+      SELECT pg_notify(${JOBS_CHANNEL}, ${notice}) WHERE ${notice}::text IS NOT NULL`;
   }
   for (const { job } of rows) {
     if (job.trigger === undefined) continue;
@@ -457,11 +467,7 @@ export async function writeRows(
       planned: job.trigger.planned,
     });
   }
-  if (origin === null) return;
-  for (let i = 0; i < rows.length; i += NOTIFY_IDS) {
-    const ids = rows.slice(i, i + NOTIFY_IDS).map(({ job }) => job.id);
-    await tx`SELECT pg_notify(${JOBS_CHANNEL}, ${JSON.stringify({ o: origin, ids })})`;
-  }
+  for (const payload of notices) await tx`SELECT pg_notify(${JOBS_CHANNEL}, ${payload})`;
 }
 
 /**
