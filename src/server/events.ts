@@ -6,6 +6,9 @@
  * only remembers the sequence number of the next event it needs and pulls from the ring as fast
  * as it reads, so slow or many clients cost no memory beyond the ring. A client that falls so
  * far behind that its next event has left the ring gets `reload` and continues with new events.
+ * Until the first client connects, events are not kept at all: ids are those of one server
+ * start, so no client can ask for an event before it (a node of a cluster sees every job's events,
+ * and a prunner nobody follows live pays nothing for them).
  *
  * @module
  */
@@ -85,7 +88,10 @@ export function createEventFeed(
     waiters.clear();
   };
 
+  /** Whether a client connected: no id was handed out before. */
+  let opened = false;
   const unsubscribe = hub.subscribe((event) => {
+    if (!opened) return;
     const message = toMessage(event);
     if (message === null) return;
     last++;
@@ -118,6 +124,7 @@ export function createEventFeed(
   return {
     bootId,
     open(lastEventId) {
+      opened = true;
       let next = last + 1;
       let reload = false;
       if (lastEventId !== null) {

@@ -125,6 +125,26 @@ Deno.test("a Last-Event-ID no longer buffered, or of another start, gets reload 
   }
 });
 
+Deno.test("events before the first client connected are not kept: none has an id", async () => {
+  await using server = await startTestServer();
+  for (let i = 1; i <= 3; i++) server.runner.events.emit({ type: "jobs_removed", ids: [`${i}`] });
+  const probe = readSse(
+    await server.request("/events", { headers: { "last-event-id": "garbage" } }),
+  );
+  const reload = await probe.next();
+  assertEquals(reload?.event, "reload");
+  await probe.cancel();
+  // The position before the first event: what came after it would be replayed, if kept.
+  const [boot] = reload!.id!.split(".");
+  const resumed = readSse(
+    await server.request("/events", { headers: { "last-event-id": `${boot}.0` } }),
+  );
+  server.runner.events.emit({ type: "pipelines_reloaded" });
+  const events = (await resumed.collect(isEvent)).filter(isEvent);
+  assertEquals(events.map((m) => m.event), ["pipelines_reloaded"]);
+  await resumed.cancel();
+});
+
 Deno.test("the events kept are bounded in bytes too: the newest one always is", async () => {
   await using server = await startTestServer(fakeRunner(), { eventRingBytes: 1 });
   const sse = readSse(await server.request("/events"));
