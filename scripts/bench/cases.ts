@@ -425,7 +425,8 @@ export async function runCases(
       ],
       note: `the throughput pipeline of case 2 (concurrency ${n}, across the cluster), ` +
         `${n} clients, the cluster's jobs scheduled round-robin on nodes a and b and polled on ` +
-        `the node that took them; one node and cluster take turns, each fresh (the cluster on a ` +
+        `the node that took them, after ${4 * n} unmeasured jobs; one node and cluster take ` +
+        `turns, each fresh (the cluster on a ` +
         `new database of one throwaway PostgreSQL), median of ${sizes.repeats} run(s) ` +
         `(one node ${rates(result.singleRates)}, cluster ${rates(result.clusterRates)} jobs/s); ` +
         `the median cluster run's jobs ran on ${nodes.join(", ")}, all schedule requests ` +
