@@ -133,7 +133,8 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
   });
   observeRunner(metrics, runner.events);
   const idle = idleRelease(IDLE_RELEASE_MS, releaseMemory(v8Collection(), mallocTrim()));
-  runner.events.subscribe(() => idle.activity());
+  // What other nodes of a cluster do is not this process's work.
+  runner.events.subscribe(() => idle.activity(), { remote: false });
 
   /** Ends the open event and log streams, which would keep the server's shutdown waiting. */
   const closeStreams = new AbortController();

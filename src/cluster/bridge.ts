@@ -142,6 +142,12 @@ export function createJobBridge(options: BridgeOptions): JobBridge {
   return {
     changed(ids) {
       if (stopped) return;
+      if (!events.followsRemote()) {
+        // Nobody follows other nodes' jobs: nothing is read. Whoever follows next sees each
+        // job as new when it next changes.
+        seen.clear();
+        return;
+      }
       for (const id of ids) queued.add(id);
       if (timer === undefined && !reading) timer = setTimeout(flush, gatherMs);
     },

@@ -16,9 +16,8 @@ import type { Metrics } from "./metrics.ts";
  * ```
  */
 export function observeRunner(metrics: Metrics, events: EventHub): () => void {
+  // Each node counts what it did itself.
   return events.subscribe((event: RunnerEvent) => {
-    // Each node counts what it did itself.
-    if (event.remote) return;
     switch (event.type) {
       case "job_scheduled":
         return metrics.jobScheduled(event.job);
@@ -42,5 +41,5 @@ export function observeRunner(metrics: Metrics, events: EventHub): () => void {
         }
       }
     }
-  });
+  }, { remote: false });
 }

@@ -49,12 +49,23 @@ export type RunnerChange =
 /** Receives events; called synchronously, in order. */
 export type RunnerEventListener = (event: RunnerEvent) => void;
 
+/** How a listener subscribes. */
+export interface SubscribeOptions {
+  /**
+   * Whether the listener gets the events of other nodes of a cluster too (default `true`). A
+   * node reads what other nodes change only while a listener wants it.
+   */
+  readonly remote?: boolean;
+}
+
 /** Where events are published and subscribed to. */
 export interface EventHub {
   /** Adds a listener; returns the function that removes it. */
-  subscribe(listener: RunnerEventListener): () => void;
-  /** Delivers an event to every listener. A listener that throws is logged and skipped. */
+  subscribe(listener: RunnerEventListener, options?: SubscribeOptions): () => void;
+  /** Delivers an event to every listener that takes it. A listener that throws is logged and skipped. */
   emit(event: RunnerEvent): void;
+  /** Whether a listener takes the events of other nodes (see `SubscribeOptions.remote`). */
+  followsRemote(): boolean;
 }
 
 const log = getLogger(["prunner", "events"]);
@@ -71,14 +82,24 @@ const log = getLogger(["prunner", "events"]);
  * ```
  */
 export function createEventHub(): EventHub {
-  const listeners = new Set<RunnerEventListener>();
+  /** Each listener, with whether it takes remote events. */
+  const listeners = new Map<RunnerEventListener, boolean>();
+  let remoteListeners = 0;
   return {
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
+    subscribe(listener, options = {}) {
+      if (listeners.has(listener)) return () => {};
+      const remote = options.remote ?? true;
+      listeners.set(listener, remote);
+      if (remote) remoteListeners++;
+      return () => {
+        if (!listeners.delete(listener)) return;
+        if (remote) remoteListeners--;
+      };
     },
+    followsRemote: () => remoteListeners > 0,
     emit(event) {
-      for (const listener of listeners) {
+      for (const [listener, remote] of listeners) {
+        if (event.remote && !remote) continue;
         try {
           listener(event);
         } catch (error) {

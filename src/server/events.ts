@@ -6,9 +6,9 @@
  * only remembers the sequence number of the next event it needs and pulls from the ring as fast
  * as it reads, so slow or many clients cost no memory beyond the ring. A client that falls so
  * far behind that its next event has left the ring gets `reload` and continues with new events.
- * Until the first client connects, events are not kept at all: ids are those of one server
- * start, so no client can ask for an event before it (a node of a cluster sees every job's events,
- * and a prunner nobody follows live pays nothing for them).
+ * The feed subscribes when the first client connects: ids are those of one server start, so no
+ * client can ask for an event before that. A prunner nobody follows live pays nothing for its
+ * events, and a node of a cluster reads nothing of what other nodes do until then.
  *
  * @module
  */
@@ -88,10 +88,7 @@ export function createEventFeed(
     waiters.clear();
   };
 
-  /** Whether a client connected: no id was handed out before. */
-  let opened = false;
-  const unsubscribe = hub.subscribe((event) => {
-    if (!opened) return;
+  const keep = (event: RunnerEvent) => {
     const message = toMessage(event);
     if (message === null) return;
     last++;
@@ -104,10 +101,12 @@ export function createEventFeed(
       first++;
     }
     wakeAll();
-  });
+  };
+  /** Set once the first client connected: no id was handed out before. */
+  let unsubscribe: (() => void) | null = null;
   const close = () => {
     closed = true;
-    unsubscribe();
+    unsubscribe?.();
     wakeAll();
   };
   if (closed) close();
@@ -124,7 +123,7 @@ export function createEventFeed(
   return {
     bootId,
     open(lastEventId) {
-      opened = true;
+      if (unsubscribe === null && !closed) unsubscribe = hub.subscribe(keep);
       let next = last + 1;
       let reload = false;
       if (lastEventId !== null) {

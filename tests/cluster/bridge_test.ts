@@ -119,3 +119,37 @@ Deno.test("the bridge reads the jobs changed while it reads, together in its nex
   assertEquals(seen.map((event) => "job" in event && event.job.id), jobs.map((job) => job.id));
   bridge.stop();
 });
+
+Deno.test("the bridge reads nothing while no listener takes other nodes' events", async () => {
+  const events = createEventHub();
+  const local: RunnerEvent[] = [];
+  events.subscribe((event) => local.push(event), { remote: false });
+  const job = newJob(definition, 100);
+  const reads: string[][] = [];
+  const bridge = createJobBridge({
+    events,
+    read: (ids) => {
+      reads.push([...ids]);
+      return Promise.resolve([structuredClone(job)]);
+    },
+    gatherMs: 1,
+  });
+  assertEquals(events.followsRemote(), false);
+  bridge.changed([job.id]);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assertEquals(reads, [], "nobody follows: nothing is read");
+  const remote: RunnerEvent[] = [];
+  const unsubscribe = events.subscribe((event) => remote.push(event));
+  assertEquals(events.followsRemote(), true);
+  job.start = 200;
+  bridge.changed([job.id]);
+  await waitFor("the job's events", () => remote.length > 0);
+  assertEquals(reads, [[job.id]]);
+  // First seen now: scheduled and started.
+  assertEquals(types(remote), ["job_scheduled", "job_started"]);
+  assertEquals(local, [], "a listener of local events gets no remote one");
+  unsubscribe();
+  unsubscribe();
+  assertEquals(events.followsRemote(), false, "unsubscribing twice counts once");
+  bridge.stop();
+});

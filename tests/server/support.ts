@@ -116,9 +116,10 @@ export function fakeRunner(jobs: Job[] = []): FakeRunner {
     const hub = createEventHub();
     return {
       emit: hub.emit,
-      subscribe(listener) {
+      followsRemote: hub.followsRemote,
+      subscribe(listener, options) {
         subscribed++;
-        const unsubscribe = hub.subscribe(listener);
+        const unsubscribe = hub.subscribe(listener, options);
         let once = true;
         return () => {
           if (once) subscribed--;
