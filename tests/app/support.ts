@@ -81,12 +81,24 @@ export const DENO_RUN_MAIN = [Deno.execPath(), "run", "-A", MAIN];
 
 /**
  * Starts prunner on a free port in the workspace and waits until its API answers. `command` is
- * the program and its leading arguments (a compiled binary, or `deno run` of main.ts).
+ * the program and its leading arguments (a compiled binary, or `deno run` of main.ts). `env`
+ * holds all the prunner settings of its environment (by default only the shared secret): none
+ * is inherited (see {@linkcode childEnv}). The tokens of `request` and `json` are signed with
+ * `env`'s `PRUNNER_JWT_SECRET`, or with {@linkcode SECRET} when it has none.
+ *
+ * @example
+ * ```ts
+ * await using node = await startPrunner(ws, [], DENO_RUN_MAIN, {
+ *   PRUNNER_JWT_SECRET: "another-secret-0123456789",
+ *   PRUNNER_DATABASE_URL: url,
+ * });
+ * ```
  */
 export async function startPrunner(
   ws: Workspace,
   extraArgs: string[] = [],
   command: string[] = DENO_RUN_MAIN,
+  env: Record<string, string> = { PRUNNER_JWT_SECRET: SECRET },
 ): Promise<PrunnerProcess> {
   const port = freePort();
   const child = new Deno.Command(command[0], {
@@ -106,7 +118,7 @@ export async function startPrunner(
       ...extraArgs,
     ],
     cwd: ws.root,
-    env: childEnv({ PRUNNER_JWT_SECRET: SECRET }),
+    env: childEnv(env),
     clearEnv: true,
     stdin: "null",
     stdout: "null",
@@ -118,7 +130,7 @@ export async function startPrunner(
     for await (const chunk of child.stderr) errText += decoder.decode(chunk, { stream: true });
   })();
   const url = `http://127.0.0.1:${port}`;
-  const token = await signToken({ sub: "e2e" }, SECRET);
+  const token = await signToken({ sub: "e2e" }, env.PRUNNER_JWT_SECRET ?? SECRET);
   let exited: number | null = null;
   const status = child.status.then((s) => exited = s.code);
 
