@@ -12,6 +12,8 @@ import { loadDefinitions } from "./definition/mod.ts";
 import { formatDuration } from "./definition/duration.ts";
 import { createRunner, type Runner, type ShutdownMode } from "./runner/runner.ts";
 import { startTaskExecutor } from "./executor/task_executor.ts";
+import { startGuardedExecutor } from "./executor/guarded_executor.ts";
+import { KILL_TIMEOUT_MS } from "./executor/process_group.ts";
 import { createApp, parseAddress, type RunningServer, startServer } from "./server/mod.ts";
 import { jobListingEncoder } from "./server/json.ts";
 import { countSaveFailures, createMetrics } from "./metrics/metrics.ts";
@@ -120,7 +122,12 @@ export async function startPrunner(options: ServeOptions): Promise<Prunner> {
     (error) => log.error("Retention failed: {error}", { error }),
   );
   const metrics = createMetrics({ load: () => runner.load() });
-  const executor = startTaskExecutor({ onUnexpectedExit: () => metrics.executorRestarted() });
+  const onUnexpectedExit = () => metrics.executorRestarted();
+  // Tasks start from prunner's own process where that does not copy it (posix_spawn), with a
+  // guard process; elsewhere from task executor processes.
+  const executor =
+    await startGuardedExecutor({ killTimeoutMs: KILL_TIMEOUT_MS, onUnexpectedExit }) ??
+      startTaskExecutor({ onUnexpectedExit });
   const runner = createRunner({
     definitions,
     store: countSaveFailures(dataDir.store, () => metrics.storeWriteFailed()),

@@ -40,3 +40,21 @@ export async function signalsDelivered(pid: number): Promise<boolean> {
   }
   return true;
 }
+
+/**
+ * The pid of a child of `parent` that has an argument for which `matches` is true, or `null`.
+ */
+export async function childWithArgument(
+  parent: number,
+  matches: (argument: string) => boolean,
+): Promise<number | null> {
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(() => "");
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    if (ppid !== parent) continue;
+    const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
+    if (cmdline.split("\0").some(matches)) return Number(entry.name);
+  }
+  return null;
+}

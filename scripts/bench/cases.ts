@@ -128,7 +128,7 @@ export async function runCases(
       metric(`${result.jobs} jobs, concurrency ${n}`, result.jobsPerSecond, "jobs/s"),
       metric("all schedule requests answered after", result.schedulingSeconds, "s"),
       metric("CPU per job: server process", result.serverCpuMs, "ms"),
-      metric("CPU per job: task executor process", result.executorCpuMs, "ms"),
+      metric("CPU per job: guard or executor processes", result.executorCpuMs, "ms"),
       metric("CPU per job: task processes", result.tasksCpuMs, "ms"),
       metric("CPU per job: benchmark client", result.clientCpuMs, "ms"),
       metric("machine CPU busy", result.machineBusy * 100, "%"),

@@ -7,7 +7,7 @@
  */
 import { signToken } from "./jwt.ts";
 import { apiClient } from "./client.ts";
-import { freePort, liveChildren, sleep, tempDir, track } from "./system.ts";
+import { freePort, helperChildren, sleep, tempDir, track } from "./system.ts";
 
 /** The JWT secret every benchmarked server gets. */
 export const SECRET = "prunner-benchmark-secret-0123456789";
@@ -21,8 +21,8 @@ export interface Implementation {
   /** The command and its leading arguments; the CLI flags are appended. */
   command: string[];
   /**
-   * Whether the server's live child processes are part of it (prunner's task executor
-   * processes, whose children are the tasks) rather than tasks.
+   * Whether the server has helper processes that are part of it (prunner's task guard or
+   * executor processes, see `helperChildren`).
    */
   helpers: boolean;
 }
@@ -209,7 +209,7 @@ export async function startServer(
       implementation,
       url,
       pid: child.pid,
-      pids: () => [child.pid, ...(implementation.helpers ? liveChildren(child.pid) : [])],
+      pids: () => [child.pid, ...(implementation.helpers ? helperChildren(child.pid) : [])],
       root,
       data,
       startupMs,

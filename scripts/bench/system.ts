@@ -250,14 +250,34 @@ export function liveChildren(pid: number): number[] {
   return pids;
 }
 
+/** What the command line of one of prunner's own child processes ends with. */
+const HELPER_ENDINGS = ["__task-executor", "executor_process.ts", "guard_process.ts"];
+
 /**
- * Sums the CPU times of a process's live children (such as prunner's task executor processes):
+ * The pids of a process's live children that are prunner's own processes (task executor or
+ * guard processes), not tasks it started itself.
+ */
+export function helperChildren(pid: number): number[] {
+  return liveChildren(pid).filter((child) => {
+    try {
+      const args = Deno.readTextFileSync(`/proc/${child}/cmdline`).split("\0");
+      return args.some((arg) =>
+        arg === "__task-guard" || HELPER_ENDINGS.some((ending) => arg.endsWith(ending))
+      );
+    } catch {
+      return false; // Ended in between.
+    }
+  });
+}
+
+/**
+ * Sums the CPU times of a process's live helper children (see {@linkcode helperChildren}):
  * their own time, and the time of the children they have waited for. Children that end
  * between the reads are missed.
  */
 export async function readLiveChildrenCpu(pid: number): Promise<ProcessCpu> {
   const total = { self: 0, children: 0 };
-  for (const child of liveChildren(pid)) {
+  for (const child of helperChildren(pid)) {
     try {
       const cpu = await readCpu(child);
       total.self += cpu.self;

@@ -18,9 +18,9 @@ export interface Throughput {
   /** When the last schedule request was answered, from the first one. */
   schedulingSeconds: number;
   /**
-   * CPU milliseconds per job: the server process, its task executor process (prunner runs
-   * tasks from a separate process; 0 for servers that do not), the task processes, this
-   * benchmark.
+   * CPU milliseconds per job: the server process, its helper processes (prunner's task guard,
+   * or task executor processes where tasks start from those; 0 for servers without), the task
+   * processes, this benchmark.
    */
   serverCpuMs: number;
   executorCpuMs: number;

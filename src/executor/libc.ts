@@ -14,6 +14,18 @@ const SYMBOLS = {
     parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
   },
+  /**
+   * The same function on a thread of Deno's blocking pool: `posix_spawn` returns only once the
+   * child has executed its program, and the event loop goes on meanwhile.
+   */
+  posix_spawn_off_thread: {
+    name: "posix_spawn",
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+    nonblocking: true,
+  },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
   posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
   posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
   posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" },

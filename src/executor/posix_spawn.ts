@@ -30,6 +30,17 @@ export interface SessionSpawnOptions {
   readonly cwd: string;
   /** Gives the process a pipe as stdin (see `SessionProcess.goAhead`); otherwise `/dev/null`. */
   readonly stdinPipe: boolean;
+  /**
+   * Makes writes to the stdin pipe fail instead of waiting when the pipe is full (see
+   * `SessionProcess.write`), so that a process that stops reading cannot block the caller.
+   */
+  readonly nonBlockingStdin?: boolean;
+  /**
+   * Called right before the process is started with the inode of its stdout pipe: whoever
+   * holds that pipe is the process (or a child of it), which a guard can find in `/proc` even
+   * when the caller dies before it learns the pid (see `guard_process.ts`).
+   */
+  readonly beforeSpawn?: (stdoutPipe: number) => void;
 }
 
 /** A process started by a `SessionSpawner`. */
@@ -42,16 +53,26 @@ export interface SessionProcess {
   readonly status: Promise<Deno.CommandStatus>;
   /** Writes one newline to the process's stdin pipe and closes it; later calls do nothing. */
   goAhead(): void;
+  /**
+   * Writes `bytes` to the stdin pipe at once; `false` when not all of them could be written
+   * (the process ended, or with `nonBlockingStdin` the pipe is full).
+   */
+  write(bytes: Uint8Array): boolean;
+  /** Closes the stdin pipe; later calls do nothing. */
+  closeStdin(): void;
 }
 
 /**
- * Starts a process, or returns `null` when `posix_spawn` refused to (a missing or
+ * Starts a process, or resolves `null` when `posix_spawn` refused to (a missing or
  * non-executable program, a missing `cwd`): the caller then starts it another way, which reports
- * the problem as usual.
+ * the problem as usual. `posix_spawn` runs on a thread of Deno's blocking pool: it returns once
+ * the child has executed its program, and the caller's event loop goes on meanwhile.
  */
-export type SessionSpawner = (options: SessionSpawnOptions) => SessionProcess | null;
+export type SessionSpawner = (options: SessionSpawnOptions) => Promise<SessionProcess | null>;
 
 const O_CLOEXEC = 0o2000000;
+const O_NONBLOCK = 0o4000;
+const F_SETFL = 4;
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
 const POSIX_SPAWN_SETSID = 0x80;
@@ -70,7 +91,7 @@ let loading: Promise<SessionSpawner | null> | undefined;
  * @example
  * ```ts
  * const spawn = await loadSessionSpawner();
- * const child = spawn?.({
+ * const child = await spawn?.({
  *   path: "/bin/echo", argv: ["echo", "hi"], env: Deno.env.toObject(), cwd: "/",
  *   stdinPipe: false,
  * });
@@ -111,13 +132,13 @@ function spawnAttributes(libc: Libc): Uint8Array | null {
 
 const encoder = new TextEncoder();
 
-function spawnInSession(
+async function spawnInSession(
   libc: Libc,
   attr: Uint8Array,
   reaper: ChildReaper,
   readPipe: PipeReader,
   options: SessionSpawnOptions,
-): SessionProcess | null {
+): Promise<SessionProcess | null> {
   const envStrings = Object.entries(options.env).map(([name, value]) => `${name}=${value}`);
   const strings = [options.path, options.cwd, "/dev/null", ...options.argv, ...envStrings];
   if (strings.some((string) => string.includes("\0"))) return null;
@@ -145,6 +166,7 @@ function spawnInSession(
     opened.push(pair[0], pair[1]);
   }
   const [outRead, outWrite, errRead, errWrite, inRead, inWrite] = fds;
+  if (options.stdinPipe && options.nonBlockingStdin) libc.fcntl(inWrite, F_SETFL, O_NONBLOCK);
 
   const actions = new Uint8Array(FILE_ACTIONS_BYTES);
   const pid = new Int32Array(1);
@@ -157,8 +179,11 @@ function spawnInSession(
       result ||= libc.posix_spawn_file_actions_adddup2(actions, outWrite, 1);
       result ||= libc.posix_spawn_file_actions_adddup2(actions, errWrite, 2);
       result ||= libc.posix_spawn_file_actions_addchdir_np(actions, string(1));
+      if (result === 0 && options.beforeSpawn) {
+        options.beforeSpawn(pipeInode(libc, outRead));
+      }
       // The path is `text`'s first string; passing `text` keeps it alive for the pointers too.
-      result ||= libc.posix_spawn(pid, text, actions, attr, argv, envp);
+      result ||= await libc.posix_spawn_off_thread(pid, text, actions, attr, argv, envp);
     } finally {
       libc.posix_spawn_file_actions_destroy(actions);
     }
@@ -189,10 +214,33 @@ function spawnInSession(
       if (stdin >= 0) libc.write(stdin, NEWLINE, 1n);
       closeStdin();
     },
+    write(bytes) {
+      let done = 0;
+      while (stdin >= 0 && done < bytes.length) {
+        const written = Number(
+          libc.write(stdin, bytes.subarray(done), BigInt(bytes.length - done)),
+        );
+        if (written <= 0) return false;
+        done += written;
+      }
+      return done === bytes.length;
+    },
+    closeStdin,
   };
 }
 
 const NEWLINE = new Uint8Array([10]);
+
+/**
+ * The inode of the pipe that is this process's file descriptor `fd` (0 when it cannot be
+ * read). Through `readlink(2)`: Deno lets only `--allow-all` look into `/proc/self/fd`.
+ */
+function pipeInode(libc: Libc, fd: number): number {
+  const target = new Uint8Array(64);
+  const length = Number(libc.readlink(encoder.encode(`/proc/self/fd/${fd}\0`), target, 64n));
+  const link = new TextDecoder().decode(target.subarray(0, Math.max(0, length)));
+  return Number(/^pipe:\[(\d+)\]$/.exec(link)?.[1] ?? 0);
+}
 
 /** The addresses of the NUL-terminated strings in `text`, in order. */
 function addressesOf(text: Uint8Array): bigint[] {

@@ -7,6 +7,9 @@
 
 const IS_WINDOWS = Deno.build.os === "windows";
 
+/** How long a task's processes get between SIGINT and SIGKILL unless told otherwise. */
+export const KILL_TIMEOUT_MS = 2000;
+
 /**
  * Sends a signal to the process group led by `pid` (every process the line started, background
  * children included). When there is no such group, the process alone gets it: `setsid` may not

@@ -12,7 +12,7 @@ import { stopGroup } from "./process_group.ts";
 import type { TaskSpec } from "./protocol.ts";
 import { shellCommand } from "./shell.ts";
 import { describeStatus } from "./signals.ts";
-import { type LineOutput, type LineProcess, startLine } from "./start_line.ts";
+import { type LineOutput, type LineProcess, type LineSettings, startLine } from "./start_line.ts";
 import { COPY_BUFFER_BYTES, giveBackCopyBuffer, takeCopyBuffer } from "./copy_buffers.ts";
 
 /** A running task. */
@@ -35,6 +35,8 @@ export interface TaskHooks {
    * Its process is started before, waiting for the go-ahead, so the wait overlaps the start.
    */
   ready?: Promise<unknown>;
+  /** Starts a line's process (default {@linkcode startLine}), e.g. to guard it. */
+  startLine?: (line: string, settings: LineSettings) => Promise<LineProcess>;
 }
 
 /**
@@ -100,7 +102,7 @@ export function runTask(spec: TaskSpec, hooks: TaskHooks = {}): TaskRun {
           ready = null;
           if (killed) return withLoss({ exitCode: -1, error: null, killed: true });
         }
-        const result = await runLine(rendered, spec, stdout, stderr, ready, (child) => {
+        const result = await runLine(rendered, spec, hooks, stdout, stderr, ready, (child) => {
           current = child;
           hooks.started?.(child.pid);
           // Killed while the process was being started.
@@ -137,6 +139,7 @@ interface LineResult {
 async function runLine(
   line: string,
   spec: TaskSpec,
+  hooks: TaskHooks,
   stdout: LogSink,
   stderr: LogSink,
   ready: Promise<unknown> | null,
@@ -144,7 +147,7 @@ async function runLine(
 ): Promise<LineResult> {
   let child: LineProcess;
   try {
-    child = await startLine(line, spec);
+    child = await (hooks.startLine ?? startLine)(line, spec);
   } catch (error) {
     return { code: -1, error: errorMessage(error) };
   }

@@ -62,23 +62,24 @@ export async function startLine(
   spawner?: SessionSpawner | null,
 ): Promise<LineProcess> {
   spawner = spawner === undefined ? await loadSessionSpawner() : spawner;
-  return (spawner && startInSession(line, settings, spawner)) ?? startWithDeno(line, settings);
+  return (spawner && await startInSession(line, settings, spawner)) ??
+    startWithDeno(line, settings);
 }
 
 /**
  * Starts `line` with `spawner`, or returns `null` to leave it to `Deno.Command`: a program that
  * is not found or cannot be started gets the same message as it would from there.
  */
-function startInSession(
+async function startInSession(
   line: string,
   settings: LineSettings,
   spawner: SessionSpawner,
-): LineProcess | null {
+): Promise<LineProcess | null> {
   const { argv, gated } = lineCommand(line);
   const env = { ...Deno.env.toObject(), ...settings.env };
   const path = resolveProgram(argv[0], env, settings.cwd);
   if (path === null) return null;
-  const process = spawner({ path, argv, env, cwd: settings.cwd, stdinPipe: gated });
+  const process = await spawner({ path, argv, env, cwd: settings.cwd, stdinPipe: gated });
   return process && { ...process, gated };
 }
 

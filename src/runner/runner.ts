@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { KILL_TIMEOUT_MS } from "../executor/process_group.ts";
 import { getLogger } from "@logtape/logtape";
 import type { Definitions, PipelineDefinition } from "../definition/types.ts";
 import {
@@ -207,7 +208,7 @@ export function createRunner(options: RunnerOptions): Runner {
     persister,
     events,
     cwd: options.cwd,
-    killTimeoutMs: options.killTimeoutMs ?? 2000,
+    killTimeoutMs: options.killTimeoutMs ?? KILL_TIMEOUT_MS,
     now,
     onCompleted: ({ job }) => {
       if (cluster) {

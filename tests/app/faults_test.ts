@@ -10,6 +10,7 @@ import { jobListingEncoder } from "../../src/server/json.ts";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { ext4Image, smallFileSystem } from "../fault_fs.ts";
 import { processAlive } from "../runner/support.ts";
+import { childWithArgument } from "../proc.ts";
 import {
   type ApiJob,
   bearer,
@@ -266,7 +267,8 @@ for (const stop of ["cancel", "SIGTERM", "SIGINT twice"] as const) {
 }
 
 Deno.test({
-  name: "faults: a killed executor process leaves no task behind and new tasks run",
+  name:
+    "faults: a killed task guard is replaced, running tasks carry on, and SIGKILL still ends them",
   ignore: !LINUX,
   async fn() {
     await using ws = await workspace(PIPELINES);
@@ -274,18 +276,22 @@ Deno.test({
     const pidfile = `${ws.root}/slow.pid`;
     const id = (await schedule(prunner, "slow", { pidfile })).body.jobId!;
     const pid = await pidFrom(pidfile);
-    const executor = Number(await Deno.readTextFile(`${pidfile}.parent`));
-    Deno.kill(executor, "SIGKILL");
-    const job = await prunner.completed(id);
-    assertEquals([job.errored, job.tasks[0].status], [true, "error"]);
-    assertMatch(job.tasks[0].error ?? "", /task executor process \(pid \d+\) ended unexpectedly/);
-    await waitFor("the task's process to end", () => !processAlive(pid)).catch((error) => {
-      throw new Error(`${error.message}; prunner's log:\n${prunner.stderr()}`);
+    // The task was started from prunner's own process.
+    assertEquals(Number(await Deno.readTextFile(`${pidfile}.parent`)), prunner.child.pid);
+    const isGuard = (argument: string) => argument.endsWith("guard_process.ts");
+    const guard = await waitFor("the guard", () => childWithArgument(prunner.child.pid, isGuard));
+    Deno.kill(guard, "SIGKILL");
+    await waitFor("a new guard", async () => {
+      const next = await childWithArgument(prunner.child.pid, isGuard);
+      return next !== null && next !== guard;
     });
-    const next = (await schedule(prunner, "mark", { dir: ws.root, marker: "next" })).body.jobId!;
-    assertEquals((await prunner.completed(next)).tasks[0].status, "done");
-    assertEquals((await health(prunner)).status, 200);
-    assertEquals(await prunner.stop("SIGINT"), 0);
+    // Healthy once the new guard has answered, which it reads after what it guards.
+    await waitFor("prunner to be healthy", async () => (await health(prunner)).status === 200);
+    assert(processAlive(pid), "the task was stopped with the guard");
+    assertEquals((await prunner.job(id)).tasks[0].status, "running");
+    assertMatch(prunner.stderr(), /task guard process \(pid \d+\) ended unexpectedly/);
+    await prunner.stop("SIGKILL");
+    await waitFor("the task's process to end", () => !processAlive(pid));
   },
 });
 

@@ -217,3 +217,30 @@ Deno.test({
       assertEquals(openFds(), before);
     }),
 });
+
+Deno.test({
+  name: "posix_spawn: before the start, the caller learns the process's stdout pipe",
+  ignore: spawner === null,
+  async fn() {
+    let announced = 0;
+    const process = await spawner!({
+      path: "/bin/sleep",
+      argv: ["sleep", "30"],
+      env: {},
+      cwd: "/",
+      stdinPipe: false,
+      beforeSpawn: (pipe) => announced = pipe,
+    });
+    try {
+      assert(process !== null);
+      assertEquals(await Deno.readLink(`/proc/${process.pid}/fd/1`), `pipe:[${announced}]`);
+    } finally {
+      if (process) {
+        Deno.kill(process.pid, "SIGKILL");
+        await process.status;
+        for await (const _ of process.stdout);
+        for await (const _ of process.stderr);
+      }
+    }
+  },
+});

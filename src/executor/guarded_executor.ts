@@ -1,0 +1,246 @@
+/**
+ * Running tasks in prunner's own process, with a guard process that ends them should prunner
+ * die. Where the session spawner exists (`posix_spawn.ts`: Linux, glibc, FFI), starting a
+ * process does not copy the caller and runs off the event loop, so the task executor process
+ * and its hop in each direction leave the start path: a line starts the moment its start is
+ * stored. What that process also did, ending the tasks when prunner is SIGKILLed, is left to
+ * the guard (`guard_process.ts`), which prunner tells about every line's process before and
+ * after starting it.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { errorMessage } from "../errors.ts";
+import { GUARD_ARG } from "./guard_process.ts";
+import { loadSessionSpawner, type SessionProcess, type SessionSpawner } from "./posix_spawn.ts";
+import { runTask } from "./run_task.ts";
+import { describeStatus } from "./signals.ts";
+import { type LineSettings, startLine } from "./start_line.ts";
+import type { ExecutorCommand, TaskExecutor } from "./task_executor.ts";
+
+const log = getLogger(["prunner", "executor"]);
+
+/** V8 flags of the guard: it keeps a few numbers, so a small young generation does. */
+const GUARD_V8_FLAGS = "--v8-flags=--max-semi-space-size=1";
+
+/**
+ * The command line of the guard process. It signals process groups and looks for a process
+ * still being started in `/proc/PID/fd`, which Deno opens only to `--allow-all`.
+ */
+export function guardCommand(killTimeoutMs: number): ExecutorCommand {
+  const timeout = String(killTimeoutMs);
+  if (Deno.build.standalone) return { program: Deno.execPath(), args: [GUARD_ARG, timeout] };
+  const module = new URL("./guard_process.ts", import.meta.url);
+  return {
+    program: Deno.execPath(),
+    args: [
+      "run",
+      "--allow-all",
+      "--no-config",
+      "--no-lock",
+      "--quiet",
+      GUARD_V8_FLAGS,
+      module.href,
+      timeout,
+    ],
+  };
+}
+
+/** Settings of {@linkcode startGuardedExecutor}. */
+export interface GuardedExecutorOptions {
+  /** How long the guard waits between SIGINT and SIGKILL to a task's group. */
+  readonly killTimeoutMs: number;
+  /** The guard's command line (default {@linkcode guardCommand}). */
+  readonly command?: ExecutorCommand;
+  /** The session spawner (default this process's); without one there is no guarded executor. */
+  readonly spawner?: SessionSpawner | null;
+  /** Called when the guard ended unexpectedly (a new one is started), with why. */
+  readonly onUnexpectedExit?: (reason: string) => void;
+}
+
+interface Guard {
+  readonly process: SessionProcess;
+  readonly pings: Map<number, () => void>;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Starts the guard and returns an executor that runs tasks in this process, or `null` where
+ * there is no session spawner or the guard cannot start (prunner then uses task executor
+ * processes). Should the guard end (killed, say), a new one starts and is told about every
+ * running process, and the tasks carry on.
+ *
+ * @example
+ * ```ts
+ * const executor = await startGuardedExecutor({ killTimeoutMs: 2000 }) ?? startTaskExecutor();
+ * const outcome = await executor.run(spec).done;
+ * await executor.close();
+ * ```
+ */
+export async function startGuardedExecutor(
+  options: GuardedExecutorOptions,
+): Promise<TaskExecutor | null> {
+  const spawner = options.spawner === undefined ? await loadSessionSpawner() : options.spawner;
+  if (spawner === null) return null;
+  const command = options.command ?? guardCommand(options.killTimeoutMs);
+  /** What the guard knows, to tell a new guard: messages by process id. */
+  const watched = new Map<number, string>();
+  let guard: Guard | null = null;
+  let closed = false;
+  let nextId = 1;
+
+  const start = async (): Promise<Guard | null> => {
+    let process: SessionProcess | null = null;
+    try {
+      process = await spawner({
+        path: command.program,
+        argv: [command.program, ...command.args],
+        env: Deno.env.toObject(),
+        cwd: Deno.cwd(),
+        stdinPipe: true,
+        nonBlockingStdin: true,
+      });
+    } catch (error) {
+      log.warn("Cannot start the task guard process: {error}", { error: errorMessage(error) });
+    }
+    if (process === null) return null;
+    const started: Guard = { process, pings: new Map() };
+    readAnswers(started);
+    logLines(process.stderr, process.pid);
+    process.status.then((status) => {
+      if (guard === started) guard = null;
+      for (const answer of started.pings.values()) answer();
+      if (closed) return;
+      const reason = `the task guard process (pid ${process.pid}) ended unexpectedly: ` +
+        describeStatus(status);
+      log.error("{reason}; starting a new one", { reason });
+      options.onUnexpectedExit?.(reason);
+      restart();
+    });
+    guard = started;
+    const state = [...watched.values()].join("");
+    if (state !== "") send(state);
+    return started;
+  };
+
+  let restarting: Promise<unknown> | null = null;
+  const restart = () => {
+    restarting ??= start().finally(() => restarting = null);
+  };
+
+  /** Sends messages to the guard; one that cannot take them (full pipe: hung) is replaced. */
+  const send = (text: string) => {
+    const current = guard;
+    if (current === null || current.process.write(encoder.encode(text))) return;
+    guard = null;
+    log.error("The task guard process (pid {pid}) does not read its input; replacing it", {
+      pid: current.process.pid,
+    });
+    try {
+      Deno.kill(current.process.pid, "SIGKILL");
+    } catch {
+      // It has ended: its status starts the next one.
+    }
+  };
+
+  const watch = (id: number, message: string) => {
+    watched.set(id, message);
+    send(message);
+  };
+  const unwatch = (id: number) => {
+    if (watched.delete(id)) send(`e ${id}\n`);
+  };
+
+  /** Starts a line's process with the guard told about it before and after. */
+  const guardedStart = (id: number) => async (line: string, settings: LineSettings) => {
+    const announcing: SessionSpawner = (spawn) =>
+      spawner({ ...spawn, beforeSpawn: (pipe) => watch(id, `s ${id} ${pipe}\n`) });
+    try {
+      const child = await startLine(line, settings, announcing);
+      watch(id, `p ${id} ${child.pid}\n`);
+      return child;
+    } catch (error) {
+      unwatch(id);
+      throw error;
+    }
+  };
+
+  const readAnswers = async (of: Guard) => {
+    const decoder = new TextDecoder();
+    let rest = "";
+    try {
+      for await (const chunk of of.process.stdout) {
+        const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
+        rest = lines.pop()!;
+        for (const line of lines) {
+          const [word, id] = line.split(" ");
+          if (word === "pong") of.pings.get(Number(id))?.();
+        }
+      }
+    } catch {
+      // Its end is learned from its status.
+    }
+  };
+
+  if (await start() === null) return null;
+  return {
+    run(spec, ready) {
+      /** The guarded id of the task's current line: the one whose group it ends. */
+      let current: number | null = null;
+      const run = runTask(spec, {
+        ready,
+        startLine: (line, settings) => {
+          if (current !== null) unwatch(current);
+          current = nextId++;
+          return guardedStart(current)(line, settings);
+        },
+      });
+      run.done.then(() => current !== null && unwatch(current));
+      return run;
+    },
+
+    async check(timeoutMs) {
+      if (closed) return "the task executor is stopped";
+      if (restarting) await restarting;
+      const current = guard;
+      if (current === null) return "no task guard process is running";
+      const id = nextId++;
+      const { promise, resolve } = Promise.withResolvers<boolean>();
+      current.pings.set(id, () => resolve(true));
+      send(`ping ${id}\n`);
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      const answered = await promise;
+      clearTimeout(timer);
+      current.pings.delete(id);
+      if (!answered) {
+        return `the task guard process (pid ${current.process.pid}) did not answer within ${timeoutMs} ms`;
+      }
+      return guard === current ? null : `the task guard process (pid ${current.process.pid}) ended`;
+    },
+
+    async close() {
+      closed = true;
+      if (restarting) await restarting;
+      const current = guard;
+      guard = null;
+      if (current === null) return;
+      current.process.closeStdin();
+      await current.process.status;
+    },
+  };
+}
+
+/** Logs what the guard writes to stderr (Deno's messages, should it fail), to the stream's end. */
+async function logLines(output: AsyncIterable<Uint8Array>, pid: number): Promise<void> {
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of output) {
+      for (const line of decoder.decode(chunk, { stream: true }).split("\n")) {
+        if (line.trim() !== "") log.warn("The task guard process ({pid}): {line}", { pid, line });
+      }
+    }
+  } catch {
+    // Its end is learned from its status.
+  }
+}
