@@ -129,10 +129,28 @@ export async function startGuardedExecutor(
     restarting ??= start().finally(() => restarting = null);
   };
 
-  /** Sends messages to the guard; one that cannot take them (full pipe: hung) is replaced. */
-  const send = (text: string) => {
+  /** Messages not sent yet: they go with the next one that must be in the pipe at once. */
+  let queued = "";
+  let flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * Sends `text` to the guard, with what is queued; with `later`, it is queued and sent at the
+   * latest once the event loop has turned (a pid or an end: should prunner die before, the guard
+   * finds the process by its pipe, or signals a group that has ended). A guard that cannot take
+   * them (a full pipe: it hangs) is replaced.
+   */
+  const send = (text: string, later = false) => {
+    queued += text;
+    if (later) {
+      flushTimer ??= setTimeout(() => send(""), 0);
+      return;
+    }
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
     const current = guard;
-    if (current === null || current.process.write(encoder.encode(text))) return;
+    const batch = queued;
+    queued = "";
+    if (current === null || batch === "" || current.process.write(encoder.encode(batch))) return;
     guard = null;
     log.error("The task guard process (pid {pid}) does not read its input; replacing it", {
       pid: current.process.pid,
@@ -144,12 +162,12 @@ export async function startGuardedExecutor(
     }
   };
 
-  const watch = (id: number, message: string) => {
+  const watch = (id: number, message: string, later = false) => {
     watched.set(id, message);
-    send(message);
+    send(message, later);
   };
   const unwatch = (id: number) => {
-    if (watched.delete(id)) send(`e ${id}\n`);
+    if (watched.delete(id)) send(`e ${id}\n`, true);
   };
 
   /** Starts a line's process with the guard told about it before and after. */
@@ -158,7 +176,7 @@ export async function startGuardedExecutor(
       spawner({ ...spawn, beforeSpawn: (pipe) => watch(id, `s ${id} ${pipe}\n`) });
     try {
       const child = await startLine(line, settings, announcing);
-      watch(id, `p ${id} ${child.pid}\n`);
+      watch(id, `p ${id} ${child.pid}\n`, true);
       return child;
     } catch (error) {
       unwatch(id);
@@ -223,8 +241,9 @@ export async function startGuardedExecutor(
       closed = true;
       if (restarting) await restarting;
       const current = guard;
-      guard = null;
       if (current === null) return;
+      send("");
+      guard = null;
       current.process.closeStdin();
       await current.process.status;
     },
