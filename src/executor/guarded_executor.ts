@@ -172,6 +172,8 @@ export async function startGuardedExecutor(
 
   /** Starts a line's process with the guard told about it before and after. */
   const guardedStart = (id: number) => async (line: string, settings: LineSettings) => {
+    // A guard that could not be started after the last one ended is tried again.
+    if (guard === null && !closed) restart();
     const announcing: SessionSpawner = (spawn) =>
       spawner({ ...spawn, beforeSpawn: (pipe) => watch(id, `s ${id} ${pipe}\n`) });
     try {
