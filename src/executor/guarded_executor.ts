@@ -56,6 +56,11 @@ export interface GuardedExecutorOptions {
   readonly spawner?: SessionSpawner | null;
   /** Called when the guard ended unexpectedly (a new one is started), with why. */
   readonly onUnexpectedExit?: (reason: string) => void;
+  /**
+   * A guard that ran this long is replaced at once when it ends; one that ended sooner, at the
+   * next line or health check (default {@linkcode RESTART_AT_ONCE_AFTER_MS}).
+   */
+  readonly restartAtOnceAfterMs?: number;
 }
 
 interface Guard {
@@ -64,6 +69,9 @@ interface Guard {
 }
 
 const encoder = new TextEncoder();
+
+/** A guard that ran at least this long is replaced at once when it ends. */
+export const RESTART_AT_ONCE_AFTER_MS = 1000;
 
 /**
  * Starts the guard and returns an executor that runs tasks in this process, or `null` where
@@ -106,6 +114,7 @@ export async function startGuardedExecutor(
     }
     if (process === null) return null;
     const started: Guard = { process, pings: new Map() };
+    const startedAt = Date.now();
     readAnswers(started);
     logLines(process.stderr, process.pid);
     process.status.then((status) => {
@@ -114,8 +123,14 @@ export async function startGuardedExecutor(
       if (closed) return;
       const reason = `the task guard process (pid ${process.pid}) ended unexpectedly: ` +
         describeStatus(status);
-      log.error("{reason}; starting a new one", { reason });
       options.onUnexpectedExit?.(reason);
+      // One that ends at once (it cannot run, say) is not restarted in a loop: the next line or
+      // health check tries again.
+      if (Date.now() - startedAt < (options.restartAtOnceAfterMs ?? RESTART_AT_ONCE_AFTER_MS)) {
+        log.error("{reason}; a new one starts with the next task or health check", { reason });
+        return;
+      }
+      log.error("{reason}; starting a new one", { reason });
       restart();
     });
     guard = started;
@@ -222,6 +237,7 @@ export async function startGuardedExecutor(
 
     async check(timeoutMs) {
       if (closed) return "the task executor is stopped";
+      if (guard === null) restart();
       if (restarting) await restarting;
       const current = guard;
       if (current === null) return "no task guard process is running";

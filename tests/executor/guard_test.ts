@@ -109,6 +109,7 @@ Deno.test({
     const executor = (await startGuardedExecutor({
       killTimeoutMs: 100,
       onUnexpectedExit: (reason) => restarts.push(reason),
+      restartAtOnceAfterMs: 0,
     }))!;
     try {
       assertEquals(await executor.check(5000), null);
@@ -131,14 +132,47 @@ Deno.test({
       const guard = (await childWithArgument(Deno.pid, isGuard))!;
       Deno.kill(guard, "SIGKILL");
       await waitFor("the restart", () => restarts.length === 1);
+      // Replaced at once, without waiting for a line or a check.
+      await waitFor("a new guard", async () => {
+        const next = await childWithArgument(Deno.pid, isGuard);
+        return next !== null && next !== guard;
+      });
       assertEquals(await executor.check(5000), null);
       assert(processAlive(pid), "the task ended with its guard");
-      assert((await childWithArgument(Deno.pid, isGuard)) !== guard);
       run.kill();
       assertEquals((await run.done).killed, true);
     } finally {
       await executor.close();
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "guarded executor: a guard that ends at once is started again only when asked",
+  ignore: spawner === null,
+  async fn() {
+    let spawns = 0;
+    const restarts: string[] = [];
+    const executor = (await startGuardedExecutor({
+      killTimeoutMs: 100,
+      command: { program: "/bin/true", args: [] },
+      spawner: (options) => {
+        spawns++;
+        return spawner!(options);
+      },
+      onUnexpectedExit: (reason) => restarts.push(reason),
+    }))!;
+    try {
+      await waitFor("the guard's end", () => restarts.length === 1);
+      // Not restarted from its own end (that would have started one in the same turn).
+      assertEquals(spawns, 1);
+      assert(/task guard process \(pid \d+\) ended unexpectedly/.test(restarts[0]), restarts[0]);
+      // A health check starts one and reports what it finds.
+      assert(await executor.check(5000) !== null);
+      assertEquals(spawns, 2);
+    } finally {
+      await executor.close();
     }
   },
 });
