@@ -186,7 +186,7 @@ export async function startGuardedExecutor(
   };
 
   /** Starts a line's process with the guard told about it before and after. */
-  const guardedStart = (id: number) => async (line: string, settings: LineSettings) => {
+  const guardedStart = async (id: number, line: string, settings: LineSettings) => {
     // A guard that could not be started after the last one ended is tried again.
     if (guard === null && !closed) restart();
     const announcing: SessionSpawner = (spawn) =>
@@ -228,7 +228,7 @@ export async function startGuardedExecutor(
         startLine: (line, settings) => {
           if (current !== null) unwatch(current);
           current = nextId++;
-          return guardedStart(current)(line, settings);
+          return guardedStart(current, line, settings);
         },
       });
       run.done.then(() => current !== null && unwatch(current));

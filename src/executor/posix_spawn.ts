@@ -131,6 +131,7 @@ function spawnAttributes(libc: Libc): Uint8Array | null {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 async function spawnInSession(
   libc: Libc,
@@ -238,7 +239,7 @@ const NEWLINE = new Uint8Array([10]);
 function pipeInode(libc: Libc, fd: number): number {
   const target = new Uint8Array(64);
   const length = Number(libc.readlink(encoder.encode(`/proc/self/fd/${fd}\0`), target, 64n));
-  const link = new TextDecoder().decode(target.subarray(0, Math.max(0, length)));
+  const link = decoder.decode(target.subarray(0, Math.max(0, length)));
   return Number(/^pipe:\[(\d+)\]$/.exec(link)?.[1] ?? 0);
 }
 
