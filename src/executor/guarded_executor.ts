@@ -16,34 +16,17 @@ import { loadSessionSpawner, type SessionProcess, type SessionSpawner } from "./
 import { runTask } from "./run_task.ts";
 import { describeStatus } from "./signals.ts";
 import { type LineSettings, startLine } from "./start_line.ts";
-import type { ExecutorCommand, TaskExecutor } from "./task_executor.ts";
+import { type ExecutorCommand, helperCommand, type TaskExecutor } from "./task_executor.ts";
 
 const log = getLogger(["prunner", "executor"]);
-
-/** V8 flags of the guard: it keeps a few numbers, so a small young generation does. */
-const GUARD_V8_FLAGS = "--v8-flags=--max-semi-space-size=1";
 
 /**
  * The command line of the guard process. It signals process groups and looks for a process
  * still being started in `/proc/PID/fd`, which Deno opens only to `--allow-all`.
  */
 export function guardCommand(killTimeoutMs: number): ExecutorCommand {
-  const timeout = String(killTimeoutMs);
-  if (Deno.build.standalone) return { program: Deno.execPath(), args: [GUARD_ARG, timeout] };
   const module = new URL("./guard_process.ts", import.meta.url);
-  return {
-    program: Deno.execPath(),
-    args: [
-      "run",
-      "--allow-all",
-      "--no-config",
-      "--no-lock",
-      "--quiet",
-      GUARD_V8_FLAGS,
-      module.href,
-      timeout,
-    ],
-  };
+  return helperCommand(module, GUARD_ARG, ["--allow-all"], [String(killTimeoutMs)]);
 }
 
 /** Settings of {@linkcode startGuardedExecutor}. */
@@ -112,7 +95,10 @@ export async function startGuardedExecutor(
     } catch (error) {
       log.warn("Cannot start the task guard process: {error}", { error: errorMessage(error) });
     }
-    if (process === null) return null;
+    if (process === null) {
+      log.warn("Cannot start the task guard process {program}", { program: command.program });
+      return null;
+    }
     const started: Guard = { process, pings: new Map() };
     const startedAt = Date.now();
     readAnswers(started);

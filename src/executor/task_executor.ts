@@ -63,39 +63,59 @@ const EXECUTOR_PERMISSIONS = [
   "--allow-ffi",
 ];
 
-/** A command line that starts a task executor process. */
+/** A command line that starts one of prunner's helper processes (executor or guard). */
 export interface ExecutorCommand {
   readonly program: string;
   readonly args: readonly string[];
 }
 
 /**
- * V8 flags of the task executor process. V8 lets its young generation grow with the rate of
+ * V8 flags of prunner's helper processes. V8 lets its young generation grow with the rate of
  * allocation, up to 3 × 16 MiB, and keeps it: a busy executor grew from 35 to ~140 MiB of RSS.
- * Its live data is small, so a 1 MiB semi-space costs only more frequent, tiny collections
+ * Their live data is small, so a 1 MiB semi-space costs only more frequent, tiny collections
  * (measured over 3,000 tasks: heap 19 → 8 MiB, anonymous memory 30 → 20 MiB).
  */
-const EXECUTOR_V8_FLAGS = "--v8-flags=--max-semi-space-size=1";
+const HELPER_V8_FLAGS = "--v8-flags=--max-semi-space-size=1";
 
-/** The command line that starts prunner's task executor process. */
-export function executorCommand(): ExecutorCommand {
-  if (Deno.build.standalone) return { program: Deno.execPath(), args: [EXECUTOR_ARG] };
-  const module = new URL("./executor_process.ts", import.meta.url);
+/**
+ * The command line of one of prunner's helper processes: a compiled binary runs itself with
+ * `role` and `args`; under `deno run`, `module` runs with `permissions` and `args`.
+ *
+ * @example
+ * ```ts
+ * const command = helperCommand(new URL("./guard_process.ts", import.meta.url), "__task-guard",
+ *   ["--allow-all"], ["2000"]);
+ * ```
+ */
+export function helperCommand(
+  module: URL,
+  role: string,
+  permissions: readonly string[],
+  args: readonly string[] = [],
+): ExecutorCommand {
+  if (Deno.build.standalone) return { program: Deno.execPath(), args: [role, ...args] };
   // Served from a remote host (`deno run https://…/main.ts`), its imports are remote too.
   const remote = module.protocol === "file:" ? [] : ["--allow-import"];
   return {
     program: Deno.execPath(),
     args: [
       "run",
-      ...EXECUTOR_PERMISSIONS,
+      ...permissions,
       ...remote,
       "--no-config",
       "--no-lock",
       "--quiet",
-      EXECUTOR_V8_FLAGS,
+      HELPER_V8_FLAGS,
       module.href,
+      ...args,
     ],
   };
+}
+
+/** The command line that starts prunner's task executor process. */
+export function executorCommand(): ExecutorCommand {
+  const module = new URL("./executor_process.ts", import.meta.url);
+  return helperCommand(module, EXECUTOR_ARG, EXECUTOR_PERMISSIONS);
 }
 
 /**
