@@ -76,11 +76,22 @@ async function startInSession(
   spawner: SessionSpawner,
 ): Promise<LineProcess | null> {
   const { argv, gated } = lineCommand(line);
-  const env = { ...Deno.env.toObject(), ...settings.env };
+  const env = { ...inheritedEnv(), ...settings.env };
   const path = resolveProgram(argv[0], env, settings.cwd);
   if (path === null) return null;
   const process = await spawner({ path, argv, env, cwd: settings.cwd, stdinPipe: gated });
   return process && { ...process, gated };
+}
+
+let inherited: Readonly<Record<string, string>> | undefined;
+
+/**
+ * This process's environment, read once: prunner settles it before the first task starts (the
+ * env files are loaded at startup) and never changes it after that, and reading it for every
+ * line cost a spawn about as much as building the rest of its arguments (bench case 2).
+ */
+function inheritedEnv(): Readonly<Record<string, string>> {
+  return inherited ??= Object.freeze(Deno.env.toObject());
 }
 
 function startWithDeno(line: string, settings: LineSettings): LineProcess {

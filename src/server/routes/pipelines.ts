@@ -92,11 +92,13 @@ export function pipelineRoutes(options: PipelineRoutesOptions): OpenAPIHono<AppE
  */
 const readBodyAsJson: MiddlewareHandler = async (c, next) => {
   const raw = c.req.raw;
-  const headers = new Headers(raw.headers);
-  if (!/^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i.test(headers.get("content-type") ?? "")) {
+  // Only a request without a JSON type is copied: the copy cost a schedule request about a
+  // tenth of a millisecond (bench case 2).
+  if (!/^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i.test(raw.headers.get("content-type") ?? "")) {
+    const headers = new Headers(raw.headers);
     headers.set("content-type", "application/json");
+    c.req.raw = new Request(raw.url, { method: raw.method, headers, body: raw.body });
   }
-  c.req.raw = new Request(raw.url, { method: raw.method, headers, body: raw.body });
   await next();
 };
 
