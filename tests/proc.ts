@@ -24,6 +24,15 @@ export async function readsStdin(pid: number): Promise<boolean> {
   return fields[0] === READ_SYSCALL[Deno.build.arch] && fields[1] === "0x0";
 }
 
+/** `write(2)`'s system call number, by CPU architecture. */
+const WRITE_SYSCALL: Record<string, string> = { x86_64: "1", aarch64: "64" };
+
+/** Whether process `pid` is blocked in a `write` to its stdout (a full pipe, say). */
+export async function writesStdout(pid: number): Promise<boolean> {
+  const fields = (await Deno.readTextFile(`/proc/${pid}/syscall`)).trim().split(" ");
+  return fields[0] === WRITE_SYSCALL[Deno.build.arch] && fields[1] === "0x1";
+}
+
 /**
  * Whether no signal is pending for process `pid` or any of its threads: a signal sent before
  * has been delivered (handled, ignored or fatal).

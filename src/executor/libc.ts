@@ -1,6 +1,7 @@
 /**
  * The C library functions prunner calls through FFI to start processes in a new session
- * (`posix_spawn.ts`) and to learn how they ended (`reaper.ts`). Only glibc on Linux has them all.
+ * (`posix_spawn.ts`), to read their output (`fd_poller.ts`, `output_reader.ts`) and to learn how
+ * they ended (`reaper.ts`). Only glibc on Linux has them all.
  *
  * @module
  */
@@ -23,6 +24,17 @@ const SYMBOLS = {
     nonblocking: true,
   },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  __errno_location: { parameters: [], result: "pointer" },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  /** `epoll_wait` on a thread of Deno's blocking pool (see `fd_poller.ts`). */
+  epoll_wait_off_thread: {
+    name: "epoll_wait",
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
   readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
   posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
   posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },

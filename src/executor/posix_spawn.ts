@@ -16,7 +16,7 @@
  * @module
  */
 import { type Libc, openLibc } from "./libc.ts";
-import { loadPipeReader, type PipeReader, type ProcessOutput } from "./output_reader.ts";
+import { createPipeReader, type PipeReader, type ProcessOutput } from "./output_reader.ts";
 import { type ChildReaper, childReaper } from "./reaper.ts";
 
 /** A program to start in a new session. */
@@ -98,15 +98,20 @@ let loading: Promise<SessionSpawner | null> | undefined;
  * ```
  */
 export function loadSessionSpawner(): Promise<SessionSpawner | null> {
-  return loading ??= load();
+  return loading ??= Promise.resolve(load());
 }
 
-async function load(): Promise<SessionSpawner | null> {
+function load(): SessionSpawner | null {
   const libc = openLibc();
   if (libc === null) return null;
   const attr = spawnAttributes(libc);
   if (attr === null) return null;
-  const readPipe = await loadPipeReader();
+  let readPipe: PipeReader;
+  try {
+    readPipe = createPipeReader(libc);
+  } catch {
+    return null;
+  }
   const reaper = childReaper(libc);
   return (options) => spawnInSession(libc, attr, reaper, readPipe, options);
 }
