@@ -35,7 +35,11 @@ const SECURITY_HEADERS: Record<string, string> = {
  */
 export function serveUi(assets: Readonly<Record<string, UiAsset>> = UI_ASSETS): MiddlewareHandler {
   return async (c, next) => {
-    // The app's router ignores trailing slashes; `/ui` and `/ui/` differ here.
+    // Most requests are the API's: `c.req.path` tells them apart without parsing the URL again
+    // (which cost every request about 20 µs in bench case 2).
+    if (!c.req.path.startsWith(UI_PATH)) return await next();
+    // The app's router ignores trailing slashes (so does `c.req.path`); `/ui` and `/ui/` differ
+    // here.
     const path = new URL(c.req.url).pathname;
     if (path !== UI_PATH && !path.startsWith(`${UI_PATH}/`)) return await next();
     if (c.req.method !== "GET" && c.req.method !== "HEAD") {
