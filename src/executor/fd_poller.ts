@@ -46,6 +46,19 @@ const EVENT_BYTES = Deno.build.arch === "x86_64" ? 12 : 16;
 const DATA_OFFSET = Deno.build.arch === "x86_64" ? 4 : 8;
 const MAX_EVENTS = 64;
 
+/** `errno`: nothing to read now (a non-blocking descriptor). */
+export const EAGAIN = 11;
+/** `errno`: a signal interrupted the call; try it again. */
+export const EINTR = 4;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0o4000;
+
+/** Makes reads and writes of `fd` fail with `EAGAIN` instead of waiting. */
+export function setNonBlocking(libc: Pick<Libc, "fcntl">, fd: number): void {
+  libc.fcntl(fd, F_SETFL, libc.fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+}
+
 /** The `errno` of this thread, right after a failed call. */
 export function errno(libc: Pick<Libc, "__errno_location">): number {
   const location = libc.__errno_location();

@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { errno } from "./fd_poller.ts";
+import { EAGAIN, EINTR, errno, setNonBlocking } from "./fd_poller.ts";
 import { type Libc, openLibc } from "./libc.ts";
 
 /** The argument that makes a compiled prunner binary run as the task guard process. */
@@ -201,18 +201,12 @@ export async function runGuardProcess(killTimeoutMs: number): Promise<void> {
 /** How often the guard looks for new messages (see the module's documentation). */
 export const INPUT_POLL_MS = 50;
 
-const F_GETFL = 3;
-const F_SETFL = 4;
-const O_NONBLOCK = 0o4000;
-const EINTR = 4;
-const EAGAIN = 11;
-
 /**
  * What arrives on stdin, read without waiting every `INPUT_POLL_MS`; ends with stdin (or a
  * failed read, which the guard takes as prunner's end too).
  */
 async function* polledInput(libc: Libc): AsyncGenerator<Uint8Array> {
-  libc.fcntl(0, F_SETFL, libc.fcntl(0, F_GETFL, 0) | O_NONBLOCK);
+  setNonBlocking(libc, 0);
   const buffer = new Uint8Array(64 * 1024);
   while (true) {
     const count = Number(libc.read(0, buffer, BigInt(buffer.length)));

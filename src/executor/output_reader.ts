@@ -11,7 +11,7 @@
  * @module
  */
 import { giveBackCopyBuffer, takeCopyBuffer } from "./copy_buffers.ts";
-import { createFdPoller, errno } from "./fd_poller.ts";
+import { createFdPoller, EAGAIN, EINTR, errno, setNonBlocking } from "./fd_poller.ts";
 import type { Libc } from "./libc.ts";
 
 /**
@@ -48,12 +48,6 @@ type PipeLibc = Pick<
   | "epoll_wait_off_thread"
 >;
 
-const F_GETFL = 3;
-const F_SETFL = 4;
-const O_NONBLOCK = 0o4000;
-const EINTR = 4;
-const EAGAIN = 11;
-
 /**
  * A pipe reader of this process, on one `epoll` set for all its pipes.
  *
@@ -67,7 +61,7 @@ const EAGAIN = 11;
 export function createPipeReader(libc: PipeLibc): PipeReader {
   const poller = createFdPoller(libc);
   return (fd) => {
-    libc.fcntl(fd, F_SETFL, libc.fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+    setNonBlocking(libc, fd);
     /** The buffer reads go to; `null` until the first read and after `keepLastChunk`. */
     let buffer: Uint8Array | null = null;
     const readable = () => {

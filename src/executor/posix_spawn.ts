@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { setNonBlocking } from "./fd_poller.ts";
 import { type Libc, openLibc } from "./libc.ts";
 import { createPipeReader, type PipeReader, type ProcessOutput } from "./output_reader.ts";
 import { type ChildReaper, childReaper } from "./reaper.ts";
@@ -71,8 +72,6 @@ export interface SessionProcess {
 export type SessionSpawner = (options: SessionSpawnOptions) => Promise<SessionProcess | null>;
 
 const O_CLOEXEC = 0o2000000;
-const O_NONBLOCK = 0o4000;
-const F_SETFL = 4;
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
 const POSIX_SPAWN_SETSID = 0x80;
@@ -172,7 +171,7 @@ async function spawnInSession(
     opened.push(pair[0], pair[1]);
   }
   const [outRead, outWrite, errRead, errWrite, inRead, inWrite] = fds;
-  if (options.stdinPipe && options.nonBlockingStdin) libc.fcntl(inWrite, F_SETFL, O_NONBLOCK);
+  if (options.stdinPipe && options.nonBlockingStdin) setNonBlocking(libc, inWrite);
 
   const actions = new Uint8Array(FILE_ACTIONS_BYTES);
   const pid = new Int32Array(1);
